@@ -1,0 +1,1 @@
+//! Procedural macros for `tappass`; use them through the `tappass` crate.
