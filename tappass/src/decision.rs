@@ -268,15 +268,13 @@ impl GovernanceDecision {
                 session_id,
                 audit_url,
             }),
-            "tool_integrity_violation" => {
-                Self::ToolIntegrityViolation(ToolIntegrityViolation {
-                    tool_name: f.opt_str("tool_name").unwrap_or_default(),
-                    violation: f.opt_str("violation").unwrap_or_default(),
-                    reason,
-                    session_id,
-                    audit_url,
-                })
-            }
+            "tool_integrity_violation" => Self::ToolIntegrityViolation(ToolIntegrityViolation {
+                tool_name: f.opt_str("tool_name").unwrap_or_default(),
+                violation: f.opt_str("violation").unwrap_or_default(),
+                reason,
+                session_id,
+                audit_url,
+            }),
             other => Self::Other(OtherDecision {
                 decision: sanitize_code(other),
                 reason,
@@ -436,7 +434,11 @@ impl fmt::Display for PolicyBlock {
 
 impl fmt::Display for RedactionApplied {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "content was redacted ({} redactions)", self.redactions.len())?;
+        write!(
+            f,
+            "content was redacted ({} redactions)",
+            self.redactions.len()
+        )?;
         with_reason(f, &self.reason)
     }
 }
@@ -523,8 +525,6 @@ impl std::error::Error for GovernanceDecision {}
 
 // ---- HTTP mapping ----------------------------------------------------------
 
-
-
 macro_rules! mapping {
     ($ty:ident, $status:ident, $code:literal, [$($field:ident),*] $(, |$s:ident, $h:ident| $headers:expr)?) => {
         impl GovernanceError for $ty {
@@ -555,15 +555,64 @@ macro_rules! mapping {
     };
 }
 
-mapping!(PolicyBlock, FORBIDDEN, "policy_block", [blocked_by, reason, session_id, audit_url]);
-mapping!(RedactionApplied, FORBIDDEN, "redaction_applied", [redactions, redacted_content, reason, session_id, audit_url]);
-mapping!(ApprovalRequired, PRECONDITION_REQUIRED, "approval_required", [approval_url, resume_token, expires_at, reason, session_id, audit_url]);
-mapping!(AuthorizationRequired, UNAUTHORIZED, "authorization_required", [provider, authorize_url, scopes, reason, session_id, audit_url],
-    |s, h| AuthorizationRequired::www_authenticate(s, h));
-mapping!(TrustTierDenied, FORBIDDEN, "trust_tier_denied", [required_tier, actual_tier, reason, session_id, audit_url]);
-mapping!(BreakGlassActive, SERVICE_UNAVAILABLE, "break_glass_active", [level, expires_at, reason, session_id, audit_url],
-    |s, h| set_retry_after(h, &s.expires_at));
-mapping!(ToolIntegrityViolation, UNPROCESSABLE_ENTITY, "tool_integrity_violation", [tool_name, violation, reason, session_id, audit_url]);
+mapping!(
+    PolicyBlock,
+    FORBIDDEN,
+    "policy_block",
+    [blocked_by, reason, session_id, audit_url]
+);
+mapping!(
+    RedactionApplied,
+    FORBIDDEN,
+    "redaction_applied",
+    [redactions, redacted_content, reason, session_id, audit_url]
+);
+mapping!(
+    ApprovalRequired,
+    PRECONDITION_REQUIRED,
+    "approval_required",
+    [
+        approval_url,
+        resume_token,
+        expires_at,
+        reason,
+        session_id,
+        audit_url
+    ]
+);
+mapping!(
+    AuthorizationRequired,
+    UNAUTHORIZED,
+    "authorization_required",
+    [
+        provider,
+        authorize_url,
+        scopes,
+        reason,
+        session_id,
+        audit_url
+    ],
+    |s, h| AuthorizationRequired::www_authenticate(s, h)
+);
+mapping!(
+    TrustTierDenied,
+    FORBIDDEN,
+    "trust_tier_denied",
+    [required_tier, actual_tier, reason, session_id, audit_url]
+);
+mapping!(
+    BreakGlassActive,
+    SERVICE_UNAVAILABLE,
+    "break_glass_active",
+    [level, expires_at, reason, session_id, audit_url],
+    |s, h| set_retry_after(h, &s.expires_at)
+);
+mapping!(
+    ToolIntegrityViolation,
+    UNPROCESSABLE_ENTITY,
+    "tool_integrity_violation",
+    [tool_name, violation, reason, session_id, audit_url]
+);
 
 impl GovernanceError for OtherDecision {
     fn status(&self) -> StatusCode {

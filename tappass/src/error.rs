@@ -39,7 +39,9 @@ pub enum Error {
     },
 
     /// The control plane refused the API key (`governance_misconfigured`, 500).
-    #[error("TapPass refused the API key (HTTP {status}): check TAPPASS_API_KEY and the key's scopes")]
+    #[error(
+        "TapPass refused the API key (HTTP {status}): check TAPPASS_API_KEY and the key's scopes"
+    )]
     Authentication {
         /// The status the server answered, 401 or 403.
         status: u16,

@@ -4,21 +4,32 @@
 
 extern crate self as tappass;
 
+pub mod agent;
 pub mod decision;
 mod error;
+pub mod events;
+pub mod extract;
+mod governed;
+pub mod layer;
 pub mod response;
 pub mod session;
 mod timestamp;
 
+pub use agent::{Agent, ChatChunk, ChatResponse};
 pub use decision::GovernanceDecision;
 pub use error::{BoxError, Error};
+pub use layer::TapPassLayer;
 pub use response::GovernanceError;
 pub use session::{current_session, Session};
 pub use timestamp::Timestamp;
 
+#[doc(inline)]
+pub use tappass_macros::{governed, GovernanceError};
+
 /// Implementation details of the macros. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::governed::{typed, Governed, GovernedContext, INHERIT, JOIN_ONLY, OPEN};
     pub use crate::response::{render, set_retry_after, RetryAfter};
     pub use axum;
     pub use http;

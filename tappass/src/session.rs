@@ -241,21 +241,21 @@ pub fn scope<F: Future>(session: Session, future: F) -> impl Future<Output = F::
     CURRENT.scope(session, future)
 }
 
+/// `future` inside `session`, as a nameable future type.
+pub(crate) fn scoped<F: Future>(
+    session: Session,
+    future: F,
+) -> tokio::task::futures::TaskLocalFuture<Session, F> {
+    CURRENT.scope(session, future)
+}
+
 /// Runs `f` synchronously inside `session`.
 pub fn sync_scope<R>(session: Session, f: impl FnOnce() -> R) -> R {
     CURRENT.sync_scope(session, f)
 }
 
-pub(crate) fn scope_opt<R>(session: Option<&Session>, f: impl FnOnce() -> R) -> R {
-    match session {
-        Some(session) => CURRENT.sync_scope(session.clone(), f),
-        None => f(),
-    }
-}
-
 fn mint_id() -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut rng = rand::rng();
     let mut id = String::with_capacity(28);
     id.push_str("ses_");
@@ -287,9 +287,7 @@ impl HeaderProblem {
         match self {
             HeaderProblem::Empty => "is empty",
             HeaderProblem::TooLong => "is too long",
-            HeaderProblem::InvalidCharacter => {
-                "holds a character outside [A-Za-z0-9._:-]"
-            }
+            HeaderProblem::InvalidCharacter => "holds a character outside [A-Za-z0-9._:-]",
             HeaderProblem::Conflicting => "is repeated with different values",
             HeaderProblem::NotHttpUrl => "is not an absolute http or https URL",
         }
@@ -440,21 +438,34 @@ mod tests {
 
     #[test]
     fn repeated_identical_values_are_accepted() {
-        let h = headers(&[("x-tappass-session-id", "ses_1"), ("x-tappass-session-id", "ses_1")]);
+        let h = headers(&[
+            ("x-tappass-session-id", "ses_1"),
+            ("x-tappass-session-id", "ses_1"),
+        ]);
         assert_eq!(from_headers(&h).unwrap().unwrap().id(), "ses_1");
     }
 
     #[test]
     fn alias_disagreeing_with_id_is_refused() {
-        let h = headers(&[("x-tappass-session-id", "ses_1"), ("x-tappass-session", "ses_2")]);
-        assert_eq!(from_headers(&h).unwrap_err().problem, HeaderProblem::Conflicting);
+        let h = headers(&[
+            ("x-tappass-session-id", "ses_1"),
+            ("x-tappass-session", "ses_2"),
+        ]);
+        assert_eq!(
+            from_headers(&h).unwrap_err().problem,
+            HeaderProblem::Conflicting
+        );
     }
 
     #[test]
     fn audit_url_must_be_http() {
         for bad in ["ftp://x/y", "/relative", "javascript:alert(1)", "http://"] {
             let h = headers(&[("x-tappass-session-id", "s"), ("x-tappass-audit-url", bad)]);
-            assert_eq!(from_headers(&h).unwrap_err().header, "X-TapPass-Audit-Url", "{bad}");
+            assert_eq!(
+                from_headers(&h).unwrap_err().header,
+                "X-TapPass-Audit-Url",
+                "{bad}"
+            );
         }
     }
 }

@@ -1,0 +1,319 @@
+//! Governed chat: [`ChatCall`], [`ChatRequest`] and [`ChatResponse`].
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+
+use http::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::Agent;
+use crate::decision::{Redaction, RedactionApplied};
+use crate::{Error, GovernanceDecision};
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// `system`, `user`, `assistant` or `tool`.
+    pub role: String,
+    /// The text.
+    pub content: String,
+}
+
+impl Message {
+    /// A message with the given role.
+    pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
+        Message {
+            role: role.into(),
+            content: content.into(),
+        }
+    }
+
+    /// A `user` message.
+    pub fn user(content: impl Into<String>) -> Self {
+        Message::new("user", content)
+    }
+
+    /// A `system` message.
+    pub fn system(content: impl Into<String>) -> Self {
+        Message::new("system", content)
+    }
+}
+
+/// What a chat call sends: the messages, and optionally a model and metadata.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChatRequest {
+    /// The conversation so far.
+    pub messages: Vec<Message>,
+    /// The model; the agent's default when `None`.
+    pub model: Option<String>,
+    /// Free-form JSON metadata passed to the server.
+    pub metadata: Option<Value>,
+}
+
+impl ChatRequest {
+    /// The request body, OpenAI-shaped.
+    pub(crate) fn to_body(&self, agent: &Agent, stream: bool) -> Value {
+        let mut body = json!({
+            "model": self.model.as_deref().unwrap_or(agent.model()),
+            "messages": self.messages,
+            "stream": stream,
+        });
+        if let Some(metadata) = &self.metadata {
+            body["metadata"] = metadata.clone();
+        }
+        body
+    }
+}
+
+/// A chat call being configured; `.await` it to send it.
+///
+/// ```no_run
+/// # async fn run(agent: tappass::Agent) -> Result<(), tappass::Error> {
+/// let answer = agent
+///     .chat("Summarize Q4 revenue")
+///     .model("gpt-4o")
+///     .metadata(serde_json::json!({"team": "finance"}))
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[must_use = "a chat call does nothing until it is awaited"]
+#[derive(Debug)]
+pub struct ChatCall<'a> {
+    pub(crate) agent: &'a Agent,
+    pub(crate) request: ChatRequest,
+}
+
+impl ChatCall<'_> {
+    /// Asks for this model instead of the agent's default.
+    pub fn model(mut self, model: impl Into<String>) -> Self {
+        self.request.model = Some(model.into());
+        self
+    }
+
+    /// Attaches JSON metadata to the call.
+    pub fn metadata(mut self, metadata: Value) -> Self {
+        self.request.metadata = Some(metadata);
+        self
+    }
+
+    /// Puts a system message before the conversation.
+    pub fn system(mut self, content: impl Into<String>) -> Self {
+        self.request.messages.insert(0, Message::system(content));
+        self
+    }
+
+    /// Replaces the conversation with these messages.
+    pub fn messages(mut self, messages: impl IntoIterator<Item = Message>) -> Self {
+        self.request.messages = messages.into_iter().collect();
+        self
+    }
+}
+
+impl<'a> IntoFuture for ChatCall<'a> {
+    type Output = Result<ChatResponse, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move { self.agent.chat_request(&self.request).await })
+    }
+}
+
+/// Token counts of a call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Usage {
+    /// Tokens in the prompt.
+    pub prompt_tokens: u64,
+    /// Tokens in the answer.
+    pub completion_tokens: u64,
+    /// Both.
+    pub total_tokens: u64,
+}
+
+/// A tool call the model asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolCall {
+    /// The call's id.
+    pub id: String,
+    /// The tool's name.
+    pub name: String,
+    /// The arguments, as the JSON text the model produced.
+    pub arguments: String,
+}
+
+/// The answer to a governed chat call.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct ChatResponse {
+    /// The assistant's text (empty when the server sent null).
+    pub content: String,
+    /// The model that answered.
+    pub model: String,
+    /// Why the model stopped, e.g. `stop`.
+    pub finish_reason: Option<String>,
+    /// Token counts.
+    pub usage: Usage,
+    /// Tool calls the model asked for.
+    pub tool_calls: Vec<ToolCall>,
+    /// The session the call belongs to.
+    pub session_id: Option<String>,
+    /// The task the call was recorded as.
+    pub task_id: Option<String>,
+    /// The agent UUID.
+    pub agent_uuid: Option<String>,
+    /// The pipeline UUID.
+    pub pipeline_uuid: Option<String>,
+    /// The dashboard link of the session.
+    pub audit_url: Option<String>,
+    /// Redactions the server made to the prompt (empty when none).
+    pub redactions: Vec<Redaction>,
+    /// The prompt after redaction, when the server redacted it.
+    pub redacted_content: Option<String>,
+    /// True when the control plane was unreachable and the agent is configured
+    /// to fail open: the call was **not** governed and `content` is empty.
+    pub degraded: bool,
+    /// The whole JSON answer, for fields this type does not name.
+    pub raw: Value,
+}
+
+impl ChatResponse {
+    /// Reads an answer leniently: missing optional fields take defaults.
+    pub fn from_json(raw: Value) -> Result<ChatResponse, Error> {
+        let Some(obj) = raw.as_object() else {
+            return Err(Error::Protocol(
+                "the chat answer is not a JSON object".to_owned(),
+            ));
+        };
+        let choice = obj
+            .get("choices")
+            .and_then(Value::as_array)
+            .and_then(|c| c.first());
+        let message = choice.and_then(|c| c.get("message"));
+        let content = message
+            .and_then(|m| m.get("content"))
+            .or_else(|| obj.get("content"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let tool_calls = message
+            .and_then(|m| m.get("tool_calls"))
+            .and_then(Value::as_array)
+            .map(|calls| calls.iter().map(tool_call).collect())
+            .unwrap_or_default();
+        let envelope = obj.get("tappass").and_then(Value::as_object);
+        let env_str = |key: &str| str_field(envelope, key).or_else(|| str_field(Some(obj), key));
+        Ok(ChatResponse {
+            content,
+            model: str_field(Some(obj), "model").unwrap_or_default(),
+            finish_reason: choice
+                .and_then(|c| c.get("finish_reason"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            usage: obj
+                .get("usage")
+                .and_then(|u| Usage::deserialize(u).ok())
+                .unwrap_or_default(),
+            tool_calls,
+            session_id: env_str("session_id"),
+            task_id: env_str("task_id"),
+            agent_uuid: env_str("agent_uuid"),
+            pipeline_uuid: env_str("pipeline_uuid"),
+            audit_url: env_str("audit_url"),
+            redactions: envelope
+                .and_then(|e| e.get("redactions"))
+                .and_then(Value::as_array)
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|r| Redaction::deserialize(r).ok())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            redacted_content: env_str("redacted_content"),
+            degraded: false,
+            raw,
+        })
+    }
+
+    /// The redaction as a decision, when the server redacted the prompt.
+    pub fn redaction_decision(&self) -> Option<GovernanceDecision> {
+        if self.redactions.is_empty() && self.redacted_content.is_none() {
+            return None;
+        }
+        Some(GovernanceDecision::RedactionApplied(RedactionApplied {
+            redactions: self.redactions.clone(),
+            redacted_content: self.redacted_content.clone(),
+            reason: "content was redacted by policy".to_owned(),
+            session_id: self.session_id.clone(),
+            audit_url: self.audit_url.clone(),
+        }))
+    }
+}
+
+pub(crate) fn str_field(obj: Option<&Map<String, Value>>, key: &str) -> Option<String> {
+    match obj?.get(key)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn tool_call(v: &Value) -> ToolCall {
+    let function = v.get("function");
+    let text = |v: Option<&Value>| match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    };
+    ToolCall {
+        id: text(v.get("id")),
+        name: text(function.and_then(|f| f.get("name"))),
+        arguments: text(function.and_then(|f| f.get("arguments"))),
+    }
+}
+
+impl Agent {
+    /// A governed chat call with one user message; `.await` it, or configure
+    /// it first ([`ChatCall::model`], [`ChatCall::metadata`], …).
+    pub fn chat(&self, prompt: impl Into<String>) -> ChatCall<'_> {
+        ChatCall {
+            agent: self,
+            request: ChatRequest {
+                messages: vec![Message::user(prompt)],
+                ..ChatRequest::default()
+            },
+        }
+    }
+
+    /// Sends a prepared [`ChatRequest`].
+    pub async fn chat_request(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
+        let result = self.chat_inner(request).await;
+        match result {
+            Err(err) if self.inner.fail_open && err.is_unavailable() => {
+                tracing::warn!(error = %err, "TapPass is unavailable; failing OPEN: this chat was not governed");
+                Ok(ChatResponse {
+                    degraded: true,
+                    session_id: crate::session::with_current(|s| s.map(|s| s.id().to_owned())),
+                    ..ChatResponse::default()
+                })
+            }
+            other => other,
+        }
+    }
+
+    async fn chat_inner(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
+        self.ensure_version().await?;
+        let body = request.to_body(self, false);
+        let raw = self
+            .send_json(Method::POST, "/v1/chat/completions", Some(&body))
+            .await?;
+        let response = ChatResponse::from_json(raw)?;
+        if self.inner.redaction_as_error {
+            if let Some(decision) = response.redaction_decision() {
+                return Err(Error::Governance(decision));
+            }
+        }
+        Ok(response)
+    }
+}

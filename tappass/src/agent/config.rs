@@ -1,0 +1,271 @@
+//! Configuration of an [`Agent`]: [`AgentBuilder`] and [`ApiKey`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderValue;
+
+use super::{Agent, Inner, RetryPolicy};
+use crate::events::Reporter;
+use crate::Error;
+
+/// The server used when neither an argument nor `TAPPASS_URL` names one.
+pub const DEFAULT_URL: &str = "http://localhost:9620";
+
+/// An API key. Its `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(Arc<str>);
+
+impl ApiKey {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        ApiKey(Arc::from(key.into()))
+    }
+
+    /// The key itself, for sending it. Never log this.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Configures an [`Agent`]; see [`Agent::builder`].
+///
+/// An explicit setting wins over the environment (`TAPPASS_URL`,
+/// `TAPPASS_API_KEY`).
+#[derive(Clone)]
+#[must_use]
+pub struct AgentBuilder {
+    url: Option<String>,
+    api_key: Option<ApiKey>,
+    model: String,
+    connect_timeout: Duration,
+    timeout: Duration,
+    retry: RetryPolicy,
+    max_response_bytes: usize,
+    redaction_as_error: bool,
+    fail_open: bool,
+    event_queue: usize,
+}
+
+impl fmt::Debug for AgentBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AgentBuilder")
+            .field("url", &self.url)
+            .field("api_key", &self.api_key)
+            .field("model", &self.model)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("fail_open", &self.fail_open)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AgentBuilder {
+    pub(crate) fn new(url: Option<String>) -> Self {
+        AgentBuilder {
+            url,
+            api_key: None,
+            model: "gpt-4o-mini".to_owned(),
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(60),
+            retry: RetryPolicy {
+                max_retries: 2,
+                base_delay: Duration::from_millis(200),
+                max_delay: Duration::from_secs(10),
+            },
+            max_response_bytes: 8 * 1024 * 1024,
+            redaction_as_error: false,
+            fail_open: false,
+            event_queue: 4096,
+        }
+    }
+
+    /// The server's base URL (default: `TAPPASS_URL`, else `http://localhost:9620`).
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// The API key (default: `TAPPASS_API_KEY`).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(ApiKey::new(key));
+        self
+    }
+
+    /// The model asked for when a call names none (default `gpt-4o-mini`).
+    pub fn model(mut self, model: impl Into<String>) -> Self {
+        self.model = model.into();
+        self
+    }
+
+    /// How long to wait for a connection (default 5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one attempt of a call may take, from connecting to reading the
+    /// whole body (default 60 s). A stream is not bounded as a whole, but each
+    /// wait for its next bytes is.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How many times a call is retried after a connection error, a timeout,
+    /// or a 429, 502, 503 or 504 answer that carries no decision (default 2).
+    /// Decisions and other answers are never retried.
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.retry.max_retries = retries;
+        self
+    }
+
+    /// The first retry's delay; later ones double, with full jitter (default 200 ms).
+    pub fn retry_base_delay(mut self, delay: Duration) -> Self {
+        self.retry.base_delay = delay;
+        self
+    }
+
+    /// The longest wait between two attempts, including a server's
+    /// `Retry-After` (default 10 s).
+    pub fn retry_max_delay(mut self, delay: Duration) -> Self {
+        self.retry.max_delay = delay;
+        self
+    }
+
+    /// The largest response body read from the server (default 8 MiB); a larger
+    /// one is a protocol error, and nothing past the limit is buffered.
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
+    /// Surface a `redaction_applied` outcome as an error (403) instead of
+    /// returning the redacted answer (default off).
+    pub fn redaction_as_error(mut self, on: bool) -> Self {
+        self.redaction_as_error = on;
+        self
+    }
+
+    /// **Risky: off by default.** When the control plane is unreachable (a
+    /// connection error, a timeout, or a 5xx without a decision, after the
+    /// retries), let a chat through ungoverned instead of failing closed: the
+    /// call returns a [`ChatResponse`](super::ChatResponse) with `degraded: true`
+    /// and empty content, and logs a warning. Decisions are never bypassed.
+    /// Only turn this on where availability matters more than governance, and
+    /// audit the degraded responses.
+    pub fn fail_open(mut self, on: bool) -> Self {
+        self.fail_open = on;
+        self
+    }
+
+    /// How many audit events may wait for delivery before new ones are dropped
+    /// (and counted) rather than slowing requests down (default 4096).
+    pub fn event_queue_capacity(mut self, capacity: usize) -> Self {
+        self.event_queue = capacity.max(1);
+        self
+    }
+
+    /// Builds the agent. Fails with [`Error::Config`] for a bad URL or a
+    /// missing key, saying which setting to fix.
+    pub fn build(self) -> Result<Agent, Error> {
+        let url = match self.url {
+            Some(url) => url,
+            None => env("TAPPASS_URL")?.unwrap_or_else(|| DEFAULT_URL.to_owned()),
+        };
+        let base_url = normalize_url(&url)?;
+        let key = match self.api_key {
+            Some(key) => key,
+            None => match env("TAPPASS_API_KEY")? {
+                Some(key) => ApiKey::new(key),
+                None => {
+                    return Err(Error::config(
+                        "no TapPass API key: pass one with `.api_key(\"tp_...\")` or set TAPPASS_API_KEY",
+                    ))
+                }
+            },
+        };
+        let trimmed = key.expose().trim();
+        if trimmed.is_empty() {
+            return Err(Error::config(
+                "the TapPass API key is empty: pass one with `.api_key(\"tp_...\")` or set TAPPASS_API_KEY",
+            ));
+        }
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {trimmed}")).map_err(|_| {
+            Error::config("the TapPass API key holds characters that cannot be sent in an HTTP header; check TAPPASS_API_KEY")
+        })?;
+        authorization.set_sensitive(true);
+        if self.timeout.is_zero() || self.connect_timeout.is_zero() {
+            return Err(Error::config("TapPass timeouts must be longer than zero"));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .read_timeout(self.timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .user_agent(concat!("tappass-rs/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?;
+        Ok(Agent {
+            inner: Arc::new(Inner {
+                http,
+                base_url,
+                key: ApiKey::new(trimmed),
+                authorization,
+                model: self.model,
+                retry: self.retry,
+                timeout: self.timeout,
+                max_response_bytes: self.max_response_bytes,
+                redaction_as_error: self.redaction_as_error,
+                fail_open: self.fail_open,
+                version: tokio::sync::OnceCell::new(),
+                events: Reporter::new(self.event_queue),
+            }),
+        })
+    }
+}
+
+fn env(name: &str) -> Result<Option<String>, Error> {
+    match std::env::var(name) {
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(Error::config(format!("{name} is not valid UTF-8")))
+        }
+    }
+}
+
+/// Checks that `url` is an absolute http(s) URL and drops trailing slashes.
+pub(crate) fn normalize_url(url: &str) -> Result<String, Error> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let parsed = url::Url::parse(trimmed).map_err(|e| {
+        Error::config(format!(
+            "the TapPass URL `{trimmed}` is not a valid URL ({e}); expected e.g. https://tappass.example.com"
+        ))
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") || !parsed.has_host() {
+        return Err(Error::config(format!(
+            "the TapPass URL `{trimmed}` must be an absolute http:// or https:// URL"
+        )));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(Error::config(format!(
+            "the TapPass URL `{trimmed}` must not have a query or fragment"
+        )));
+    }
+    Ok(trimmed.to_owned())
+}

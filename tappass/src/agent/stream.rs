@@ -1,0 +1,339 @@
+//! Streamed chat: Server-Sent Events into a [`ChatStream`] of [`ChatChunk`]s.
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::BytesMut;
+use futures_core::Stream;
+use http::Method;
+use serde_json::Value;
+
+use super::chat::{str_field, ChatRequest, Message};
+use super::Agent;
+use crate::Error;
+
+/// The largest single SSE event accepted from the server.
+const MAX_EVENT_BYTES: usize = 1024 * 1024;
+
+/// One piece of a streamed answer.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct ChatChunk {
+    /// The text this chunk adds (may be empty).
+    pub content: String,
+    /// Set on the last chunk: why the model stopped.
+    pub finish_reason: Option<String>,
+    /// The session, when the server sent it (usually on the first chunk only).
+    pub session_id: Option<String>,
+    /// The task, when sent.
+    pub task_id: Option<String>,
+    /// The agent UUID, when sent.
+    pub agent_uuid: Option<String>,
+    /// The pipeline UUID, when sent.
+    pub pipeline_uuid: Option<String>,
+    /// The dashboard link, when sent.
+    pub audit_url: Option<String>,
+    /// The chunk's JSON as sent.
+    pub raw: Value,
+}
+
+impl ChatChunk {
+    /// Reads a chunk: text from `choices[0].delta.content`, or a top-level
+    /// `delta` or `content`; the end from `finish_reason` or `finished: true`.
+    pub fn from_json(raw: Value) -> Result<ChatChunk, Error> {
+        let Some(obj) = raw.as_object() else {
+            return Err(Error::Protocol(
+                "a stream chunk is not a JSON object".to_owned(),
+            ));
+        };
+        let choice = obj
+            .get("choices")
+            .and_then(Value::as_array)
+            .and_then(|c| c.first());
+        let content = choice
+            .and_then(|c| c.get("delta"))
+            .and_then(|d| d.get("content"))
+            .and_then(Value::as_str)
+            .or_else(|| obj.get("delta").and_then(Value::as_str))
+            .or_else(|| {
+                obj.get("delta")
+                    .and_then(|d| d.get("content"))
+                    .and_then(Value::as_str)
+            })
+            .or_else(|| obj.get("content").and_then(Value::as_str))
+            .unwrap_or_default()
+            .to_owned();
+        let finish_reason = choice
+            .and_then(|c| c.get("finish_reason"))
+            .or_else(|| obj.get("finish_reason"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .or_else(|| {
+                (obj.get("finished").and_then(Value::as_bool) == Some(true))
+                    .then(|| "stop".to_owned())
+            });
+        let envelope = obj.get("tappass").and_then(Value::as_object);
+        let field = |key: &str| str_field(envelope, key).or_else(|| str_field(Some(obj), key));
+        Ok(ChatChunk {
+            content,
+            finish_reason,
+            session_id: field("session_id"),
+            task_id: field("task_id"),
+            agent_uuid: field("agent_uuid"),
+            pipeline_uuid: field("pipeline_uuid"),
+            audit_url: field("audit_url"),
+            raw,
+        })
+    }
+}
+
+/// A stream call being configured; `.await` it to start the stream.
+#[must_use = "a stream call does nothing until it is awaited"]
+#[derive(Debug)]
+pub struct StreamCall<'a> {
+    agent: &'a Agent,
+    request: ChatRequest,
+}
+
+impl StreamCall<'_> {
+    /// Asks for this model instead of the agent's default.
+    pub fn model(mut self, model: impl Into<String>) -> Self {
+        self.request.model = Some(model.into());
+        self
+    }
+
+    /// Attaches JSON metadata to the call.
+    pub fn metadata(mut self, metadata: Value) -> Self {
+        self.request.metadata = Some(metadata);
+        self
+    }
+
+    /// Replaces the conversation with these messages.
+    pub fn messages(mut self, messages: impl IntoIterator<Item = Message>) -> Self {
+        self.request.messages = messages.into_iter().collect();
+        self
+    }
+}
+
+impl<'a> IntoFuture for StreamCall<'a> {
+    type Output = Result<ChatStream, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move { self.agent.stream_request(&self.request).await })
+    }
+}
+
+/// A streamed answer: a `Stream` of `Result<ChatChunk, tappass::Error>`.
+///
+/// A decision taken before the stream starts is the error of the `.await` that
+/// starts it; a stream the server cuts off before its end yields one
+/// [`Error::Unavailable`] and then ends.
+pub struct ChatStream {
+    inner: Pin<Box<dyn Stream<Item = Result<ChatChunk, Error>> + Send>>,
+}
+
+impl fmt::Debug for ChatStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChatStream").finish_non_exhaustive()
+    }
+}
+
+impl Stream for ChatStream {
+    type Item = Result<ChatChunk, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+struct SseState {
+    response: reqwest::Response,
+    buffer: BytesMut,
+    /// The `data:` lines of the event being read.
+    data: String,
+    finished: bool,
+    done: bool,
+}
+
+enum Step {
+    Chunk(ChatChunk),
+    Done,
+}
+
+impl SseState {
+    /// The next chunk, `Ok(None)` at a clean end.
+    async fn next(&mut self) -> Result<Option<ChatChunk>, Error> {
+        loop {
+            while let Some(pos) = self.buffer.iter().position(|&b| b == b'\n') {
+                let line = self.buffer.split_to(pos + 1);
+                match self.line(&line)? {
+                    Some(Step::Chunk(chunk)) => return Ok(Some(chunk)),
+                    Some(Step::Done) => {
+                        self.done = true;
+                        return Ok(None);
+                    }
+                    None => {}
+                }
+            }
+            if self.buffer.len() > MAX_EVENT_BYTES {
+                return Err(Error::Protocol(
+                    "a stream event is larger than 1 MiB".to_owned(),
+                ));
+            }
+            match self.response.chunk().await {
+                Ok(Some(bytes)) => self.buffer.extend_from_slice(&bytes),
+                Ok(None) => {
+                    // A last event may lack its blank line.
+                    if !self.buffer.is_empty() {
+                        let rest = self.buffer.split();
+                        if let Some(Step::Chunk(chunk)) = self.line(&rest)? {
+                            return Ok(Some(chunk));
+                        }
+                    }
+                    if !self.data.is_empty() {
+                        if let Some(Step::Chunk(chunk)) = self.dispatch()? {
+                            return Ok(Some(chunk));
+                        }
+                    }
+                    self.done = true;
+                    return if self.finished {
+                        Ok(None)
+                    } else {
+                        Err(Error::unavailable(
+                            "the TapPass stream ended before its last chunk",
+                            None,
+                        ))
+                    };
+                }
+                Err(err) => {
+                    self.done = true;
+                    return Err(Error::unavailable(
+                        format!("the TapPass stream was cut off: {}", err.without_url()),
+                        None,
+                    ));
+                }
+            }
+        }
+    }
+
+    fn line(&mut self, raw: &[u8]) -> Result<Option<Step>, Error> {
+        let line = std::str::from_utf8(raw)
+            .map_err(|_| Error::Protocol("a stream line is not UTF-8".to_owned()))?
+            .trim_end_matches(['\n', '\r']);
+        if line.is_empty() {
+            return self.dispatch();
+        }
+        if let Some(data) = line.strip_prefix("data:") {
+            let data = data.strip_prefix(' ').unwrap_or(data);
+            if !self.data.is_empty() {
+                self.data.push('\n');
+            }
+            self.data.push_str(data);
+            if self.data.len() > MAX_EVENT_BYTES {
+                return Err(Error::Protocol(
+                    "a stream event is larger than 1 MiB".to_owned(),
+                ));
+            }
+        }
+        // Comments (`:`), `event:`, `id:` and `retry:` lines carry nothing we use.
+        Ok(None)
+    }
+
+    fn dispatch(&mut self) -> Result<Option<Step>, Error> {
+        if self.data.is_empty() {
+            return Ok(None);
+        }
+        let data = std::mem::take(&mut self.data);
+        if data.trim() == "[DONE]" {
+            return Ok(Some(Step::Done));
+        }
+        let value: Value = serde_json::from_str(&data)
+            .map_err(|e| Error::Protocol(format!("a stream chunk is not JSON ({e})")))?;
+        if let Some(decision) = crate::GovernanceDecision::from_json(&value) {
+            return Err(Error::Governance(decision));
+        }
+        let chunk = ChatChunk::from_json(value)?;
+        if chunk.finish_reason.is_some() {
+            self.finished = true;
+        }
+        Ok(Some(Step::Chunk(chunk)))
+    }
+}
+
+impl Agent {
+    /// A governed, streamed chat call with one user message; `.await` it to
+    /// start the stream.
+    pub fn stream(&self, prompt: impl Into<String>) -> StreamCall<'_> {
+        StreamCall {
+            agent: self,
+            request: ChatRequest {
+                messages: vec![Message::user(prompt)],
+                ..ChatRequest::default()
+            },
+        }
+    }
+
+    /// Starts a stream for a prepared [`ChatRequest`].
+    pub async fn stream_request(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
+        self.ensure_version().await?;
+        let body = request.to_body(self, true);
+        let answer = self
+            .send(Method::POST, "/v1/chat/completions", Some(&body), true)
+            .await?;
+        let is_sse = answer
+            .response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if !is_sse {
+            // A server that answers a stream request with one JSON body: one chunk.
+            let bytes =
+                super::transport::read_limited(answer.response, self.inner.max_response_bytes)
+                    .await?;
+            let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+                Error::Protocol(format!("the stream answer is neither SSE nor JSON ({e})"))
+            })?;
+            let full = super::ChatResponse::from_json(value)?;
+            let chunk = ChatChunk {
+                content: full.content,
+                finish_reason: full.finish_reason.or(Some("stop".to_owned())),
+                session_id: full.session_id,
+                task_id: full.task_id,
+                agent_uuid: full.agent_uuid,
+                pipeline_uuid: full.pipeline_uuid,
+                audit_url: full.audit_url,
+                raw: full.raw,
+            };
+            return Ok(ChatStream {
+                inner: Box::pin(futures_util::stream::iter([Ok(chunk)])),
+            });
+        }
+        let state = SseState {
+            response: answer.response,
+            buffer: BytesMut::new(),
+            data: String::new(),
+            finished: false,
+            done: false,
+        };
+        let stream = futures_util::stream::unfold(state, |mut state| async move {
+            if state.done {
+                return None;
+            }
+            match state.next().await {
+                Ok(Some(chunk)) => Some((Ok(chunk), state)),
+                Ok(None) => None,
+                Err(err) => {
+                    state.done = true;
+                    Some((Err(err), state))
+                }
+            }
+        });
+        Ok(ChatStream {
+            inner: Box::pin(stream),
+        })
+    }
+}

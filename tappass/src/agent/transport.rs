@@ -1,0 +1,358 @@
+//! Talking to the server: retries with backoff, bounded reads, and turning
+//! answers into decisions or failures.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, Method, StatusCode};
+use rand::Rng;
+use serde_json::Value;
+
+use super::Agent;
+use crate::{session, Error, GovernanceDecision};
+
+/// The oldest server protocol this client speaks.
+const MIN_VERSION: (u64, u64, u64) = (0, 6, 0);
+
+/// A successful (2xx) answer.
+pub(crate) struct Answer {
+    pub(crate) response: reqwest::Response,
+}
+
+impl Agent {
+    /// Sends a request, retrying what may be retried, and returns the first
+    /// 2xx answer with its body unread. Non-2xx answers become errors here.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        streaming: bool,
+    ) -> Result<Answer, Error> {
+        self.send_with(method, path, body, streaming, &[]).await
+    }
+
+    /// [`send`](Self::send) with extra request headers.
+    pub(crate) async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        streaming: bool,
+        extra: &[(&str, &str)],
+    ) -> Result<Answer, Error> {
+        let inner = &self.inner;
+        let url = format!("{}{}", inner.base_url, path);
+        let body = match body {
+            Some(v) => Some(Bytes::from(serde_json::to_vec(v).map_err(|e| {
+                Error::Protocol(format!("could not encode the request body: {e}"))
+            })?)),
+            None => None,
+        };
+        let correlation = session::with_current(|s| s.map(crate::Session::headers));
+        let mut attempt = 0u32;
+        loop {
+            let mut request = inner
+                .http
+                .request(method.clone(), &url)
+                .header(http::header::AUTHORIZATION, inner.authorization.clone())
+                .header(http::header::ACCEPT, "application/json, text/event-stream");
+            if !streaming {
+                request = request.timeout(inner.timeout);
+            }
+            for (name, value) in extra {
+                request = request.header(*name, *value);
+            }
+            if let Some(headers) = &correlation {
+                request = request.headers(headers.clone());
+            }
+            if let Some(body) = &body {
+                request = request
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
+            let outcome = request.send().await;
+            let retry_after = match outcome {
+                Ok(response) if response.status().is_success() => return Ok(Answer { response }),
+                Ok(response) => {
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    let bytes = read_limited(response, inner.max_response_bytes).await;
+                    let failure = classify(status, &headers, bytes, path)?;
+                    match failure {
+                        Retryable::No(err) => return Err(err),
+                        Retryable::Yes(err, after) if attempt >= inner.retry.max_retries => {
+                            let _ = after;
+                            return Err(err);
+                        }
+                        Retryable::Yes(_, after) => after,
+                    }
+                }
+                Err(err) => {
+                    let err = transport_error(err, &url);
+                    if attempt >= inner.retry.max_retries {
+                        return Err(err);
+                    }
+                    None
+                }
+            };
+            let delay = backoff(&inner.retry, attempt, retry_after);
+            tracing::debug!(attempt, ?delay, path, "retrying a TapPass call");
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    /// [`send`](Self::send) then a bounded read of a JSON body.
+    pub(crate) async fn send_json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, Error> {
+        let answer = self.send(method, path, body, false).await?;
+        let bytes = read_limited(answer.response, self.inner.max_response_bytes).await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Error::Protocol(format!(
+                "{path} answered 2xx with a body that is not JSON ({e})"
+            ))
+        })
+    }
+}
+
+enum Retryable {
+    Yes(Error, Option<Duration>),
+    No(Error),
+}
+
+/// Reads a body, refusing to buffer more than `limit` bytes.
+pub(crate) async fn read_limited(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Bytes, Error> {
+    if let Some(len) = response.content_length() {
+        if len > limit as u64 {
+            return Err(too_large(limit));
+        }
+    }
+    let mut buf = BytesMut::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if buf.len() + chunk.len() > limit {
+                    return Err(too_large(limit));
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(buf.freeze()),
+            Err(err) => {
+                return Err(Error::unavailable(
+                    format!(
+                        "the answer was cut off while reading it: {}",
+                        describe(&err)
+                    ),
+                    None,
+                ))
+            }
+        }
+    }
+}
+
+fn too_large(limit: usize) -> Error {
+    Error::Protocol(format!(
+        "the answer is larger than the {limit}-byte limit; raise it with AgentBuilder::max_response_bytes if this is expected"
+    ))
+}
+
+/// Sorts a non-2xx answer into a decision, a failure to retry, or a final failure.
+fn classify(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: Result<Bytes, Error>,
+    path: &str,
+) -> Result<Retryable, Error> {
+    let body = match body {
+        Ok(b) => b,
+        // A body we could not read on a retryable status is still retryable.
+        Err(err) if is_retryable_status(status) => return Ok(Retryable::Yes(err, None)),
+        Err(err) => return Err(err),
+    };
+    let json: Option<Value> = serde_json::from_slice(&body).ok();
+    if let Some(mut decision) = json.as_ref().and_then(GovernanceDecision::from_json) {
+        session::with_current(|s| {
+            if let Some(s) = s {
+                decision.fill_correlation(s)
+            }
+        });
+        tracing::info!(
+            decision = decision.kind(),
+            status = status.as_u16(),
+            path,
+            "TapPass decision"
+        );
+        return Ok(Retryable::No(Error::Governance(decision)));
+    }
+    let server_message = json
+        .as_ref()
+        .and_then(|v| v.get("message").or_else(|| v.get("error")))
+        .and_then(Value::as_str)
+        .map(|m| format!(": {}", m.chars().take(200).collect::<String>()))
+        .unwrap_or_default();
+    if is_retryable_status(status) {
+        let after = retry_after(headers);
+        return Ok(Retryable::Yes(
+            Error::unavailable(format!("{path} answered {status}{server_message}"), None),
+            after,
+        ));
+    }
+    Ok(Retryable::No(match status.as_u16() {
+        401 | 403 => Error::Authentication {
+            status: status.as_u16(),
+        },
+        500..=599 => Error::unavailable(format!("{path} answered {status}{server_message}"), None),
+        _ => Error::Protocol(format!(
+            "{path} answered {status}{server_message}; check that TAPPASS_URL is the base URL of a TapPass server (0.6.0 or later)"
+        )),
+    }))
+}
+
+fn is_retryable_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 429 | 502 | 503 | 504)
+}
+
+/// `Retry-After` in either form: delta-seconds or an HTTP date.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
+}
+
+/// Exponential backoff with full jitter, or the server's `Retry-After`,
+/// capped at the policy's longest delay.
+fn backoff(policy: &super::RetryPolicy, attempt: u32, server: Option<Duration>) -> Duration {
+    let delay = match server {
+        Some(d) => d,
+        None => {
+            let ceiling = policy
+                .base_delay
+                .saturating_mul(2u32.saturating_pow(attempt.min(16)));
+            let ceiling = ceiling.min(policy.max_delay);
+            let nanos = ceiling.as_nanos().min(u64::MAX as u128) as u64;
+            // Full jitter, but never less than half the ceiling so that
+            // retries do not collapse onto each other.
+            Duration::from_nanos(nanos / 2 + rand::rng().random_range(0..=nanos / 2))
+        }
+    };
+    delay.min(policy.max_delay)
+}
+
+fn transport_error(err: reqwest::Error, url: &str) -> Error {
+    let what = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "could not connect"
+    } else {
+        "failed"
+    };
+    let url = url.split('?').next().unwrap_or(url);
+    Error::unavailable(
+        format!("the call to {url} {what}: {}", describe(&err)),
+        Some(Box::new(err.without_url()) as crate::BoxError),
+    )
+}
+
+/// A reqwest error's message chain without its URL.
+fn describe(err: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut text = String::new();
+    let mut source = err.source();
+    while let Some(s) = source {
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    if text.is_empty() {
+        text = if err.is_timeout() {
+            "timeout".to_owned()
+        } else {
+            "connection error".to_owned()
+        };
+    }
+    text
+}
+
+/// `GET /health`: refuses a server that reports no version or one below 0.6.0.
+pub(crate) async fn check_version(agent: &Agent) -> Result<String, Error> {
+    let health = agent.send_json(Method::GET, "/health", None).await?;
+    let version = health
+        .get("version")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            Error::config(format!(
+                "the TapPass server at {} reports no version; this client needs 0.6.0 or later",
+                agent.url()
+            ))
+        })?;
+    match parse_version(version) {
+        Some(v) if v >= MIN_VERSION => Ok(version.to_owned()),
+        _ => Err(Error::config(format!(
+            "the TapPass server at {} reports version `{}`; this client needs 0.6.0 or later: upgrade the server or point TAPPASS_URL at a newer one",
+            agent.url(),
+            version.chars().take(40).collect::<String>()
+        ))),
+    }
+}
+
+/// `MAJOR.MINOR.PATCH`, ignoring a `-pre` or `+build` tail and a leading `v`.
+pub(crate) fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
+    let text = text.trim().trim_start_matches('v');
+    let head = text.split(['-', '+']).next()?;
+    let mut parts = head.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next().unwrap_or("0").parse().ok()?;
+    let patch = parts.next().unwrap_or("0").parse().ok()?;
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((major, minor, patch))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(parse_version("0.6.3"), Some((0, 6, 3)));
+        assert_eq!(parse_version("0.6.0-rc.1+abc"), Some((0, 6, 0)));
+        assert_eq!(parse_version("1.2"), Some((1, 2, 0)));
+        assert_eq!(parse_version("banana"), None);
+        assert!(parse_version("0.5.9").unwrap() < MIN_VERSION);
+    }
+
+    #[test]
+    fn retry_after_both_forms() {
+        let mut h = HeaderMap::new();
+        h.insert(http::header::RETRY_AFTER, "3".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        let later = std::time::SystemTime::now() + Duration::from_secs(120);
+        h.insert(
+            http::header::RETRY_AFTER,
+            httpdate::fmt_http_date(later).parse().unwrap(),
+        );
+        let d = retry_after(&h).unwrap();
+        assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120));
+    }
+}

@@ -1,0 +1,241 @@
+//! Extractors: [`Agent`], [`Session`] and `Option<Session>` in axum handlers,
+//! and their rejections.
+//!
+//! Behind [`TapPassLayer`](crate::TapPassLayer) (or in a `#[governed]`
+//! handler) they read what the layer resolved. Without the layer, a `Session`
+//! comes from the request's correlation headers, and an `Agent` from an
+//! `Extension<Agent>` or, failing that, from the environment
+//! (`TAPPASS_URL`, `TAPPASS_API_KEY`).
+//!
+//! Rejections answer in the same JSON shape as governance decisions:
+//!
+//! | rejection | status | `error` |
+//! |---|---|---|
+//! | [`InvalidCorrelation`] | 400 | `invalid_correlation_header` |
+//! | [`SessionRejection::Missing`] | 400 | `session_required` |
+//! | [`AgentRejection`] | 500 | `governance_misconfigured` |
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+use http::StatusCode;
+use serde::ser::SerializeMap;
+
+use crate::response::GovernanceError;
+use crate::session::{self, InvalidHeader};
+use crate::{Agent, Session};
+
+/// What the layer (or a `#[governed]` route) resolved for a request.
+#[derive(Clone)]
+pub(crate) struct RequestContext {
+    pub(crate) session: Option<Session>,
+    pub(crate) opened_by_layer: bool,
+    pub(crate) agent: Option<Agent>,
+}
+
+/// Set on a response by a `#[governed]` route: the session it ran in, which
+/// wins over the layer's.
+#[derive(Clone)]
+pub(crate) struct RouteSession(pub(crate) Option<Session>);
+
+/// A malformed correlation header (400 `invalid_correlation_header`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidCorrelation(pub InvalidHeader);
+
+impl fmt::Display for InvalidCorrelation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}; send session and agent ids of at most 128 characters from [A-Za-z0-9._:-], and an absolute http(s) audit url, or leave the headers out",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for InvalidCorrelation {}
+
+impl GovernanceError for InvalidCorrelation {
+    fn status(&self) -> StatusCode {
+        StatusCode::BAD_REQUEST
+    }
+    fn code(&self) -> &str {
+        "invalid_correlation_header"
+    }
+    fn field_names(&self) -> &'static [&'static str] {
+        &["header"]
+    }
+    fn serialize_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        map.serialize_entry("header", self.0.header)
+    }
+}
+
+impl IntoResponse for InvalidCorrelation {
+    fn into_response(self) -> Response {
+        crate::response::render(&self)
+    }
+}
+
+/// Why a [`Session`] could not be extracted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionRejection {
+    /// The request has no session (400 `session_required`).
+    Missing,
+    /// A correlation header is malformed (400 `invalid_correlation_header`).
+    Invalid(InvalidCorrelation),
+}
+
+impl fmt::Display for SessionRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionRejection::Missing => f.write_str(
+                "this route needs a TapPass session: send the X-TapPass-Session-Id header (with X-TapPass-Agent-Uuid when you have one)",
+            ),
+            SessionRejection::Invalid(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl std::error::Error for SessionRejection {}
+
+impl From<InvalidHeader> for SessionRejection {
+    fn from(value: InvalidHeader) -> Self {
+        SessionRejection::Invalid(InvalidCorrelation(value))
+    }
+}
+
+impl GovernanceError for SessionRejection {
+    fn status(&self) -> StatusCode {
+        StatusCode::BAD_REQUEST
+    }
+    fn code(&self) -> &str {
+        match self {
+            SessionRejection::Missing => "session_required",
+            SessionRejection::Invalid(e) => e.code(),
+        }
+    }
+    fn field_names(&self) -> &'static [&'static str] {
+        match self {
+            SessionRejection::Missing => &[],
+            SessionRejection::Invalid(e) => e.field_names(),
+        }
+    }
+    fn serialize_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        match self {
+            SessionRejection::Missing => Ok(()),
+            SessionRejection::Invalid(e) => e.serialize_fields(map),
+        }
+    }
+}
+
+impl IntoResponse for SessionRejection {
+    fn into_response(self) -> Response {
+        crate::response::render(&self)
+    }
+}
+
+/// No [`Agent`] is available to the handler (500 `governance_misconfigured`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRejection {
+    reason: String,
+}
+
+impl fmt::Display for AgentRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "no TapPass agent for this handler: add `.layer(tappass::TapPassLayer::builder()…build()?)` to the router, or `.layer(Extension(agent))`, or set TAPPASS_URL and TAPPASS_API_KEY ({})",
+            self.reason
+        )
+    }
+}
+
+impl std::error::Error for AgentRejection {}
+
+impl GovernanceError for AgentRejection {
+    fn status(&self) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+    fn code(&self) -> &str {
+        "governance_misconfigured"
+    }
+    fn public_message(&self) -> Option<&'static str> {
+        Some("the governance layer of this service is missing (TapPassLayer is not installed); details are in the service's logs")
+    }
+    fn serialize_fields<M: SerializeMap>(&self, _map: &mut M) -> Result<(), M::Error> {
+        Ok(())
+    }
+}
+
+impl IntoResponse for AgentRejection {
+    fn into_response(self) -> Response {
+        crate::response::render(&self)
+    }
+}
+
+/// The request's session: resolved by the layer or a `#[governed]` route, or
+/// read from the headers when neither ran.
+pub(crate) fn resolve(parts: &Parts) -> Result<Option<Session>, SessionRejection> {
+    if let Some(ctx) = parts.extensions.get::<RequestContext>() {
+        return Ok(ctx.session.clone());
+    }
+    Ok(session::from_headers(&parts.headers)?)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        resolve(parts)?.ok_or(SessionRejection::Missing)
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        resolve(parts)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Agent {
+    type Rejection = AgentRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(agent) = parts
+            .extensions
+            .get::<RequestContext>()
+            .and_then(|ctx| ctx.agent.as_ref())
+        {
+            return Ok(agent.clone());
+        }
+        if let Some(agent) = parts.extensions.get::<Agent>() {
+            return Ok(agent.clone());
+        }
+        env_agent()
+    }
+}
+
+/// The agent configured from the environment, built once.
+fn env_agent() -> Result<Agent, AgentRejection> {
+    static AGENT: OnceLock<Result<Agent, String>> = OnceLock::new();
+    AGENT
+        .get_or_init(|| {
+            if std::env::var_os("TAPPASS_API_KEY").is_none() {
+                return Err("TAPPASS_API_KEY is not set".to_owned());
+            }
+            Agent::from_env().map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(|reason| {
+            let rejection = AgentRejection { reason };
+            tracing::error!(%rejection, "no TapPass agent");
+            rejection
+        })
+}

@@ -1,0 +1,129 @@
+//! Runtime support for `#[governed]` handlers (used by the generated code).
+
+use std::future::Future;
+
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+
+use crate::events::AuditEvent;
+use crate::extract::{RequestContext, RouteSession, SessionRejection};
+use crate::layer::ResponseBody;
+use crate::session::{self, Session};
+use crate::Agent;
+
+/// The route flag is absent: the layer's setting applies.
+pub const INHERIT: u8 = 0;
+/// `auto_open_session = true`.
+pub const OPEN: u8 = 1;
+/// `auto_open_session = false`.
+pub const JOIN_ONLY: u8 = 2;
+
+/// Resolves a `#[governed]` route's session by its flag and hands it to the
+/// extractors that follow. A joined session always wins.
+#[derive(Debug)]
+pub struct GovernedContext<const MODE: u8> {
+    session: Option<Session>,
+    /// Set when this route opened the session and reports its close.
+    reporter: Option<Agent>,
+}
+
+impl<S: Send + Sync, const MODE: u8> FromRequestParts<S> for GovernedContext<MODE> {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let (resolved, opened_by_layer, agent) = match parts.extensions.get::<RequestContext>() {
+            Some(ctx) => (ctx.session.clone(), ctx.opened_by_layer, ctx.agent.clone()),
+            None => (
+                session::from_headers(&parts.headers)?,
+                false,
+                parts.extensions.get::<Agent>().cloned(),
+            ),
+        };
+        let mut reporter = None;
+        let session = match MODE {
+            OPEN => match resolved {
+                Some(s) => Some(s),
+                None => {
+                    let s = Session::open();
+                    if let Some(agent) = &agent {
+                        agent.report(AuditEvent::new(
+                            "session_open",
+                            &s,
+                            serde_json::json!({
+                                "method": parts.method.as_str(),
+                                "path": parts.uri.path(),
+                            }),
+                        ));
+                        reporter = Some(agent.clone());
+                    }
+                    Some(s)
+                }
+            },
+            JOIN_ONLY if opened_by_layer => None,
+            _ => resolved,
+        };
+        let ctx = RequestContext {
+            session: session.clone(),
+            opened_by_layer: opened_by_layer && session.is_some(),
+            agent,
+        };
+        parts.extensions.insert(ctx);
+        Ok(GovernedContext { session, reporter })
+    }
+}
+
+impl<const MODE: u8> GovernedContext<MODE> {
+    /// Runs the handler's body inside the route's session.
+    pub async fn run<F: Future>(self, body: F) -> Governed<F::Output> {
+        let output = match &self.session {
+            Some(s) => session::scope(s.clone(), body).await,
+            None => body.await,
+        };
+        Governed {
+            inner: output,
+            session: self.session,
+            reporter: self.reporter,
+        }
+    }
+}
+
+/// Pins the output type of a handler body, so that `?` inside it infers.
+pub fn typed<R, F: Future<Output = R>>(future: F) -> F {
+    future
+}
+
+/// A `#[governed]` handler's response: the handler's own, with the session's
+/// correlation headers, and its body polled inside the session.
+#[derive(Debug)]
+pub struct Governed<R> {
+    inner: R,
+    session: Option<Session>,
+    reporter: Option<Agent>,
+}
+
+impl<R: IntoResponse> IntoResponse for Governed<R> {
+    fn into_response(self) -> Response {
+        let response = match &self.session {
+            Some(s) => session::sync_scope(s.clone(), || self.inner.into_response()),
+            None => self.inner.into_response(),
+        };
+        if let (Some(agent), Some(s)) = (&self.reporter, &self.session) {
+            agent.report(AuditEvent::new(
+                "session_close",
+                s,
+                serde_json::json!({ "status": response.status().as_u16() }),
+            ));
+        }
+        let (mut parts, body) = response.into_parts();
+        if let Some(s) = &self.session {
+            s.write_headers(&mut parts.headers);
+        }
+        parts.extensions.insert(RouteSession(self.session.clone()));
+        let body = match self.session {
+            Some(s) => axum::body::Body::new(ResponseBody::new(body, Some(s))),
+            None => body,
+        };
+        Response::from_parts(parts, body)
+    }
+}

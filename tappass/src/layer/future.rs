@@ -1,0 +1,117 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use http::Response;
+use pin_project_lite::pin_project;
+use tokio::task::futures::TaskLocalFuture;
+
+use super::ResponseBody;
+use crate::events::AuditEvent;
+use crate::extract::RouteSession;
+use crate::session::{self, InvalidHeader, Session};
+use crate::Agent;
+
+pin_project! {
+    /// The response future of [`TapPassService`](super::TapPassService).
+    pub struct ResponseFuture<F> {
+        #[pin]
+        kind: Kind<F>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F> {
+        Rejected { invalid: Option<InvalidHeader> },
+        Plain { #[pin] future: F },
+        Scoped {
+            #[pin]
+            future: TaskLocalFuture<Session, F>,
+            session: Option<Session>,
+            // Set when the layer opened the session and must report its close.
+            reporter: Option<Agent>,
+        },
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn rejected(invalid: InvalidHeader) -> Self {
+        ResponseFuture {
+            kind: Kind::Rejected {
+                invalid: Some(invalid),
+            },
+        }
+    }
+
+    pub(crate) fn plain(future: F) -> Self {
+        ResponseFuture {
+            kind: Kind::Plain { future },
+        }
+    }
+
+    pub(crate) fn scoped(session: Session, future: F, reporter: Option<Agent>) -> Self
+    where
+        F: Future,
+    {
+        ResponseFuture {
+            kind: Kind::Scoped {
+                future: session::scoped(session.clone(), future),
+                session: Some(session),
+                reporter,
+            },
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Rejected { invalid } => {
+                let invalid = invalid.take().expect("polled after completion");
+                let response =
+                    crate::response::render(&crate::extract::InvalidCorrelation(invalid));
+                Poll::Ready(Ok(response.map(ResponseBody::rejected)))
+            }
+            KindProj::Plain { future } => {
+                let response = ready!(future.poll(cx))?;
+                Poll::Ready(Ok(finish(response, None)))
+            }
+            KindProj::Scoped {
+                future,
+                session,
+                reporter,
+            } => {
+                let response = ready!(future.poll(cx))?;
+                let session = session.take();
+                if let (Some(agent), Some(s)) = (reporter.take(), &session) {
+                    agent.report(AuditEvent::new(
+                        "session_close",
+                        s,
+                        serde_json::json!({ "status": response.status().as_u16() }),
+                    ));
+                }
+                Poll::Ready(Ok(finish(response, session)))
+            }
+        }
+    }
+}
+
+/// Puts the correlation headers on the response and keeps the session in
+/// scope while its body is polled. A `#[governed]` route that chose its own
+/// session (or none) has the last word.
+fn finish<B>(mut response: Response<B>, session: Option<Session>) -> Response<ResponseBody<B>> {
+    let session = match response.extensions_mut().remove::<RouteSession>() {
+        Some(RouteSession(route)) => route,
+        None => session,
+    };
+    if let Some(session) = &session {
+        session.write_headers(response.headers_mut());
+    }
+    response.map(|body| ResponseBody::new(body, session))
+}
