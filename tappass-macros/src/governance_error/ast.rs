@@ -1,0 +1,180 @@
+//! The parsed model of a `#[derive(GovernanceError)]` input. It borrows the
+//! syntax tree so that every error can point at the user's own tokens.
+
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::{Data, DeriveInput, Fields, Ident, Index, Member, Type};
+
+use super::attr::{self, CaseAttrs, FieldAttrs};
+use crate::errors::Errors;
+
+/// The derive input: a struct (one case) or an enum (one case per variant).
+pub(crate) struct Input<'a> {
+    pub original: &'a DeriveInput,
+    pub cases: Vec<Case<'a>>,
+}
+
+/// One way the type maps to a response: the struct itself or one variant.
+pub(crate) struct Case<'a> {
+    /// The struct's or the variant's name.
+    pub ident: &'a Ident,
+    /// The path that matches this case in a pattern: `Self` or `Self::Variant`.
+    pub path: TokenStream,
+    pub attrs: CaseAttrs,
+    pub fields: Vec<Field<'a>>,
+}
+
+/// One field of a case.
+pub(crate) struct Field<'a> {
+    pub original: &'a syn::Field,
+    /// The field's name or index.
+    pub member: Member,
+    /// The name it is bound to in generated patterns.
+    pub binding: Ident,
+    pub ty: &'a Type,
+    pub attrs: FieldAttrs,
+}
+
+impl<'a> Input<'a> {
+    /// Reads the input and its attributes, recording attribute errors in
+    /// `errors`. Fails only when the input is not a struct or an enum.
+    pub(crate) fn from_syn(input: &'a DeriveInput, errors: &mut Errors) -> syn::Result<Self> {
+        match &input.data {
+            Data::Struct(data) => {
+                let attrs = attr::case_attrs(&input.attrs, errors);
+                let case = Case::new(&input.ident, quote!(Self), attrs, &data.fields, errors);
+                Ok(Input {
+                    original: input,
+                    cases: vec![case],
+                })
+            }
+            Data::Enum(data) => {
+                for attr in attr::governance_attrs(&input.attrs) {
+                    errors.spanned(
+                        attr,
+                        "on an enum, `#[governance(...)]` goes on each variant, not on the enum",
+                    );
+                }
+                let cases = data
+                    .variants
+                    .iter()
+                    .map(|variant| {
+                        let attrs = attr::case_attrs(&variant.attrs, errors);
+                        let ident = &variant.ident;
+                        Case::new(ident, quote!(Self::#ident), attrs, &variant.fields, errors)
+                    })
+                    .collect();
+                Ok(Input {
+                    original: input,
+                    cases,
+                })
+            }
+            Data::Union(data) => Err(syn::Error::new_spanned(
+                data.union_token,
+                "`GovernanceError` cannot be derived for a union; use an enum with one variant per case, or a struct",
+            )),
+        }
+    }
+}
+
+impl<'a> Case<'a> {
+    fn new(
+        ident: &'a Ident,
+        path: TokenStream,
+        attrs: CaseAttrs,
+        fields: &'a Fields,
+        errors: &mut Errors,
+    ) -> Self {
+        let fields = fields
+            .iter()
+            .enumerate()
+            .map(|(index, field)| Field {
+                original: field,
+                member: match &field.ident {
+                    Some(ident) => Member::Named(ident.clone()),
+                    None => Member::Unnamed(Index {
+                        index: index as u32,
+                        span: Span::call_site(),
+                    }),
+                },
+                binding: quote::format_ident!("__field{}", index),
+                ty: &field.ty,
+                attrs: attr::field_attrs(&field.attrs, errors),
+            })
+            .collect();
+        Case {
+            ident,
+            path,
+            attrs,
+            fields,
+        }
+    }
+
+    /// The named field called `name`.
+    pub(crate) fn field(&self, name: &Ident) -> Option<&Field<'a>> {
+        self.fields
+            .iter()
+            .find(|field| field.original.ident.as_ref() == Some(name))
+    }
+
+    /// The fields written to the JSON body: the named ones not skipped.
+    pub(crate) fn body_fields(&self) -> impl Iterator<Item = &Field<'a>> {
+        self.fields
+            .iter()
+            .filter(|field| field.original.ident.is_some() && field.attrs.skip.is_none())
+    }
+
+    /// The `error` code when no `code` is given: the snake-case name.
+    pub(crate) fn default_code(&self) -> String {
+        snake_case(&self.ident.to_string())
+    }
+}
+
+impl Field<'_> {
+    /// The field's key in the JSON body: its rename or its name.
+    pub(crate) fn key(&self) -> String {
+        match (&self.attrs.rename, &self.original.ident) {
+            (Some(rename), _) => rename.value.value(),
+            (None, Some(ident)) => unraw(&ident.to_string()).to_owned(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+/// `PolicyBlock` -> `policy_block`, `HTTPError` -> `http_error`.
+pub(crate) fn snake_case(name: &str) -> String {
+    let chars: Vec<char> = unraw(name).chars().collect();
+    let mut out = String::with_capacity(chars.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            let prev = chars[i - 1];
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            let boundary =
+                prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_lower);
+            if boundary && prev != '_' {
+                out.push('_');
+            }
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+fn unraw(name: &str) -> &str {
+    name.strip_prefix("r#").unwrap_or(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snake_case;
+
+    #[test]
+    fn snake_case_of_variant_names() {
+        assert_eq!(snake_case("PolicyBlock"), "policy_block");
+        assert_eq!(snake_case("HTTPError"), "http_error");
+        assert_eq!(snake_case("Tier2Denied"), "tier2_denied");
+        assert_eq!(snake_case("Rejected"), "rejected");
+        assert_eq!(snake_case("ABC"), "abc");
+        assert_eq!(snake_case("Already_Snake"), "already_snake");
+    }
+}

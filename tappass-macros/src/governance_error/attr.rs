@@ -1,0 +1,271 @@
+//! Parses `#[governance(...)]` attributes, on a struct or an enum variant
+//! ([`CaseAttrs`]) and on a field ([`FieldAttrs`]). Every mistake is recorded
+//! and parsing goes on, so that all of them are reported at once.
+
+use proc_macro2::TokenTree;
+use syn::meta::ParseNestedMeta;
+use syn::{Attribute, Expr, ExprLit, ExprPath, Ident, Lit, LitInt, LitStr, Path, Token};
+
+use crate::errors::Errors;
+
+/// The attribute's name.
+pub(crate) const GOVERNANCE: &str = "governance";
+
+pub(crate) const STATUS: &str = "status";
+pub(crate) const CODE: &str = "code";
+pub(crate) const MESSAGE: &str = "message";
+pub(crate) const RETRY_AFTER: &str = "retry_after";
+pub(crate) const HEADERS: &str = "headers";
+pub(crate) const TRANSPARENT: &str = "transparent";
+pub(crate) const SKIP: &str = "skip";
+pub(crate) const RENAME: &str = "rename";
+
+const CASE_KEYS: &[&str] = &[STATUS, CODE, MESSAGE, RETRY_AFTER, HEADERS, TRANSPARENT];
+const FIELD_KEYS: &[&str] = &[SKIP, RENAME];
+
+/// One key of an attribute with its value, keeping the key for error spans.
+pub(crate) struct Keyed<T> {
+    pub key: Path,
+    pub value: T,
+}
+
+/// The `error` code of a case.
+pub(crate) enum Code {
+    /// `code = "prompt_rejected"`.
+    Literal(LitStr),
+    /// `code = field`: the code is the value of a named field.
+    Field(Ident),
+}
+
+/// The attributes of a struct or of an enum variant.
+#[derive(Default)]
+pub(crate) struct CaseAttrs {
+    pub status: Option<Keyed<LitInt>>,
+    pub code: Option<Keyed<Code>>,
+    pub message: Option<Keyed<LitStr>>,
+    pub retry_after: Option<Keyed<Ident>>,
+    pub headers: Option<Keyed<ExprPath>>,
+    pub transparent: Option<Keyed<()>>,
+}
+
+/// The attributes of a field.
+#[derive(Default)]
+pub(crate) struct FieldAttrs {
+    pub skip: Option<Keyed<()>>,
+    pub rename: Option<Keyed<LitStr>>,
+}
+
+impl CaseAttrs {
+    /// The keys given besides `transparent`, which cannot be combined with it.
+    pub(crate) fn mapping_keys(&self) -> impl Iterator<Item = &Path> {
+        let status = self.status.as_ref().map(|k| &k.key);
+        let code = self.code.as_ref().map(|k| &k.key);
+        let message = self.message.as_ref().map(|k| &k.key);
+        let retry_after = self.retry_after.as_ref().map(|k| &k.key);
+        let headers = self.headers.as_ref().map(|k| &k.key);
+        [status, code, message, retry_after, headers]
+            .into_iter()
+            .flatten()
+    }
+}
+
+/// Parses the `#[governance(...)]` attributes of a struct or an enum variant.
+pub(crate) fn case_attrs(attrs: &[Attribute], errors: &mut Errors) -> CaseAttrs {
+    let mut out = CaseAttrs::default();
+    for attr in governance_attrs(attrs) {
+        let result = attr.parse_nested_meta(|meta| {
+            let key = meta.path.clone();
+            if key.is_ident(STATUS) {
+                if let Some(expr) = value(&meta, errors, "`status = 403`")? {
+                    match expr {
+                        Expr::Lit(ExprLit { lit: Lit::Int(lit), .. }) => {
+                            set(&mut out.status, key, lit, errors)
+                        }
+                        other => errors.spanned(
+                            other,
+                            "expected an integer HTTP status between 400 and 599, like `status = 403`",
+                        ),
+                    }
+                }
+            } else if key.is_ident(CODE) {
+                if let Some(expr) = value(&meta, errors, "`code = \"prompt_rejected\"` or `code = field`")? {
+                    match expr {
+                        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => {
+                            set(&mut out.code, key, Code::Literal(lit), errors)
+                        }
+                        other => match field_name(&other) {
+                            Some(ident) => set(&mut out.code, key, Code::Field(ident), errors),
+                            None => errors.spanned(
+                                other,
+                                "expected a snake-case string like `code = \"prompt_rejected\"` or a field name like `code = decision`",
+                            ),
+                        },
+                    }
+                }
+            } else if key.is_ident(MESSAGE) {
+                if let Some(expr) = value(&meta, errors, "`message = \"…\"`")? {
+                    match expr {
+                        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => {
+                            set(&mut out.message, key, lit, errors)
+                        }
+                        other => errors.spanned(
+                            other,
+                            "expected a string: the fixed message shown instead of the `Display` text, like `message = \"try again later\"`",
+                        ),
+                    }
+                }
+            } else if key.is_ident(RETRY_AFTER) {
+                if let Some(expr) = value(&meta, errors, "`retry_after = field`")? {
+                    match field_name(&expr) {
+                        Some(ident) => set(&mut out.retry_after, key, ident, errors),
+                        None => errors.spanned(
+                            expr,
+                            "expected the name of a field, like `retry_after = expires_at`",
+                        ),
+                    }
+                }
+            } else if key.is_ident(HEADERS) {
+                if let Some(expr) = value(&meta, errors, "`headers = path::to_fn`")? {
+                    match expr {
+                        Expr::Path(path) => set(&mut out.headers, key, path, errors),
+                        other => errors.spanned(
+                            other,
+                            "expected the path of a `fn(&Self, &mut http::HeaderMap)`, like `headers = Self::www_authenticate`",
+                        ),
+                    }
+                }
+            } else if key.is_ident(TRANSPARENT) {
+                flag(&meta, errors)?;
+                set(&mut out.transparent, key, (), errors);
+            } else {
+                unknown(&meta, CASE_KEYS, errors)?;
+            }
+            Ok(())
+        });
+        errors.ok(result);
+    }
+    out
+}
+
+/// Parses the `#[governance(...)]` attributes of a field.
+pub(crate) fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
+    let mut out = FieldAttrs::default();
+    for attr in governance_attrs(attrs) {
+        let result = attr.parse_nested_meta(|meta| {
+            let key = meta.path.clone();
+            if key.is_ident(SKIP) {
+                flag(&meta, errors)?;
+                set(&mut out.skip, key, (), errors);
+            } else if key.is_ident(RENAME) {
+                if let Some(expr) = value(&meta, errors, "`rename = \"key\"`")? {
+                    match expr {
+                        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => {
+                            set(&mut out.rename, key, lit, errors)
+                        }
+                        other => errors.spanned(
+                            other,
+                            "expected a string: the field's key in the JSON body, like `rename = \"key\"`",
+                        ),
+                    }
+                }
+            } else {
+                unknown(&meta, FIELD_KEYS, errors)?;
+            }
+            Ok(())
+        });
+        errors.ok(result);
+    }
+    out
+}
+
+/// The `#[governance(...)]` attributes among `attrs`.
+pub(crate) fn governance_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
+    attrs.iter().filter(|attr| attr.path().is_ident(GOVERNANCE))
+}
+
+/// Stores `value` under `slot`, or records a duplicate.
+fn set<T>(slot: &mut Option<Keyed<T>>, key: Path, value: T, errors: &mut Errors) {
+    if slot.is_some() {
+        let name = key_name(&key);
+        errors.spanned(
+            &key,
+            format_args!("duplicate governance attribute `{name}`"),
+        );
+    } else {
+        *slot = Some(Keyed { key, value });
+    }
+}
+
+/// The value after `key =`, or `None` (with an error recorded) when the key
+/// has none.
+fn value(
+    meta: &ParseNestedMeta<'_>,
+    errors: &mut Errors,
+    example: &str,
+) -> syn::Result<Option<Expr>> {
+    if meta.input.peek(Token![=]) {
+        let expr: Expr = meta.value()?.parse()?;
+        Ok(Some(expr))
+    } else {
+        let name = key_name(&meta.path);
+        errors.spanned(
+            &meta.path,
+            format_args!("`{name}` needs a value: {example}"),
+        );
+        skip_value(meta)?;
+        Ok(None)
+    }
+}
+
+/// Checks that a flag such as `transparent` comes without a value.
+fn flag(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<()> {
+    if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+        let name = key_name(&meta.path);
+        errors.spanned(
+            &meta.path,
+            format_args!("`{name}` takes no value: write `{name}` alone"),
+        );
+        skip_value(meta)?;
+    }
+    Ok(())
+}
+
+/// Records an unknown key and skips its value.
+fn unknown(meta: &ParseNestedMeta<'_>, expected: &[&str], errors: &mut Errors) -> syn::Result<()> {
+    let name = key_name(&meta.path);
+    let expected = expected
+        .iter()
+        .map(|key| format!("`{key}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    errors.spanned(
+        &meta.path,
+        format_args!("unknown governance attribute `{name}`; expected one of {expected}"),
+    );
+    skip_value(meta)
+}
+
+/// Skips what follows a key (`= expr` or a parenthesized group) so that the
+/// keys after it are still read.
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) {
+        let _: Expr = meta.value()?.parse()?;
+    } else if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+        let _: TokenTree = meta.input.parse()?;
+    }
+    Ok(())
+}
+
+/// The bare identifier of `expr`, if it is one.
+fn field_name(expr: &Expr) -> Option<Ident> {
+    match expr {
+        Expr::Path(path) if path.qself.is_none() => path.path.get_ident().cloned(),
+        _ => None,
+    }
+}
+
+/// A key as written, for messages.
+fn key_name(path: &Path) -> String {
+    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    segments.join("::")
+}
