@@ -210,8 +210,10 @@ async fn deliver(
             Method::POST,
             "/v1/events",
             Some(&body),
-            false,
-            &[("idempotency-key", &key)],
+            &crate::agent::Opts {
+                extra: &[("idempotency-key", &key)],
+                ..Default::default()
+            },
         )
         .await;
     if let Err(err) = result {

@@ -17,6 +17,7 @@
 mod chat;
 mod config;
 mod stream;
+mod tools;
 mod transport;
 
 use std::fmt;
@@ -26,6 +27,8 @@ use std::time::Duration;
 pub use chat::{ChatCall, ChatRequest, ChatResponse, Message, ToolCall, Usage};
 pub use config::{AgentBuilder, ApiKey};
 pub use stream::{ChatChunk, ChatStream, StreamCall};
+pub use tools::{Approval, ApprovalState, ToolCallRequest, ToolVerdict};
+pub(crate) use transport::Opts;
 
 use crate::events::Reporter;
 

@@ -14,6 +14,19 @@ use crate::{session, Error, GovernanceDecision};
 /// The oldest server protocol this client speaks.
 const MIN_VERSION: (u64, u64, u64) = (0, 6, 0);
 
+/// Options of one call.
+#[derive(Debug, Default)]
+pub(crate) struct Opts<'a> {
+    /// The body is a stream: no total timeout, only between reads.
+    pub(crate) streaming: bool,
+    /// A total timeout other than the agent's.
+    pub(crate) timeout: Option<Duration>,
+    /// Extra request headers.
+    pub(crate) extra: &'a [(&'a str, &'a str)],
+    /// Non-2xx statuses handed back as answers rather than errors.
+    pub(crate) pass: &'a [u16],
+}
+
 /// A successful (2xx) answer.
 pub(crate) struct Answer {
     pub(crate) response: reqwest::Response,
@@ -29,17 +42,20 @@ impl Agent {
         body: Option<&Value>,
         streaming: bool,
     ) -> Result<Answer, Error> {
-        self.send_with(method, path, body, streaming, &[]).await
+        let opts = Opts {
+            streaming,
+            ..Opts::default()
+        };
+        self.send_with(method, path, body, &opts).await
     }
 
-    /// [`send`](Self::send) with extra request headers.
+    /// [`send`](Self::send) with options.
     pub(crate) async fn send_with(
         &self,
         method: Method,
         path: &str,
         body: Option<&Value>,
-        streaming: bool,
-        extra: &[(&str, &str)],
+        opts: &Opts<'_>,
     ) -> Result<Answer, Error> {
         let inner = &self.inner;
         let url = format!("{}{}", inner.base_url, path);
@@ -57,10 +73,10 @@ impl Agent {
                 .request(method.clone(), &url)
                 .header(http::header::AUTHORIZATION, inner.authorization.clone())
                 .header(http::header::ACCEPT, "application/json, text/event-stream");
-            if !streaming {
-                request = request.timeout(inner.timeout);
+            if !opts.streaming {
+                request = request.timeout(opts.timeout.unwrap_or(inner.timeout));
             }
-            for (name, value) in extra {
+            for (name, value) in opts.extra {
                 request = request.header(*name, *value);
             }
             if let Some(headers) = &correlation {
@@ -73,7 +89,12 @@ impl Agent {
             }
             let outcome = request.send().await;
             let retry_after = match outcome {
-                Ok(response) if response.status().is_success() => return Ok(Answer { response }),
+                Ok(response)
+                    if response.status().is_success()
+                        || opts.pass.contains(&response.status().as_u16()) =>
+                {
+                    return Ok(Answer { response })
+                }
                 Ok(response) => {
                     let status = response.status();
                     let headers = response.headers().clone();

@@ -1,0 +1,290 @@
+//! Tool governance: `POST /v1/govern` and the approval long-poll.
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use http::Method;
+use rand::Rng;
+use serde_json::{json, Value};
+
+use super::chat::str_field;
+use super::{Agent, Opts};
+use crate::decision::{ApprovalRequired, PolicyBlock};
+use crate::{Error, GovernanceDecision, Timestamp};
+
+/// The longest single long-poll asked of the server.
+const MAX_POLL: Duration = Duration::from_secs(30);
+
+/// A tool call to govern, being configured; `.await` it to ask the server.
+///
+/// ```no_run
+/// # async fn run(agent: tappass::Agent) -> Result<(), tappass::Error> {
+/// let verdict = agent
+///     .govern_tool("send_email", serde_json::json!({"to": "cfo@example.com"}))
+///     .await?;
+/// println!("allowed: {}", verdict.reason);
+/// # Ok(()) }
+/// ```
+#[must_use = "a tool call is not governed until it is awaited"]
+#[derive(Debug)]
+pub struct ToolCallRequest<'a> {
+    agent: &'a Agent,
+    tool: String,
+    args: Value,
+    server: Option<String>,
+    org_id: Option<String>,
+}
+
+impl ToolCallRequest<'_> {
+    /// The MCP (or other) server that hosts the tool.
+    pub fn server(mut self, server: impl Into<String>) -> Self {
+        self.server = Some(server.into());
+        self
+    }
+
+    /// The organisation the call belongs to.
+    pub fn org_id(mut self, org_id: impl Into<String>) -> Self {
+        self.org_id = Some(org_id.into());
+        self
+    }
+}
+
+impl<'a> IntoFuture for ToolCallRequest<'a> {
+    type Output = Result<ToolVerdict, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move { self.agent.govern(&self).await })
+    }
+}
+
+/// The server's `allow` for a tool call.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct ToolVerdict {
+    /// Why it was allowed.
+    pub reason: String,
+    /// The id of the governed behaviour.
+    pub behavior_id: String,
+    /// The pipeline that decided.
+    pub pipeline_id: Option<String>,
+    /// When it was decided.
+    pub decided_at: Option<Timestamp>,
+    /// The whole decision object.
+    pub raw: Value,
+}
+
+/// The state of an approval request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ApprovalState {
+    /// Still waiting for a human.
+    Pending,
+    /// A human approved: re-submit the identical call.
+    Approved,
+    /// A human denied it.
+    Denied,
+    /// Nobody decided in time.
+    TimedOut,
+    /// The request was withdrawn.
+    Cancelled,
+    /// A state this client does not know.
+    Other(String),
+}
+
+impl ApprovalState {
+    fn parse(s: &str) -> Self {
+        match s {
+            "pending" => Self::Pending,
+            "approved" => Self::Approved,
+            "denied" | "rejected" => Self::Denied,
+            "timed_out" | "expired" => Self::TimedOut,
+            "cancelled" | "canceled" => Self::Cancelled,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// Whether a human (or the clock) has settled it.
+    pub fn is_settled(&self) -> bool {
+        !matches!(self, Self::Pending)
+    }
+}
+
+/// An approval request as the server reports it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Approval {
+    /// Its id.
+    pub request_id: String,
+    /// Where it stands.
+    pub state: ApprovalState,
+    /// When it was settled, if it was.
+    pub decided_at: Option<Timestamp>,
+    /// The row as sent.
+    pub raw: Value,
+}
+
+impl Approval {
+    fn from_json(raw: Value, request_id: &str) -> Approval {
+        let state = raw
+            .get("state")
+            .and_then(Value::as_str)
+            .map(ApprovalState::parse)
+            .unwrap_or(ApprovalState::Pending);
+        Approval {
+            request_id: str_field(raw.as_object(), "request_id")
+                .unwrap_or_else(|| request_id.to_owned()),
+            state,
+            decided_at: raw
+                .get("decided_at")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse().ok()),
+            raw,
+        }
+    }
+}
+
+impl Agent {
+    /// Asks the server whether the agent may call `tool` with `args`.
+    ///
+    /// `allow` is `Ok`; `block` is a [`PolicyBlock`] decision;
+    /// `needs_approval` and `escalate` are [`ApprovalRequired`] decisions whose
+    /// `resume_token` is the approval request id (wait on it with
+    /// [`Agent::wait_for_approval`], then re-submit the identical call).
+    pub fn govern_tool(&self, tool: impl Into<String>, args: Value) -> ToolCallRequest<'_> {
+        ToolCallRequest {
+            agent: self,
+            tool: tool.into(),
+            args,
+            server: None,
+            org_id: None,
+        }
+    }
+
+    async fn govern(&self, call: &ToolCallRequest<'_>) -> Result<ToolVerdict, Error> {
+        self.ensure_version().await?;
+        let session = crate::current_session();
+        let behavior_id = {
+            let bytes: [u8; 16] = rand::rng().random();
+            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
+        let body = json!({
+            "type": "TOOL_CALL",
+            "agent_id": session.as_ref().and_then(|s| s.agent_uuid()),
+            "session_id": session.as_ref().map(|s| s.id()),
+            "org_id": call.org_id,
+            "behavior_id": behavior_id,
+            "payload": {"tool": call.tool, "args": call.args, "server": call.server},
+        });
+        let raw = self
+            .send_json(Method::POST, "/v1/govern", Some(&body))
+            .await?;
+        let text = |key: &str| str_field(raw.as_object(), key);
+        let outcome = text("outcome").unwrap_or_default();
+        let reason = text("reason").unwrap_or_default();
+        let session_id = session.as_ref().map(|s| s.id().to_owned());
+        let audit_url = session
+            .as_ref()
+            .and_then(|s| s.audit_url())
+            .map(str::to_owned);
+        match outcome.as_str() {
+            "allow" | "allowed" => Ok(ToolVerdict {
+                reason,
+                behavior_id: text("behavior_id").unwrap_or(behavior_id),
+                pipeline_id: text("pipeline_id"),
+                decided_at: text("decided_at").and_then(|s| s.parse().ok()),
+                raw,
+            }),
+            "block" | "blocked" | "deny" => {
+                let mut block = PolicyBlock::default();
+                block.blocked_by = raw
+                    .get("details")
+                    .and_then(|d| str_field(d.as_object(), "blocking_step"))
+                    .unwrap_or_else(|| "tool_policy".to_owned());
+                block.reason = reason;
+                block.session_id = session_id;
+                block.audit_url = audit_url;
+                block.details = raw.get("details").cloned().unwrap_or(Value::Null);
+                tracing::info!(tool = %call.tool, "TapPass blocked a tool call");
+                Err(Error::Governance(GovernanceDecision::PolicyBlock(block)))
+            }
+            "needs_approval" | "escalate" => {
+                let approval = raw.get("approval").and_then(Value::as_object);
+                let request_id = str_field(approval, "request_id");
+                let mut pending = ApprovalRequired::default();
+                pending.approval_url = request_id
+                    .as_ref()
+                    .map(|id| format!("{}/v1/me/approvals/{id}", self.url()));
+                pending.expires_at = str_field(approval, "expires_at").and_then(|s| s.parse().ok());
+                pending.resume_token = request_id;
+                pending.reason = reason;
+                pending.session_id = session_id;
+                pending.audit_url = audit_url;
+                tracing::info!(tool = %call.tool, outcome, "TapPass paused a tool call for approval");
+                Err(Error::Governance(GovernanceDecision::ApprovalRequired(
+                    pending,
+                )))
+            }
+            other => Err(Error::Protocol(format!(
+                "/v1/govern answered an unknown outcome `{}`",
+                other.chars().take(40).collect::<String>()
+            ))),
+        }
+    }
+
+    /// Reads an approval request once (`GET /v1/me/approvals/{id}`).
+    pub async fn approval(&self, request_id: &str) -> Result<Approval, Error> {
+        let path = format!("/v1/me/approvals/{}", encode_segment(request_id));
+        let raw = self.send_json(Method::GET, &path, None).await?;
+        Ok(Approval::from_json(raw, request_id))
+    }
+
+    /// Waits, at most `max_wait`, for a human to settle an approval request,
+    /// long-polling the server (`GET /v1/me/approvals/{id}/wait`). Returns the
+    /// request as it stands at the end: still [`ApprovalState::Pending`] when
+    /// nobody decided in time.
+    pub async fn wait_for_approval(
+        &self,
+        request_id: &str,
+        max_wait: Duration,
+    ) -> Result<Approval, Error> {
+        let deadline = Instant::now() + max_wait;
+        let id = encode_segment(request_id);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let poll = left.min(MAX_POLL);
+            let secs = poll.as_secs().max(1);
+            let path = format!("/v1/me/approvals/{id}/wait?timeout_seconds={secs}");
+            let opts = Opts {
+                timeout: Some(Duration::from_secs(secs) + Duration::from_secs(10)),
+                pass: &[408],
+                ..Opts::default()
+            };
+            let answer = self.send_with(Method::GET, &path, None, &opts).await?;
+            let pending = answer.response.status().as_u16() == 408;
+            let bytes =
+                super::transport::read_limited(answer.response, self.inner.max_response_bytes)
+                    .await?;
+            let raw: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let approval = Approval::from_json(raw, request_id);
+            if (!pending && approval.state.is_settled()) || Instant::now() >= deadline {
+                return Ok(if pending {
+                    Approval {
+                        state: ApprovalState::Pending,
+                        ..approval
+                    }
+                } else {
+                    approval
+                });
+            }
+        }
+    }
+}
+
+/// Keeps an id safe as one URL path segment.
+fn encode_segment(id: &str) -> String {
+    id.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+        .collect()
+}
