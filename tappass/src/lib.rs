@@ -26,6 +26,11 @@ pub use timestamp::Timestamp;
 #[doc(inline)]
 pub use tappass_macros::{governed, GovernanceError};
 
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 /// Implementation details of the macros. Not public API.
 #[doc(hidden)]
 pub mod __private {
