@@ -6,6 +6,7 @@ use std::pin::Pin;
 use http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use tracing::Instrument;
 
 use super::Agent;
 use crate::decision::{Redaction, RedactionApplied};
@@ -288,7 +289,14 @@ impl Agent {
 
     /// Sends a prepared [`ChatRequest`].
     pub async fn chat_request(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
-        let result = self.chat_inner(request).await;
+        let span = tracing::info_span!(
+            "tappass.chat",
+            model = request.model.as_deref().unwrap_or(self.model()),
+            session_id = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        let result = self.chat_inner(request).instrument(span.clone()).await;
+        crate::agent::record_outcome(&span, &result);
         match result {
             Err(err) if self.inner.fail_open && err.is_unavailable() => {
                 tracing::warn!(error = %err, "TapPass is unavailable; failing OPEN: this chat was not governed");

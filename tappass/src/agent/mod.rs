@@ -130,6 +130,34 @@ impl Agent {
     }
 }
 
+/// Records a call's outcome on its span: `allowed`, the decision's kind, or
+/// the failure; decisions are logged at info, failures at warn.
+pub(crate) fn record_outcome<T>(span: &tracing::Span, result: &Result<T, crate::Error>) {
+    use crate::GovernanceError as _;
+    match result {
+        Ok(_) => {
+            span.record("outcome", "allowed");
+        }
+        Err(crate::Error::Governance(decision)) => {
+            span.record("outcome", decision.kind());
+            span.in_scope(|| {
+                tracing::info!(
+                    decision = decision.kind(),
+                    reason = decision.reason(),
+                    "TapPass decision"
+                )
+            });
+        }
+        Err(err) => {
+            span.record("outcome", err.code());
+            span.in_scope(|| tracing::warn!(error = %err, "TapPass call failed"));
+        }
+    }
+    if let Some(session) = crate::current_session() {
+        span.record("session_id", session.id());
+    }
+}
+
 impl fmt::Debug for Agent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Agent")

@@ -9,6 +9,7 @@ use bytes::BytesMut;
 use futures_core::Stream;
 use http::Method;
 use serde_json::Value;
+use tracing::Instrument;
 
 use super::chat::{str_field, ChatRequest, Message};
 use super::Agent;
@@ -278,6 +279,18 @@ impl Agent {
 
     /// Starts a stream for a prepared [`ChatRequest`].
     pub async fn stream_request(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
+        let span = tracing::info_span!(
+            "tappass.stream",
+            model = request.model.as_deref().unwrap_or(self.model()),
+            session_id = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        let result = self.start_stream(request).instrument(span.clone()).await;
+        super::record_outcome(&span, &result);
+        result
+    }
+
+    async fn start_stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
         self.ensure_version().await?;
         let body = request.to_body(self, true);
         let answer = self

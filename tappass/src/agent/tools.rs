@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use http::Method;
 use rand::Rng;
 use serde_json::{json, Value};
+use tracing::Instrument;
 
 use super::chat::str_field;
 use super::{Agent, Opts};
@@ -55,7 +56,17 @@ impl<'a> IntoFuture for ToolCallRequest<'a> {
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move { self.agent.govern(&self).await })
+        Box::pin(async move {
+            let span = tracing::info_span!(
+                "tappass.govern_tool",
+                tool = %self.tool,
+                session_id = tracing::field::Empty,
+                outcome = tracing::field::Empty,
+            );
+            let result = self.agent.govern(&self).instrument(span.clone()).await;
+            super::record_outcome(&span, &result);
+            result
+        })
     }
 }
 
@@ -206,7 +217,6 @@ impl Agent {
                 block.session_id = session_id;
                 block.audit_url = audit_url;
                 block.details = raw.get("details").cloned().unwrap_or(Value::Null);
-                tracing::info!(tool = %call.tool, "TapPass blocked a tool call");
                 Err(Error::Governance(GovernanceDecision::PolicyBlock(block)))
             }
             "needs_approval" | "escalate" => {
@@ -221,7 +231,6 @@ impl Agent {
                 pending.reason = reason;
                 pending.session_id = session_id;
                 pending.audit_url = audit_url;
-                tracing::info!(tool = %call.tool, outcome, "TapPass paused a tool call for approval");
                 Err(Error::Governance(GovernanceDecision::ApprovalRequired(
                     pending,
                 )))

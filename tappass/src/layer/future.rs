@@ -29,6 +29,7 @@ pin_project! {
             #[pin]
             future: TaskLocalFuture<Session, F>,
             session: Option<Session>,
+            span: tracing::Span,
             // Set when the layer opened the session and must report its close.
             reporter: Option<Agent>,
         },
@@ -54,10 +55,17 @@ impl<F> ResponseFuture<F> {
     where
         F: Future,
     {
+        let span = tracing::info_span!(
+            "tappass.request",
+            session_id = session.id(),
+            agent_uuid = session.agent_uuid(),
+            opened = reporter.is_some(),
+        );
         ResponseFuture {
             kind: Kind::Scoped {
                 future: session::scoped(session.clone(), future),
                 session: Some(session),
+                span,
                 reporter,
             },
         }
@@ -85,9 +93,13 @@ where
             KindProj::Scoped {
                 future,
                 session,
+                span,
                 reporter,
             } => {
-                let response = ready!(future.poll(cx))?;
+                let response = {
+                    let _entered = span.enter();
+                    ready!(future.poll(cx))?
+                };
                 let session = session.take();
                 if let (Some(agent), Some(s)) = (reporter.take(), &session) {
                     agent.report(AuditEvent::new(

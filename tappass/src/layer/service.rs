@@ -41,7 +41,14 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let joined = match session::from_headers(request.headers()) {
             Ok(joined) => joined,
-            Err(invalid) => return ResponseFuture::rejected(invalid),
+            Err(invalid) => {
+                tracing::info!(
+                    header = invalid.header,
+                    problem = invalid.problem.describe(),
+                    "refused a malformed TapPass correlation header"
+                );
+                return ResponseFuture::rejected(invalid);
+            }
         };
         let (session, opened) = match joined {
             Some(session) => (Some(session), false),
