@@ -6,11 +6,15 @@ extern crate self as tappass;
 
 pub mod agent;
 pub mod decision;
+#[cfg(feature = "dev-server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dev-server")))]
+pub mod dev;
 mod error;
 pub mod events;
 pub mod extract;
 mod governed;
 pub mod layer;
+pub mod propagate;
 pub mod response;
 pub mod session;
 mod timestamp;
@@ -39,4 +43,22 @@ pub mod __private {
     pub use axum;
     pub use http;
     pub use serde;
+
+    /// A field that `#[derive(GovernanceError)]` writes to the JSON body.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot go into the JSON body of a governance error: it does not implement `serde::Serialize`",
+        note = "derive or implement `serde::Serialize` for it, or keep the field out of the body with `#[governance(skip)]`"
+    )]
+    pub trait BodyField: serde::Serialize {}
+
+    impl<T: serde::Serialize + ?Sized> BodyField for T {}
+
+    /// Writes one field of a governance error's body.
+    pub fn serialize_field<M, T>(map: &mut M, key: &'static str, value: &T) -> Result<(), M::Error>
+    where
+        M: serde::ser::SerializeMap,
+        T: BodyField + ?Sized,
+    {
+        map.serialize_entry(key, value)
+    }
 }
