@@ -8,41 +8,49 @@
 
 use std::fmt;
 
-use http::{HeaderMap, HeaderValue, StatusCode};
-use serde::ser::SerializeMap;
+use http::{HeaderMap, HeaderValue};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::response::{set_retry_after, GovernanceError};
+use crate::GovernanceError;
 use crate::Timestamp;
 
 /// A governance decision that stops or pauses a request.
 ///
 /// Its HTTP mapping ([`GovernanceError`], `IntoResponse`) follows the table of
 /// the crate documentation: 403 for a policy block, 428 for an approval, …
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, GovernanceError)]
 #[non_exhaustive]
 pub enum GovernanceDecision {
     /// A policy hard-blocked the request (403).
+    #[governance(transparent)]
     PolicyBlock(PolicyBlock),
     /// Content was redacted and the caller asked to treat that as an error (403).
+    #[governance(transparent)]
     RedactionApplied(RedactionApplied),
     /// Paused until a human approves (428).
+    #[governance(transparent)]
     ApprovalRequired(ApprovalRequired),
     /// The end user must connect an account first (401).
+    #[governance(transparent)]
     AuthorizationRequired(AuthorizationRequired),
     /// The agent's clearance tier is too low (403).
+    #[governance(transparent)]
     TrustTierDenied(TrustTierDenied),
     /// An emergency override is in effect (503, `Retry-After`).
+    #[governance(transparent)]
     BreakGlassActive(BreakGlassActive),
     /// The tool is unapproved, altered or revoked (422).
+    #[governance(transparent)]
     ToolIntegrityViolation(ToolIntegrityViolation),
     /// Any other decision (403).
+    #[governance(transparent)]
     Other(OtherDecision),
 }
 
 /// A policy hard-blocked the request.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
+#[governance(status = 403, code = "policy_block")]
 #[non_exhaustive]
 pub struct PolicyBlock {
     /// The pipeline step that blocked, e.g. `detect_pii`.
@@ -54,8 +62,10 @@ pub struct PolicyBlock {
     /// The dashboard link of the session.
     pub audit_url: Option<String>,
     /// The data classification the server assigned, when given.
+    #[governance(skip)]
     pub classification: Option<String>,
     /// The server's `details` object, as sent.
+    #[governance(skip)]
     pub details: Value,
 }
 
@@ -75,7 +85,8 @@ pub struct Redaction {
 }
 
 /// Content was redacted.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
+#[governance(status = 403, code = "redaction_applied")]
 #[non_exhaustive]
 pub struct RedactionApplied {
     /// The redactions made.
@@ -91,7 +102,8 @@ pub struct RedactionApplied {
 }
 
 /// The request is paused until a human approves it.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
+#[governance(status = 428, code = "approval_required")]
 #[non_exhaustive]
 pub struct ApprovalRequired {
     /// Where a human approves or denies.
@@ -109,7 +121,12 @@ pub struct ApprovalRequired {
 }
 
 /// The end user must connect an account first.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
+#[governance(
+    status = 401,
+    code = "authorization_required",
+    headers = AuthorizationRequired::www_authenticate
+)]
 #[non_exhaustive]
 pub struct AuthorizationRequired {
     /// The account provider, e.g. `github`.
@@ -127,7 +144,8 @@ pub struct AuthorizationRequired {
 }
 
 /// The agent's clearance tier is too low.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
+#[governance(status = 403, code = "trust_tier_denied")]
 #[non_exhaustive]
 pub struct TrustTierDenied {
     /// The tier the request needs.
@@ -143,7 +161,8 @@ pub struct TrustTierDenied {
 }
 
 /// An emergency override is in effect.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
+#[governance(status = 503, code = "break_glass_active", retry_after = expires_at)]
 #[non_exhaustive]
 pub struct BreakGlassActive {
     /// `relax`, `bypass_step` or `full_bypass`.
@@ -159,7 +178,8 @@ pub struct BreakGlassActive {
 }
 
 /// The tool is unapproved, altered or revoked.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
+#[governance(status = 422, code = "tool_integrity_violation")]
 #[non_exhaustive]
 pub struct ToolIntegrityViolation {
     /// The tool's name.
@@ -175,10 +195,12 @@ pub struct ToolIntegrityViolation {
 }
 
 /// A decision of a kind this client has no struct for.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
+#[governance(status = 403, code = decision)]
 #[non_exhaustive]
 pub struct OtherDecision {
     /// The decision's name as the server sent it; it is the body's `error` code.
+    #[governance(skip)]
     pub decision: String,
     /// Why, in words.
     pub reason: String,
@@ -524,118 +546,8 @@ impl fmt::Display for GovernanceDecision {
 impl std::error::Error for GovernanceDecision {}
 
 // ---- HTTP mapping ----------------------------------------------------------
-
-macro_rules! mapping {
-    ($ty:ident, $status:ident, $code:literal, [$($field:ident),*] $(, |$s:ident, $h:ident| $headers:expr)?) => {
-        impl GovernanceError for $ty {
-            fn status(&self) -> StatusCode {
-                StatusCode::$status
-            }
-            fn code(&self) -> &str {
-                $code
-            }
-            fn field_names(&self) -> &'static [&'static str] {
-                &[$(stringify!($field)),*]
-            }
-            fn serialize_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
-                $(map.serialize_entry(stringify!($field), &self.$field)?;)*
-                Ok(())
-            }
-            $(fn headers(&self, headers: &mut HeaderMap) {
-                let $s = self;
-                let $h = headers;
-                $headers
-            })?
-        }
-        impl axum::response::IntoResponse for $ty {
-            fn into_response(self) -> axum::response::Response {
-                crate::response::render(&self)
-            }
-        }
-    };
-}
-
-mapping!(
-    PolicyBlock,
-    FORBIDDEN,
-    "policy_block",
-    [blocked_by, reason, session_id, audit_url]
-);
-mapping!(
-    RedactionApplied,
-    FORBIDDEN,
-    "redaction_applied",
-    [redactions, redacted_content, reason, session_id, audit_url]
-);
-mapping!(
-    ApprovalRequired,
-    PRECONDITION_REQUIRED,
-    "approval_required",
-    [
-        approval_url,
-        resume_token,
-        expires_at,
-        reason,
-        session_id,
-        audit_url
-    ]
-);
-mapping!(
-    AuthorizationRequired,
-    UNAUTHORIZED,
-    "authorization_required",
-    [
-        provider,
-        authorize_url,
-        scopes,
-        reason,
-        session_id,
-        audit_url
-    ],
-    |s, h| AuthorizationRequired::www_authenticate(s, h)
-);
-mapping!(
-    TrustTierDenied,
-    FORBIDDEN,
-    "trust_tier_denied",
-    [required_tier, actual_tier, reason, session_id, audit_url]
-);
-mapping!(
-    BreakGlassActive,
-    SERVICE_UNAVAILABLE,
-    "break_glass_active",
-    [level, expires_at, reason, session_id, audit_url],
-    |s, h| set_retry_after(h, &s.expires_at)
-);
-mapping!(
-    ToolIntegrityViolation,
-    UNPROCESSABLE_ENTITY,
-    "tool_integrity_violation",
-    [tool_name, violation, reason, session_id, audit_url]
-);
-
-impl GovernanceError for OtherDecision {
-    fn status(&self) -> StatusCode {
-        StatusCode::FORBIDDEN
-    }
-    fn code(&self) -> &str {
-        &self.decision
-    }
-    fn field_names(&self) -> &'static [&'static str] {
-        &["reason", "session_id", "audit_url"]
-    }
-    fn serialize_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
-        map.serialize_entry("reason", &self.reason)?;
-        map.serialize_entry("session_id", &self.session_id)?;
-        map.serialize_entry("audit_url", &self.audit_url)
-    }
-}
-
-impl axum::response::IntoResponse for OtherDecision {
-    fn into_response(self) -> axum::response::Response {
-        crate::response::render(&self)
-    }
-}
+//
+// Generated by `#[derive(GovernanceError)]` from the attributes above.
 
 impl AuthorizationRequired {
     /// Writes the `WWW-Authenticate` challenge: where and with which scopes the
@@ -666,29 +578,5 @@ impl AuthorizationRequired {
         if let Ok(value) = HeaderValue::from_str(&challenge) {
             headers.insert(http::header::WWW_AUTHENTICATE, value);
         }
-    }
-}
-
-impl GovernanceError for GovernanceDecision {
-    fn status(&self) -> StatusCode {
-        dispatch!(self, d => d.status())
-    }
-    fn code(&self) -> &str {
-        dispatch!(self, d => d.code())
-    }
-    fn field_names(&self) -> &'static [&'static str] {
-        dispatch!(self, d => d.field_names())
-    }
-    fn serialize_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
-        dispatch!(self, d => d.serialize_fields(map))
-    }
-    fn headers(&self, headers: &mut HeaderMap) {
-        dispatch!(self, d => d.headers(headers))
-    }
-}
-
-impl axum::response::IntoResponse for GovernanceDecision {
-    fn into_response(self) -> axum::response::Response {
-        crate::response::render(&self)
     }
 }

@@ -1,10 +1,6 @@
 //! [`Error`]: what every fallible call of the toolkit returns.
 
-use http::{HeaderMap, StatusCode};
-use serde::ser::SerializeMap;
-
-use crate::response::GovernanceError;
-use crate::GovernanceDecision;
+use crate::{GovernanceDecision, GovernanceError};
 
 /// A boxed error source.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -16,39 +12,63 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// other variants are failures. All of them map to an HTTP response
 /// (`IntoResponse`), so a handler returning `Result<_, tappass::Error>` needs
 /// nothing else; failures fail closed and keep their details out of the body.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, GovernanceError)]
 #[non_exhaustive]
 pub enum Error {
     /// A governance decision stopped or paused the request.
+    #[governance(transparent)]
     #[error(transparent)]
     Governance(#[from] GovernanceDecision),
 
     /// The toolkit is misconfigured (`governance_misconfigured`, 500).
+    #[governance(
+        status = 500,
+        code = "governance_misconfigured",
+        message = "the governance layer of this service is misconfigured; the request was not processed (details are in the service's logs)"
+    )]
     #[error("tappass is misconfigured: {0}")]
     Config(String),
 
     /// The control plane could not be reached, timed out or answered 5xx
     /// (`governance_unavailable`, 503: fail closed).
+    #[governance(
+        status = 503,
+        code = "governance_unavailable",
+        message = "the governance control plane is unavailable, so the request was refused (fail closed); retry later"
+    )]
     #[error("the TapPass control plane is unavailable: {message}")]
     Unavailable {
         /// What happened, for logs.
+        #[governance(skip)]
         message: String,
         /// The underlying error, when there is one.
+        #[governance(skip)]
         #[source]
         source: Option<BoxError>,
     },
 
     /// The control plane refused the API key (`governance_misconfigured`, 500).
+    #[governance(
+        status = 500,
+        code = "governance_misconfigured",
+        message = "the governance layer of this service is misconfigured; the request was not processed (details are in the service's logs)"
+    )]
     #[error(
         "TapPass refused the API key (HTTP {status}): check TAPPASS_API_KEY and the key's scopes"
     )]
     Authentication {
         /// The status the server answered, 401 or 403.
+        #[governance(skip)]
         status: u16,
     },
 
     /// The control plane answered something this client does not understand
     /// (`governance_protocol_error`, 502).
+    #[governance(
+        status = 502,
+        code = "governance_protocol_error",
+        message = "the governance control plane gave an answer this service does not understand; the request was refused (details are in the service's logs)"
+    )]
     #[error("TapPass answered outside its protocol: {0}")]
     Protocol(String),
 }
@@ -84,66 +104,5 @@ impl Error {
             message: message.into(),
             source: source.into(),
         }
-    }
-}
-
-impl GovernanceError for Error {
-    fn status(&self) -> StatusCode {
-        match self {
-            Error::Governance(d) => d.status(),
-            Error::Config(_) | Error::Authentication { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-            Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Protocol(_) => StatusCode::BAD_GATEWAY,
-        }
-    }
-
-    fn code(&self) -> &str {
-        match self {
-            Error::Governance(d) => d.code(),
-            Error::Config(_) | Error::Authentication { .. } => "governance_misconfigured",
-            Error::Unavailable { .. } => "governance_unavailable",
-            Error::Protocol(_) => "governance_protocol_error",
-        }
-    }
-
-    fn public_message(&self) -> Option<&'static str> {
-        match self {
-            Error::Governance(d) => d.public_message(),
-            Error::Config(_) | Error::Authentication { .. } => Some(
-                "the governance layer of this service is misconfigured; the request was not processed (details are in the service's logs)",
-            ),
-            Error::Unavailable { .. } => Some(
-                "the governance control plane is unavailable, so the request was refused (fail closed); retry later",
-            ),
-            Error::Protocol(_) => Some(
-                "the governance control plane gave an answer this service does not understand; the request was refused (details are in the service's logs)",
-            ),
-        }
-    }
-
-    fn field_names(&self) -> &'static [&'static str] {
-        match self {
-            Error::Governance(d) => d.field_names(),
-            _ => &[],
-        }
-    }
-
-    fn serialize_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
-        match self {
-            Error::Governance(d) => d.serialize_fields(map),
-            _ => Ok(()),
-        }
-    }
-
-    fn headers(&self, headers: &mut HeaderMap) {
-        if let Error::Governance(d) = self {
-            d.headers(headers)
-        }
-    }
-}
-
-impl axum::response::IntoResponse for Error {
-    fn into_response(self) -> axum::response::Response {
-        crate::response::render(&self)
     }
 }

@@ -46,6 +46,9 @@ pub(crate) struct CaseAttrs {
     pub retry_after: Option<Keyed<Ident>>,
     pub headers: Option<Keyed<ExprPath>>,
     pub transparent: Option<Keyed<()>>,
+    /// The known keys that appeared, even with a malformed value (already
+    /// reported), so that they are not reported again as missing.
+    pub mentioned: Vec<&'static str>,
 }
 
 /// The attributes of a field.
@@ -56,6 +59,11 @@ pub(crate) struct FieldAttrs {
 }
 
 impl CaseAttrs {
+    /// Whether `key` appeared, even with a malformed value.
+    pub(crate) fn mentions(&self, key: &str) -> bool {
+        self.mentioned.contains(&key)
+    }
+
     /// The keys given besides `transparent`, which cannot be combined with it.
     pub(crate) fn mapping_keys(&self) -> impl Iterator<Item = &Path> {
         let status = self.status.as_ref().map(|k| &k.key);
@@ -75,6 +83,9 @@ pub(crate) fn case_attrs(attrs: &[Attribute], errors: &mut Errors) -> CaseAttrs 
     for attr in governance_attrs(attrs) {
         let result = attr.parse_nested_meta(|meta| {
             let key = meta.path.clone();
+            if let Some(known) = CASE_KEYS.iter().find(|known| key.is_ident(known)) {
+                out.mentioned.push(known);
+            }
             if key.is_ident(STATUS) {
                 if let Some(expr) = value(&meta, errors, "`status = 403`")? {
                     match expr {
@@ -138,7 +149,7 @@ pub(crate) fn case_attrs(attrs: &[Attribute], errors: &mut Errors) -> CaseAttrs 
                 flag(&meta, errors)?;
                 set(&mut out.transparent, key, (), errors);
             } else {
-                unknown(&meta, CASE_KEYS, errors)?;
+                unknown(&meta, CASE_KEYS, (FIELD_KEYS, "a field"), errors)?;
             }
             Ok(())
         });
@@ -169,7 +180,7 @@ pub(crate) fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttr
                     }
                 }
             } else {
-                unknown(&meta, FIELD_KEYS, errors)?;
+                unknown(&meta, FIELD_KEYS, (CASE_KEYS, "an enum variant or a struct"), errors)?;
             }
             Ok(())
         });
@@ -230,19 +241,59 @@ fn flag(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<()> {
     Ok(())
 }
 
-/// Records an unknown key and skips its value.
-fn unknown(meta: &ParseNestedMeta<'_>, expected: &[&str], errors: &mut Errors) -> syn::Result<()> {
+/// Records an unknown key and skips its value. A key that belongs elsewhere
+/// (`elsewhere.0`) is told where it goes; a near miss gets a suggestion.
+fn unknown(
+    meta: &ParseNestedMeta<'_>,
+    expected: &[&str],
+    elsewhere: (&[&str], &str),
+    errors: &mut Errors,
+) -> syn::Result<()> {
     let name = key_name(&meta.path);
-    let expected = expected
-        .iter()
-        .map(|key| format!("`{key}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    errors.spanned(
-        &meta.path,
-        format_args!("unknown governance attribute `{name}`; expected one of {expected}"),
-    );
+    let message = if elsewhere.0.contains(&name.as_str()) {
+        format!("`{name}` goes on {}, not here", elsewhere.1)
+    } else {
+        let list = expected
+            .iter()
+            .map(|key| format!("`{key}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        match closest(&name, expected) {
+            Some(close) => format!(
+                "unknown governance attribute `{name}`; did you mean `{close}`? (expected one of {list})"
+            ),
+            None => format!("unknown governance attribute `{name}`; expected one of {list}"),
+        }
+    };
+    errors.spanned(&meta.path, message);
     skip_value(meta)
+}
+
+/// The key of `known` nearest to `name`, when it is a likely typo.
+fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
+    let limit = (name.chars().count() / 3).max(1);
+    known
+        .iter()
+        .map(|key| (edit_distance(name, key), *key))
+        .filter(|(distance, _)| *distance <= limit)
+        .min()
+        .map(|(_, key)| key)
+}
+
+/// Levenshtein distance.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// Skips what follows a key (`= expr` or a parenthesized group) so that the
@@ -268,4 +319,19 @@ fn field_name(expr: &Expr) -> Option<Ident> {
 fn key_name(path: &Path) -> String {
     let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
     segments.join("::")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{closest, edit_distance, CASE_KEYS};
+
+    #[test]
+    fn typos_get_a_suggestion() {
+        assert_eq!(edit_distance("statuss", "status"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(closest("statuss", CASE_KEYS), Some("status"));
+        assert_eq!(closest("retry_afer", CASE_KEYS), Some("retry_after"));
+        assert_eq!(closest("x", CASE_KEYS), None);
+        assert_eq!(closest("reason", CASE_KEYS), None);
+    }
 }

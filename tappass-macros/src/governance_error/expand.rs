@@ -1,7 +1,7 @@
 //! Generates `impl GovernanceError` and `impl IntoResponse` for a valid input.
 //!
 //! Each trait method is one `match self` with an arm per case. Checks that the
-//! user's types must pass (`Serialize`, `RetryAfter`, `AsRef<str>`, the inner
+//! user's types must pass (`BodyField`, i.e. `Serialize`, `RetryAfter`, `AsRef<str>`, the inner
 //! `GovernanceError` of a transparent case) name the field's type in a
 //! turbofish spanned on that type, so that an unmet bound is reported on the
 //! field.
@@ -256,10 +256,10 @@ fn serialize_fields<'c, 'a>(case: &'c Case<'a>) -> Arm<'c, 'a> {
         let ty = field.ty;
         let key = Literal::string(&field.key());
         let binding = &field.binding;
-        let serialize_entry = quote_spanned! {ty.span()=>
-            ::tappass::__private::serde::ser::SerializeMap::serialize_entry::<::core::primitive::str, #ty>
+        let serialize_field = quote_spanned! {ty.span()=>
+            ::tappass::__private::serialize_field::<__S, #ty>
         };
-        quote!(#serialize_entry(__map, #key, #binding)?;)
+        quote!(#serialize_field(__map, #key, #binding)?;)
     });
     Arm {
         body: quote! {

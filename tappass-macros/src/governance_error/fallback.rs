@@ -4,11 +4,15 @@
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::DeriveInput;
+use syn::{Data, DeriveInput};
 
 /// The errors, then stub impls whose bodies are never run.
 pub(crate) fn expand(input: &DeriveInput, error: syn::Error) -> TokenStream {
     let errors = error.into_compile_error();
+    if let Data::Union(_) = input.data {
+        // No stub: the derive does not apply to a union at all.
+        return errors;
+    }
     let ty = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     quote! {
