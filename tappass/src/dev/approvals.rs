@@ -1,0 +1,391 @@
+//! Human approvals: the rows that `approval_required`, `needs_approval` and
+//! `escalate` decisions open, and the routes that read and long-poll them.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use http::StatusCode;
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::ids;
+use super::server::{json_error, Shared};
+use crate::Timestamp;
+
+/// The longest a client may long-poll `…/wait`, in seconds.
+pub(crate) const MAX_WAIT_SECONDS: u64 = 30;
+/// How many approval rows the server keeps; the oldest go first.
+const MAX_APPROVALS: usize = 10_000;
+
+/// Where an approval stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ApprovalState {
+    /// Waiting for a human.
+    Pending,
+    /// A human approved: the identical request now goes through.
+    Approved,
+    /// A human denied: the identical request is blocked.
+    Denied,
+    /// Nobody decided before `expires_at`.
+    TimedOut,
+    /// The server shut down while the approval was pending.
+    Cancelled,
+}
+
+impl ApprovalState {
+    /// The state's wire name, e.g. `timed_out`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalState::Pending => "pending",
+            ApprovalState::Approved => "approved",
+            ApprovalState::Denied => "denied",
+            ApprovalState::TimedOut => "timed_out",
+            ApprovalState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One approval request, as `GET /v1/me/approvals/{request_id}` answers it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Approval {
+    /// The approval's id, `apr_…`.
+    pub request_id: String,
+    /// Where it stands.
+    pub state: ApprovalState,
+    /// The stable hash of what is being approved (tool, arguments and agent;
+    /// or rule, prompt and agent for a chat).
+    pub fingerprint: String,
+    /// The tool being approved; `None` for a chat prompt.
+    pub tool: Option<String>,
+    /// When the approval was requested.
+    pub created_at: Timestamp,
+    /// When a pending approval times out.
+    pub expires_at: Timestamp,
+    /// When a human decided (or it timed out, or was cancelled).
+    pub decided_at: Option<Timestamp>,
+    /// Why an approval is needed: the reason of the rule that asked for it.
+    pub reason: String,
+    /// The session the request belongs to.
+    pub session_id: String,
+}
+
+struct Entry {
+    row: Approval,
+    resume_token: String,
+    changes: watch::Sender<ApprovalState>,
+}
+
+impl Entry {
+    /// Times the row out when its deadline has passed.
+    fn refresh(&mut self, now: Timestamp) {
+        if self.row.state == ApprovalState::Pending && now >= self.row.expires_at {
+            self.settle(ApprovalState::TimedOut, self.row.expires_at);
+        }
+    }
+
+    fn settle(&mut self, state: ApprovalState, at: Timestamp) {
+        self.row.state = state;
+        self.row.decided_at = Some(at);
+        self.changes.send_replace(state);
+    }
+}
+
+/// What the server knows of an approval when a request hits its rule again.
+pub(crate) struct Found {
+    pub(crate) row: Approval,
+    pub(crate) resume_token: String,
+}
+
+/// The approval rows, by id and by fingerprint.
+#[derive(Default)]
+pub(crate) struct Approvals {
+    rows: HashMap<String, Entry>,
+    /// The latest approval of each fingerprint.
+    by_fingerprint: HashMap<String, String>,
+    order: VecDeque<String>,
+}
+
+/// What a new approval is for.
+pub(crate) struct NewApproval<'a> {
+    pub(crate) fingerprint: String,
+    pub(crate) tool: Option<&'a str>,
+    pub(crate) reason: &'a str,
+    pub(crate) session_id: &'a str,
+    pub(crate) expires_in: Duration,
+}
+
+impl Approvals {
+    /// The latest approval for `fingerprint`, unless it timed out or was
+    /// cancelled (then the request asks anew).
+    pub(crate) fn for_fingerprint(&mut self, fingerprint: &str) -> Option<Found> {
+        let id = self.by_fingerprint.get(fingerprint)?;
+        let entry = self.rows.get_mut(id)?;
+        entry.refresh(Timestamp::now());
+        match entry.row.state {
+            ApprovalState::TimedOut | ApprovalState::Cancelled => None,
+            _ => Some(Found {
+                row: entry.row.clone(),
+                resume_token: entry.resume_token.clone(),
+            }),
+        }
+    }
+
+    /// Opens a pending approval.
+    pub(crate) fn open(&mut self, new: NewApproval<'_>) -> Found {
+        while self.order.len() >= MAX_APPROVALS {
+            if let Some(old) = self.order.pop_front() {
+                if let Some(entry) = self.rows.remove(&old) {
+                    if self.by_fingerprint.get(&entry.row.fingerprint) == Some(&old) {
+                        self.by_fingerprint.remove(&entry.row.fingerprint);
+                    }
+                }
+            }
+        }
+        let now = Timestamp::now();
+        let row = Approval {
+            request_id: ids::random_id("apr_", 24),
+            state: ApprovalState::Pending,
+            fingerprint: new.fingerprint,
+            tool: new.tool.map(str::to_owned),
+            created_at: now,
+            expires_at: now.after(new.expires_in),
+            decided_at: None,
+            reason: new.reason.to_owned(),
+            session_id: new.session_id.to_owned(),
+        };
+        let resume_token = ids::random_id("rt_", 32);
+        let (changes, _) = watch::channel(ApprovalState::Pending);
+        self.by_fingerprint
+            .insert(row.fingerprint.clone(), row.request_id.clone());
+        self.order.push_back(row.request_id.clone());
+        self.rows.insert(
+            row.request_id.clone(),
+            Entry {
+                row: row.clone(),
+                resume_token: resume_token.clone(),
+                changes,
+            },
+        );
+        Found { row, resume_token }
+    }
+
+    /// The row of `request_id`.
+    pub(crate) fn get(&mut self, request_id: &str) -> Option<Approval> {
+        let entry = self.rows.get_mut(request_id)?;
+        entry.refresh(Timestamp::now());
+        Some(entry.row.clone())
+    }
+
+    /// Every pending row, oldest first.
+    pub(crate) fn pending(&mut self) -> Vec<Approval> {
+        let now = Timestamp::now();
+        let mut out = Vec::new();
+        for id in &self.order {
+            if let Some(entry) = self.rows.get_mut(id) {
+                entry.refresh(now);
+                if entry.row.state == ApprovalState::Pending {
+                    out.push(entry.row.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Settles a pending approval; `false` when it is unknown or not pending.
+    pub(crate) fn decide(&mut self, request_id: &str, state: ApprovalState) -> bool {
+        let Some(entry) = self.rows.get_mut(request_id) else {
+            return false;
+        };
+        let now = Timestamp::now();
+        entry.refresh(now);
+        if entry.row.state != ApprovalState::Pending {
+            return false;
+        }
+        entry.settle(state, now);
+        true
+    }
+
+    /// A receiver of the row's state changes, and the row's deadline.
+    fn subscribe(
+        &mut self,
+        request_id: &str,
+    ) -> Option<(watch::Receiver<ApprovalState>, Timestamp)> {
+        let entry = self.rows.get_mut(request_id)?;
+        entry.refresh(Timestamp::now());
+        Some((entry.changes.subscribe(), entry.row.expires_at))
+    }
+
+    /// Cancels every pending approval, waking whoever waits on them.
+    pub(crate) fn cancel_pending(&mut self) {
+        let now = Timestamp::now();
+        for entry in self.rows.values_mut() {
+            entry.refresh(now);
+            if entry.row.state == ApprovalState::Pending {
+                entry.settle(ApprovalState::Cancelled, now);
+            }
+        }
+    }
+}
+
+fn not_found(request_id: &str) -> Response {
+    json_error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &format!("no approval `{request_id}` on this server; approval ids come from approval_required, needs_approval and escalate decisions"),
+    )
+}
+
+/// `GET /v1/me/approvals`: the pending approvals (a dev-server extension).
+pub(crate) async fn list(State(shared): State<Arc<Shared>>) -> Response {
+    let pending = shared.approvals().pending();
+    Json(json!({ "approvals": pending })).into_response()
+}
+
+/// `GET /v1/me/approvals/{request_id}`: the row.
+pub(crate) async fn get(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    match shared.approvals().get(&id) {
+        Some(row) => Json(row).into_response(),
+        None => not_found(&id),
+    }
+}
+
+/// `GET /v1/me/approvals/{request_id}/wait?timeout_seconds=N`: long-polls
+/// until the row is decided (200) or the timeout passes (408).
+pub(crate) async fn wait(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let mut timeout = MAX_WAIT_SECONDS as f64;
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if key == "timeout_seconds" {
+            match value.parse::<f64>() {
+                Ok(n) if n.is_finite() && n >= 0.0 => timeout = n.min(MAX_WAIT_SECONDS as f64),
+                _ => {
+                    return json_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        &format!("`timeout_seconds` must be a number of seconds from 0 to {MAX_WAIT_SECONDS}"),
+                    )
+                }
+            }
+        }
+    }
+    let Some((mut changes, expires_at)) = shared.approvals().subscribe(&id) else {
+        return not_found(&id);
+    };
+    // Wake at the deadline too, so that a row that times out meanwhile answers 200.
+    let limit = Duration::from_secs_f64(timeout).min(expires_at.duration_from_now());
+    let _ = tokio::time::timeout(limit, changes.wait_for(|s| *s != ApprovalState::Pending)).await;
+    match shared.approvals().get(&id) {
+        None => not_found(&id),
+        Some(row) if row.state == ApprovalState::Pending => (
+            StatusCode::REQUEST_TIMEOUT,
+            Json(json!({
+                "error": "approval_pending",
+                "message": format!("approval `{id}` is still pending; wait again, or approve it (POST /v1/me/approvals/{id}/approve on the dev server)"),
+                "request_id": row.request_id,
+                "state": row.state,
+            })),
+        )
+            .into_response(),
+        Some(row) => Json(row).into_response(),
+    }
+}
+
+/// `POST /v1/me/approvals/{request_id}/approve` (a dev-server extension).
+pub(crate) async fn approve(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    settle(&shared, &id, ApprovalState::Approved)
+}
+
+/// `POST /v1/me/approvals/{request_id}/deny` (a dev-server extension).
+pub(crate) async fn deny(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    settle(&shared, &id, ApprovalState::Denied)
+}
+
+fn settle(shared: &Shared, id: &str, state: ApprovalState) -> Response {
+    let decided = shared.decide(id, state);
+    match shared.approvals().get(id) {
+        None => not_found(id),
+        Some(row) if decided => Json(row).into_response(),
+        Some(row) => (
+            StatusCode::CONFLICT,
+            Json(json!({
+                "error": "already_decided",
+                "message": format!("approval `{id}` is already {}; only a pending approval can be decided", row.state.as_str()),
+                "request_id": row.request_id,
+                "state": row.state,
+            })),
+        )
+            .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new(fp: &str, secs: u64) -> NewApproval<'static> {
+        NewApproval {
+            fingerprint: fp.to_owned(),
+            tool: Some("send_email"),
+            reason: "because",
+            session_id: "ses_1",
+            expires_in: Duration::from_secs(secs),
+        }
+    }
+
+    #[test]
+    fn lifecycle() {
+        let mut a = Approvals::default();
+        let found = a.open(new("fp", 60));
+        let id = found.row.request_id.clone();
+        assert_eq!(a.pending().len(), 1);
+        assert_eq!(a.for_fingerprint("fp").unwrap().row.request_id, id);
+        assert!(a.decide(&id, ApprovalState::Approved));
+        assert!(!a.decide(&id, ApprovalState::Denied));
+        let row = a.get(&id).unwrap();
+        assert_eq!(row.state, ApprovalState::Approved);
+        assert!(row.decided_at.is_some());
+        assert!(a.pending().is_empty());
+        assert!(!a.decide("apr_unknown", ApprovalState::Approved));
+    }
+
+    #[test]
+    fn a_lapsed_approval_times_out_and_is_asked_anew() {
+        let mut a = Approvals::default();
+        let id = a.open(new("fp", 60)).row.request_id;
+        a.rows.get_mut(&id).unwrap().row.expires_at = Timestamp::now();
+        assert_eq!(a.get(&id).unwrap().state, ApprovalState::TimedOut);
+        assert!(a.for_fingerprint("fp").is_none());
+        assert!(!a.decide(&id, ApprovalState::Approved));
+    }
+
+    #[test]
+    fn rows_serialize_as_the_protocol_says() {
+        let mut a = Approvals::default();
+        let row = a.open(new("fp", 60)).row;
+        let v = serde_json::to_value(&row).unwrap();
+        for key in [
+            "request_id",
+            "state",
+            "fingerprint",
+            "tool",
+            "created_at",
+            "expires_at",
+            "decided_at",
+        ] {
+            assert!(v.get(key).is_some(), "{key} in {v}");
+        }
+        assert_eq!(v["state"], "pending");
+        assert!(v["decided_at"].is_null());
+    }
+}

@@ -1,0 +1,313 @@
+//! `POST /v1/govern`: tool governance.
+//!
+//! The first tool rule that matches the call decides its outcome (`allow`,
+//! `block`, `needs_approval`, `escalate`), answered as a 200 decision object;
+//! a rule may instead stop the call with a non-2xx decision body (tool
+//! integrity, trust tier, break glass, authorization). An approval covers the
+//! identical behaviour: the same tool, arguments and agent.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use bytes::Bytes;
+use http::HeaderMap;
+use serde_json::{json, Value};
+
+use super::approvals::{Approval, ApprovalState, NewApproval};
+use super::correlation::Correlation;
+use super::decision::Stop;
+use super::events::server_event;
+use super::ids;
+use super::policy::{Action, Matcher};
+use super::server::{body_bytes, parse_json, with_headers, Caller, Failure, Shared};
+use crate::Timestamp;
+
+/// A behaviour, as far as the dev server reads it.
+struct Behaviour {
+    behavior_id: String,
+    agent_id: Option<String>,
+    session_id: Option<String>,
+    tool: String,
+    args: Value,
+}
+
+fn parse_behaviour(body: &Value) -> Result<Behaviour, String> {
+    let obj = body
+        .as_object()
+        .ok_or("the body must be a JSON object: {\"type\": \"TOOL_CALL\", \"payload\": {\"tool\": …, \"args\": {…}}, …}")?;
+    let opt_str = |key: &str| -> Result<Option<String>, String> {
+        match obj.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!("`{key}` must be a string or null")),
+        }
+    };
+    let behavior_id = opt_str("behavior_id")?.unwrap_or_else(ids::random_hex32);
+    let agent_id = opt_str("agent_id")?;
+    let session_id = opt_str("session_id")?;
+    let payload = match obj.get("payload") {
+        Some(Value::Object(p)) => p,
+        Some(_) => return Err("`payload` must be a JSON object with `tool` and `args`".into()),
+        None => return Err(
+            "`payload` is missing; send {\"payload\": {\"tool\": \"send_email\", \"args\": {…}}}"
+                .into(),
+        ),
+    };
+    let tool = match payload.get("tool") {
+        Some(Value::String(t)) if !t.trim().is_empty() => t.clone(),
+        _ => return Err("`payload.tool` must be the tool's name, a non-empty string".into()),
+    };
+    let args = match payload.get("args") {
+        None | Some(Value::Null) => json!({}),
+        Some(args) => args.clone(),
+    };
+    Ok(Behaviour {
+        behavior_id,
+        agent_id,
+        session_id,
+        tool,
+        args,
+    })
+}
+
+/// The 200 answer's outcome.
+struct Outcome {
+    outcome: &'static str,
+    reason: String,
+    rule: Option<String>,
+    blocking_step: Option<String>,
+    approval: Option<Approval>,
+}
+
+impl Outcome {
+    fn allow(reason: String, rule: Option<String>) -> Outcome {
+        Outcome {
+            outcome: "allow",
+            reason,
+            rule,
+            blocking_step: None,
+            approval: None,
+        }
+    }
+
+    fn block(reason: String, rule: &str, blocking_step: String) -> Outcome {
+        Outcome {
+            outcome: "block",
+            reason,
+            rule: Some(rule.to_owned()),
+            blocking_step: Some(blocking_step),
+            approval: None,
+        }
+    }
+}
+
+/// Runs the tool rules of the policy over the behaviour.
+fn evaluate(
+    shared: &Shared,
+    corr: &Correlation,
+    b: &Behaviour,
+) -> Result<Outcome, Box<(Stop, String, String)>> {
+    for rule in shared.policy.rules() {
+        let Matcher::Tool(m) = &rule.matcher else {
+            continue;
+        };
+        if !m.matches(&b.tool, &b.args) {
+            continue;
+        }
+        let reason = rule.reason.clone();
+        return Ok(match &rule.action {
+            Action::Allow => Outcome::allow(reason, Some(rule.name.clone())),
+            Action::Block { blocked_by } | Action::PolicyBlock { blocked_by, .. } => {
+                Outcome::block(reason, &rule.name, blocked_by.clone())
+            }
+            Action::ToolApproval {
+                escalate,
+                expires_in,
+            } => {
+                let fingerprint = ids::tool_fingerprint(&b.tool, &b.args, &corr.agent_uuid);
+                let mut approvals = shared.approvals();
+                let found = match approvals.for_fingerprint(&fingerprint) {
+                    Some(found) => found,
+                    None => approvals.open(NewApproval {
+                        fingerprint,
+                        tool: Some(&b.tool),
+                        reason: &rule.reason,
+                        session_id: &corr.session_id,
+                        expires_in: *expires_in,
+                    }),
+                };
+                drop(approvals);
+                let id = found.row.request_id.clone();
+                let mut outcome = match found.row.state {
+                    ApprovalState::Approved => Outcome::allow(
+                        format!("approved by a human ({id})"),
+                        Some(rule.name.clone()),
+                    ),
+                    ApprovalState::Denied => Outcome::block(
+                        format!("denied by a human ({id})"),
+                        &rule.name,
+                        rule.name.clone(),
+                    ),
+                    _ => Outcome {
+                        outcome: if *escalate {
+                            "escalate"
+                        } else {
+                            "needs_approval"
+                        },
+                        reason,
+                        rule: Some(rule.name.clone()),
+                        blocking_step: Some(rule.name.clone()),
+                        approval: None,
+                    },
+                };
+                outcome.approval = Some(found.row);
+                outcome
+            }
+            _ => match Stop::from_action(rule, Some(&b.tool)) {
+                Some(stop) => return Err(Box::new((stop, rule.name.clone(), reason))),
+                None => Outcome::allow(reason, Some(rule.name.clone())),
+            },
+        });
+    }
+    Ok(Outcome::allow(
+        "no rule of the policy matched this tool call".into(),
+        None,
+    ))
+}
+
+/// `POST /v1/govern`.
+pub(crate) async fn govern(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Failure> {
+    let bytes = body_bytes(body)?;
+    let behaviour = parse_behaviour(&parse_json(&bytes)?).map_err(Failure::invalid)?;
+    let corr = Correlation::resolve(
+        &shared,
+        &caller,
+        &headers,
+        ("session_id", behaviour.session_id.as_deref()),
+        behaviour.agent_id.as_deref(),
+    )?;
+    let fingerprint = ids::tool_fingerprint(&behaviour.tool, &behaviour.args, &corr.agent_uuid);
+
+    let outcome = match evaluate(&shared, &corr, &behaviour) {
+        Ok(outcome) => outcome,
+        Err(stopped) => {
+            let (stop, rule, reason) = *stopped;
+            let body = stop.body(&reason, &corr);
+            let mut log = shared.events();
+            log.push(server_event(
+                "tool_call",
+                &corr,
+                json!({
+                    "tool": behaviour.tool,
+                    "behavior_id": behaviour.behavior_id,
+                    "fingerprint": fingerprint,
+                    "outcome": stop.name(),
+                    "rule": rule,
+                }),
+            ));
+            log.push(server_event(
+                "decision",
+                &corr,
+                json!({
+                    "decision": stop.name(),
+                    "rule": rule,
+                    "reason": reason,
+                    "status": stop.status().as_u16(),
+                    "call": "tool",
+                    "tool": behaviour.tool,
+                }),
+            ));
+            drop(log);
+            return Ok(stop.respond(body, &corr));
+        }
+    };
+
+    let approval = outcome.approval.as_ref().map(|row| {
+        json!({
+            "request_id": row.request_id,
+            "fingerprint": row.fingerprint,
+            "expires_at": row.expires_at,
+            "state": row.state,
+            "approval_url": shared.approval_url(&row.request_id),
+        })
+    });
+    {
+        let request_id = outcome.approval.as_ref().map(|row| row.request_id.clone());
+        let mut log = shared.events();
+        log.push(server_event(
+            "tool_call",
+            &corr,
+            json!({
+                "tool": behaviour.tool,
+                "behavior_id": behaviour.behavior_id,
+                "fingerprint": fingerprint,
+                "outcome": outcome.outcome,
+                "rule": outcome.rule,
+                "request_id": request_id,
+            }),
+        ));
+        if outcome.outcome != "allow" {
+            log.push(server_event(
+                "decision",
+                &corr,
+                json!({
+                    "decision": outcome.outcome,
+                    "rule": outcome.rule,
+                    "reason": outcome.reason,
+                    "status": 200,
+                    "call": "tool",
+                    "tool": behaviour.tool,
+                    "request_id": request_id,
+                }),
+            ));
+        }
+    }
+    let body = json!({
+        "outcome": outcome.outcome,
+        "reason": outcome.reason,
+        "behavior_id": behaviour.behavior_id,
+        "pipeline_id": corr.pipeline_uuid,
+        "decided_at": Timestamp::now(),
+        "details": {
+            "blocking_step": outcome.blocking_step,
+            "rule": outcome.rule,
+            "tool": behaviour.tool,
+        },
+        "approval": approval,
+        "session_id": corr.session_id,
+        "task_id": corr.task_id,
+        "agent_uuid": corr.agent_uuid,
+        "audit_url": corr.audit_url,
+    });
+    Ok(with_headers(Json(body).into_response(), corr.headers()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn behaviours_are_read_leniently_and_refused_clearly() {
+        let b = parse_behaviour(&json!({
+            "type": "TOOL_CALL", "agent_id": null, "session_id": "ses_1", "org_id": null,
+            "payload": {"tool": "send_email", "server": null}
+        }))
+        .unwrap();
+        assert_eq!(b.tool, "send_email");
+        assert_eq!(b.args, json!({}));
+        assert_eq!(b.behavior_id.len(), 32);
+        assert_eq!(b.session_id.as_deref(), Some("ses_1"));
+        let err = |v: Value| parse_behaviour(&v).err().unwrap_or_default();
+        assert!(err(json!({})).contains("`payload` is missing"));
+        assert!(err(json!({"payload": {"tool": ""}})).contains("payload.tool"));
+        assert!(err(json!({"payload": {"tool": "x"}, "agent_id": 3})).contains("`agent_id`"));
+    }
+}

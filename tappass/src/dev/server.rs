@@ -1,0 +1,505 @@
+//! The server: [`DevServer`] and its builder, the shared state, the router,
+//! authentication, health and the JSON error bodies.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use http::{header, HeaderMap, Method, StatusCode, Uri};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::approvals::{Approval, ApprovalState, Approvals};
+use super::events::EventLog;
+use super::policy::{Policy, PolicyError};
+use super::{approvals, chat, events, govern, ids};
+
+/// The TapPass version the dev server reports on `/health`.
+pub(crate) const SERVER_VERSION: &str = "0.6.3";
+/// The largest request body the server reads: 1 MiB.
+pub(crate) const MAX_BODY_BYTES: usize = 1 << 20;
+/// How long [`DevServer::shutdown`] waits for open requests before it stops anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A running TapPass-compatible development server.
+///
+/// Start one with [`DevServer::start`] (the default policy on `127.0.0.1:0`)
+/// or [`DevServer::builder`]. It runs on the caller's tokio runtime and stops
+/// on [`shutdown`](DevServer::shutdown) or when the last handle is dropped.
+/// Handles are cheap to clone; they all control the same server.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tappass::Error> {
+/// use tappass::dev::{DevServer, Policy};
+///
+/// let server = DevServer::builder()
+///     .policy(Policy::default())
+///     .listen("127.0.0.1:0".parse().unwrap())
+///     .start()
+///     .await?;
+/// assert!(server.url().starts_with("http://127.0.0.1:"));
+/// assert!(server.events().is_empty());
+/// server.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct DevServer {
+    inner: Arc<Running>,
+}
+
+struct Running {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // The serving task notices, cancels pending approvals and drains.
+        self.stop.send_replace(true);
+    }
+}
+
+impl DevServer {
+    /// Configures a server: policy and listen address.
+    pub fn builder() -> DevServerBuilder {
+        DevServerBuilder {
+            policy: None,
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+        }
+    }
+
+    /// Starts a server with the default policy on `127.0.0.1` and a free port.
+    pub async fn start() -> Result<DevServer, crate::Error> {
+        DevServer::builder().start().await
+    }
+
+    /// The server's base URL, e.g. `http://127.0.0.1:43817` (no trailing slash).
+    /// An unspecified listen address (`0.0.0.0`, `[::]`) is shown as loopback.
+    pub fn url(&self) -> String {
+        self.inner.shared.base_url.clone()
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.inner.addr
+    }
+
+    /// The policy the server applies.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.shared.policy
+    }
+
+    /// Every audit event recorded so far, oldest first: those posted to
+    /// `/v1/events` as they were sent, and those the server records itself for
+    /// chats (`chat_call`), tool calls (`tool_call`), decisions (`decision`)
+    /// and approvals (`approval`).
+    pub fn events(&self) -> Vec<Value> {
+        self.inner.shared.events().all()
+    }
+
+    /// The recorded audit events whose `session_id` is `session_id`.
+    pub fn events_for_session(&self, session_id: &str) -> Vec<Value> {
+        self.inner.shared.events().for_session(session_id)
+    }
+
+    /// The approvals waiting for a human, oldest first.
+    pub fn pending_approvals(&self) -> Vec<Approval> {
+        self.inner.shared.approvals().pending()
+    }
+
+    /// The approval `request_id`, in whatever state it is.
+    pub fn approval(&self, request_id: &str) -> Option<Approval> {
+        self.inner.shared.approvals().get(request_id)
+    }
+
+    /// Approves a pending approval: the identical request now goes through.
+    /// Returns `false` when the approval is unknown or no longer pending.
+    pub fn approve(&self, request_id: &str) -> bool {
+        self.inner
+            .shared
+            .decide(request_id, ApprovalState::Approved)
+    }
+
+    /// Denies a pending approval: the identical request is now blocked.
+    /// Returns `false` when the approval is unknown or no longer pending.
+    pub fn deny(&self, request_id: &str) -> bool {
+        self.inner.shared.decide(request_id, ApprovalState::Denied)
+    }
+
+    /// Stops the server gracefully: pending approvals are cancelled (waiters
+    /// are answered), open requests get a few seconds to finish, and the port
+    /// is released when this returns. Other handles of the server stop too.
+    pub async fn shutdown(self) {
+        self.inner.stop.send_replace(true);
+        let task = self
+            .inner
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(mut task) = task {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+                let _ = task.await;
+            }
+        }
+    }
+}
+
+impl fmt::Debug for DevServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DevServer")
+            .field("url", &self.inner.shared.base_url)
+            .field("rules", &self.inner.shared.policy.len())
+            .finish()
+    }
+}
+
+/// Configures a [`DevServer`]; see [`DevServer::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct DevServerBuilder {
+    policy: Option<Policy>,
+    listen: SocketAddr,
+}
+
+impl DevServerBuilder {
+    /// The policy to apply (the default is [`Policy::default()`]).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// Reads the policy from a TOML policy file.
+    pub fn policy_file(self, path: impl AsRef<Path>) -> Result<Self, PolicyError> {
+        Ok(self.policy(Policy::from_file(path)?))
+    }
+
+    /// The address to listen on (the default is `127.0.0.1:0`: a free port on loopback).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Binds the address and starts serving on the current tokio runtime.
+    ///
+    /// Fails with [`Error::Config`](crate::Error::Config) when the address
+    /// cannot be bound (in use, not local, no permission).
+    pub async fn start(self) -> Result<DevServer, crate::Error> {
+        let listener = tokio::net::TcpListener::bind(self.listen)
+            .await
+            .map_err(|e| {
+                crate::Error::config(format!(
+                    "the TapPass dev server cannot listen on {}: {e}; pick another address or port (port 0 takes a free one)",
+                    self.listen
+                ))
+            })?;
+        let addr = listener.local_addr().map_err(|e| {
+            crate::Error::config(format!("the TapPass dev server has no local address: {e}"))
+        })?;
+        let shared = Arc::new(Shared::new(self.policy.unwrap_or_default(), base_url(addr)));
+        let (stop, mut stopped) = watch::channel(false);
+        let on_stop = {
+            let shared = shared.clone();
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+                shared.approvals().cancel_pending();
+            }
+        };
+        let app = router(shared.clone());
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(on_stop)
+                .await
+            {
+                tracing::warn!(error = %e, "the TapPass dev server stopped with an error");
+            }
+        });
+        Ok(DevServer {
+            inner: Arc::new(Running {
+                shared,
+                addr,
+                stop,
+                task: Mutex::new(Some(task)),
+            }),
+        })
+    }
+}
+
+/// `http://ADDR`, with an unspecified address shown as loopback.
+fn base_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+// ---- Shared state -------------------------------------------------------------
+
+/// What every handler shares: the policy and the in-memory stores.
+pub(crate) struct Shared {
+    pub(crate) policy: Policy,
+    pub(crate) base_url: String,
+    started: Instant,
+    approvals: Mutex<Approvals>,
+    events: Mutex<EventLog>,
+    agents: Mutex<HashSet<String>>,
+}
+
+impl Shared {
+    pub(crate) fn new(policy: Policy, base_url: String) -> Shared {
+        Shared {
+            policy,
+            base_url,
+            started: Instant::now(),
+            approvals: Mutex::default(),
+            events: Mutex::default(),
+            agents: Mutex::default(),
+        }
+    }
+
+    /// The approval store. Never held across an `.await`.
+    pub(crate) fn approvals(&self) -> MutexGuard<'_, Approvals> {
+        self.approvals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The audit event log. Never held across an `.await`.
+    pub(crate) fn events(&self) -> MutexGuard<'_, EventLog> {
+        self.events.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts an agent for `/health`.
+    pub(crate) fn saw_agent(&self, agent: &str) {
+        let mut agents = self.agents.lock().unwrap_or_else(PoisonError::into_inner);
+        if agents.len() < 100_000 && !agents.contains(agent) {
+            agents.insert(agent.to_owned());
+        }
+    }
+
+    fn agent_count(&self) -> usize {
+        self.agents
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Settles a pending approval and records it as an `approval` event.
+    pub(crate) fn decide(&self, request_id: &str, state: ApprovalState) -> bool {
+        let decided = self.approvals().decide(request_id, state);
+        if decided {
+            if let Some(row) = self.approvals().get(request_id) {
+                self.events().push(json!({
+                    "event_type": "approval",
+                    "agent_id": null,
+                    "occurred_at": crate::Timestamp::now(),
+                    "session_id": row.session_id,
+                    "task_id": null,
+                    "details": {
+                        "request_id": row.request_id,
+                        "state": row.state,
+                        "tool": row.tool,
+                        "recorded_by": "tappass-dev",
+                    },
+                }));
+            }
+        }
+        decided
+    }
+
+    /// The dashboard link of a session: the dev server's audit route.
+    pub(crate) fn audit_url(&self, session_id: &str) -> String {
+        format!("{}/v1/audit/sessions/{session_id}", self.base_url)
+    }
+
+    /// Where a human reads (and on the dev server, decides) an approval.
+    pub(crate) fn approval_url(&self, request_id: &str) -> String {
+        format!("{}/v1/me/approvals/{request_id}", self.base_url)
+    }
+}
+
+// ---- Routing ------------------------------------------------------------------
+
+/// The dev server's routes, over `shared`.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let authenticated = Router::new()
+        .route("/v1/chat/completions", post(chat::completions))
+        .route("/v1/govern", post(govern::govern))
+        .route("/v1/events", post(events::ingest))
+        .route("/v1/me/approvals", get(approvals::list))
+        .route("/v1/me/approvals/{request_id}", get(approvals::get))
+        .route("/v1/me/approvals/{request_id}/wait", get(approvals::wait))
+        .route(
+            "/v1/me/approvals/{request_id}/approve",
+            post(approvals::approve),
+        )
+        .route("/v1/me/approvals/{request_id}/deny", post(approvals::deny))
+        .route_layer(middleware::from_fn(authenticate));
+    Router::new()
+        .route("/health", get(health))
+        .route(
+            "/v1/audit/sessions/{session_id}",
+            get(events::audit_session),
+        )
+        .merge(authenticated)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(shared)
+}
+
+/// The authenticated caller, put in the request's extensions by [`authenticate`].
+///
+/// It holds the agent UUID derived from the key, never the key itself.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub(crate) key_agent_uuid: String,
+}
+
+async fn authenticate(mut request: Request, next: Next) -> Response {
+    const HOW: &str =
+        "send `Authorization: Bearer tp_…`; the dev server accepts any agent key that starts with `tp_` (for example `tp_dev`)";
+    let key = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, key) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
+        });
+    match key {
+        Some(key) if key.len() > 3 && key.starts_with("tp_") => {
+            let caller = Caller {
+                key_agent_uuid: ids::agent_uuid_for_key(key),
+            };
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Some(_) => json_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            &format!("the API key is not an agent key: {HOW}"),
+        ),
+        None => json_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            &format!("no API key: {HOW}"),
+        ),
+    }
+}
+
+async fn health(State(shared): State<Arc<Shared>>) -> Response {
+    Json(json!({
+        "status": "ok",
+        "version": SERVER_VERSION,
+        "storage": "memory",
+        "agents": shared.agent_count(),
+        "uptime_seconds": shared.started.elapsed().as_secs(),
+        "server": "tappass-dev",
+    }))
+    .into_response()
+}
+
+async fn not_found(method: Method, uri: Uri) -> Response {
+    json_error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &format!(
+            "no route for {method} {}; the dev server serves GET /health, POST /v1/chat/completions, POST /v1/govern, POST /v1/events, GET /v1/me/approvals/{{request_id}}[/wait] and GET /v1/audit/sessions/{{session_id}}",
+            uri.path()
+        ),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    json_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        &format!("{} does not take {method}", uri.path()),
+    )
+}
+
+/// A plain failure: `{"error": code, "message": message}` (no `decision`).
+pub(crate) fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({ "error": code, "message": message }))).into_response()
+}
+
+/// A plain failure of a request, answered by [`json_error`].
+#[derive(Debug)]
+pub(crate) struct Failure {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl Failure {
+    /// 400 `invalid_request` with `message`.
+    pub(crate) fn invalid(message: impl fmt::Display) -> Failure {
+        Failure {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_request",
+            message: message.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        json_error(self.status, self.code, &self.message)
+    }
+}
+
+/// The request body, or the JSON failure for a body that could not be read
+/// (413 over [`MAX_BODY_BYTES`]).
+pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Failure> {
+    body.map_err(|rejection| {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            Failure {
+                status,
+                code: "payload_too_large",
+                message: format!(
+                    "request bodies are limited to {} KiB",
+                    MAX_BODY_BYTES / 1024
+                ),
+            }
+        } else {
+            Failure {
+                status,
+                code: "invalid_request",
+                message: rejection.body_text(),
+            }
+        }
+    })
+}
+
+/// Parses a JSON body, or answers 400 `invalid_request`.
+pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, Failure> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Failure::invalid(format_args!("the body is not valid JSON: {e}")))
+}
+
+/// Adds `headers` to a response.
+pub(crate) fn with_headers(mut response: Response, headers: HeaderMap) -> Response {
+    response.headers_mut().extend(headers);
+    response
+}
