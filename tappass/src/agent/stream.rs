@@ -188,16 +188,22 @@ impl SseState {
                 Ok(Some(bytes)) => self.buffer.extend_from_slice(&bytes),
                 Ok(None) => {
                     // A last event may lack its blank line.
+                    let mut last = None;
                     if !self.buffer.is_empty() {
                         let rest = self.buffer.split();
-                        if let Some(Step::Chunk(chunk)) = self.line(&rest)? {
-                            return Ok(Some(chunk));
-                        }
+                        last = self.line(&rest)?;
                     }
-                    if !self.data.is_empty() {
-                        if let Some(Step::Chunk(chunk)) = self.dispatch()? {
-                            return Ok(Some(chunk));
+                    if last.is_none() && !self.data.is_empty() {
+                        last = self.dispatch()?;
+                    }
+                    match last {
+                        Some(Step::Chunk(chunk)) => return Ok(Some(chunk)),
+                        // A final `data: [DONE]` is a clean end, blank line or not.
+                        Some(Step::Done) => {
+                            self.done = true;
+                            return Ok(None);
                         }
+                        None => {}
                     }
                     self.done = true;
                     return if self.finished {

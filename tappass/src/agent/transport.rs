@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Method, StatusCode};
-use rand::Rng;
+use rand::RngExt;
 use serde_json::Value;
 
 use super::Agent;
@@ -99,6 +99,9 @@ impl Agent {
                     let status = response.status();
                     let headers = response.headers().clone();
                     let bytes = read_limited(response, inner.max_response_bytes).await;
+                    // A server may echo the key back (`invalid key tp_…`): never
+                    // let it into an error, a log line or a response body.
+                    let bytes = bytes.map(|b| redact(b, inner.key.expose()));
                     let failure = classify(status, &headers, bytes, path)?;
                     match failure {
                         Retryable::No(err) => return Err(err),
@@ -183,6 +186,16 @@ fn too_large(limit: usize) -> Error {
     Error::Protocol(format!(
         "the answer is larger than the {limit}-byte limit; raise it with AgentBuilder::max_response_bytes if this is expected"
     ))
+}
+
+/// `body` with every occurrence of `secret` replaced by `<redacted>`.
+fn redact(body: Bytes, secret: &str) -> Bytes {
+    match std::str::from_utf8(&body) {
+        Ok(text) if !secret.is_empty() && text.contains(secret) => {
+            Bytes::from(text.replace(secret, "<redacted>"))
+        }
+        _ => body,
+    }
 }
 
 /// Sorts a non-2xx answer into a decision, a failure to retry, or a final failure.

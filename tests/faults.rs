@@ -1,0 +1,408 @@
+//! Fault injection through the layer: a real axum app behind `TapPassLayer`,
+//! served on a real socket, whose handler calls a TapPass stand-in that
+//! misbehaves in every way we could think of. The service must fail closed
+//! with the documented status, never panic, never hang, and never show the
+//! API key or internal details to its client or in its logs.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use support::{
+    bounded, capture_logs, chat_answer, event, refused_url, BlackHole, Reply, TapPass, CHAT, KEY,
+};
+use tappass::{Agent, TapPassLayer};
+use tokio::task::JoinHandle;
+
+const MS: Duration = Duration::from_millis(1);
+
+async fn chat(agent: tappass::Agent) -> Result<String, tappass::Error> {
+    Ok(agent.chat("hi").await?.content)
+}
+
+/// Relays the streamed text; an error item of the stream fails the body.
+async fn stream(agent: tappass::Agent) -> Result<Response, tappass::Error> {
+    let chunks = agent.stream("hi").await?;
+    let body =
+        chunks.map(|item| -> Result<Bytes, tappass::BoxError> { Ok(Bytes::from(item?.content)) });
+    Ok(([(CONTENT_TYPE, "text/plain")], Body::from_stream(body)).into_response())
+}
+
+/// The governed service, served on `127.0.0.1:0`; stopped when dropped.
+struct App {
+    url: String,
+    task: JoinHandle<()>,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn agent(tappass: &str, timeout: Duration, max_retries: u32) -> Agent {
+    Agent::builder(tappass)
+        .api_key(KEY)
+        .timeout(timeout)
+        .max_retries(max_retries)
+        .retry_base_delay(10 * MS)
+        .build()
+        .expect("agent")
+}
+
+async fn serve(agent: Agent) -> App {
+    let layer = TapPassLayer::builder().agent(agent).build().expect("layer");
+    let app = Router::new()
+        .route("/chat", post(chat))
+        .route("/stream", post(stream))
+        .layer(layer);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    App { url, task }
+}
+
+/// Calls the service's `path`; the status and the whole body.
+async fn call(app: &App, path: &str) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", app.url))
+        .send()
+        .await
+        .expect("the service answered");
+    let status = response.status().as_u16();
+    let body = response.text().await.expect("a whole body");
+    (status, body)
+}
+
+/// Asserts the documented failure: its status and `error` code, and a body
+/// free of the key and of anything about the control plane's internals.
+fn assert_failure(status: u16, body: &str, want_status: u16, want_code: &str, tappass: &str) {
+    assert_eq!(status, want_status, "{body}");
+    let json: Value = serde_json::from_str(body).expect("a JSON body");
+    assert_eq!(json["error"], want_code, "{body}");
+    assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert_clean(body, tappass);
+}
+
+fn assert_clean(text: &str, tappass: &str) {
+    let host = tappass.trim_start_matches("http://");
+    for secret in [
+        KEY,
+        "SECRET",
+        "Bearer",
+        host,
+        "/v1/chat",
+        "/health",
+        "os error",
+        "scripted",
+        "0.5.9",
+        "expected value",
+    ] {
+        assert!(!text.contains(secret), "`{secret}` leaked into: {text}");
+    }
+}
+
+#[tokio::test]
+async fn tappass_down_is_503_unavailable() {
+    bounded(async {
+        let tappass = refused_url().await;
+        let app = serve(agent(&tappass, Duration::from_secs(2), 1)).await;
+        let (status, body) = call(&app, "/chat").await;
+        assert_failure(status, &body, 503, "governance_unavailable", &tappass);
+        let (status, body) = call(&app, "/stream").await;
+        assert_failure(status, &body, 503, "governance_unavailable", &tappass);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn tappass_accepting_and_hanging_is_503_within_the_timeout() {
+    bounded(async {
+        let hole = BlackHole::start().await;
+        let app = serve(agent(hole.url(), 300 * MS, 1)).await;
+        let started = Instant::now();
+        let (status, body) = call(&app, "/chat").await;
+        let elapsed = started.elapsed();
+        assert_failure(status, &body, 503, "governance_unavailable", hole.url());
+        // Two attempts of 300 ms and a short backoff.
+        assert!(elapsed >= 600 * MS, "gave up early: {elapsed:?}");
+        assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn tappass_hanging_after_the_version_check_is_503_within_the_timeout() {
+    bounded(async {
+        let tappass = TapPass::start().await;
+        tappass.always(CHAT, Reply::hang());
+        let app = serve(agent(tappass.url(), 300 * MS, 0)).await;
+        let started = Instant::now();
+        let (status, body) = call(&app, "/chat").await;
+        assert_failure(status, &body, 503, "governance_unavailable", tappass.url());
+        assert!(started.elapsed() < Duration::from_secs(2));
+    })
+    .await
+}
+
+#[tokio::test]
+async fn tappass_5xx_then_recovery_is_200() {
+    bounded(async {
+        let tappass = TapPass::start().await;
+        tappass
+            .push(CHAT, Reply::status(503))
+            .push(CHAT, Reply::status(502))
+            .push(CHAT, Reply::ok(chat_answer("recovered")));
+        let app = serve(agent(tappass.url(), Duration::from_secs(2), 2)).await;
+        let (status, body) = call(&app, "/chat").await;
+        assert_eq!((status, body.as_str()), (200, "recovered"));
+        assert_eq!(tappass.hits(CHAT), 3);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn tappass_5xx_forever_is_503_after_max_retries_plus_one_attempts() {
+    bounded(async {
+        let tappass = TapPass::start().await;
+        tappass.always(CHAT, Reply::status(503));
+        let app = serve(agent(tappass.url(), Duration::from_secs(2), 3)).await;
+        let (status, body) = call(&app, "/chat").await;
+        assert_failure(status, &body, 503, "governance_unavailable", tappass.url());
+        assert_eq!(tappass.hits(CHAT), 4);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn non_json_and_truncated_json_answers_are_502() {
+    bounded(async {
+        let tappass = TapPass::start().await;
+        let full = chat_answer("never whole").to_string();
+        tappass
+            .push(CHAT, Reply::raw(200, "<html>gateway says hi</html>"))
+            .push(
+                CHAT,
+                Reply::raw(200, full[..full.len() / 2].to_owned())
+                    .header("content-type", "application/json"),
+            )
+            .push(CHAT, Reply::ok(json!(["not", "an", "object"])));
+        let app = serve(agent(tappass.url(), Duration::from_secs(2), 2)).await;
+        for _ in 0..3 {
+            let (status, body) = call(&app, "/chat").await;
+            assert_failure(
+                status,
+                &body,
+                502,
+                "governance_protocol_error",
+                tappass.url(),
+            );
+            assert!(!body.contains("gateway says hi"), "{body}");
+        }
+        assert_eq!(tappass.hits(CHAT), 3, "protocol errors are not retried");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_100_mb_answer_is_502_and_not_read_to_the_end() {
+    bounded(async {
+        const TOTAL: usize = 100 * 1024 * 1024;
+        let tappass = TapPass::start().await;
+        tappass.push(CHAT, Reply::huge(TOTAL));
+        let agent = Agent::builder(tappass.url())
+            .api_key(KEY)
+            .max_retries(0)
+            .max_response_bytes(1024 * 1024)
+            .build()
+            .unwrap();
+        let app = serve(agent).await;
+        let (status, body) = call(&app, "/chat").await;
+        assert_failure(
+            status,
+            &body,
+            502,
+            "governance_protocol_error",
+            tappass.url(),
+        );
+        // The client hung up after 1 MiB; what the server got rid of is that
+        // plus what the sockets' buffers took.
+        tokio::time::sleep(100 * MS).await;
+        let sent = tappass.huge_sent();
+        assert!(sent > 1024 * 1024, "the stand-in sent {sent} bytes");
+        assert!(sent < TOTAL / 4, "the client read {sent} of {TOTAL} bytes");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_old_tappass_is_500_misconfigured() {
+    bounded(async {
+        let tappass = TapPass::with_version(Some("0.5.9")).await;
+        let app = serve(agent(tappass.url(), Duration::from_secs(2), 2)).await;
+        let (status, body) = call(&app, "/chat").await;
+        assert_failure(
+            status,
+            &body,
+            500,
+            "governance_misconfigured",
+            tappass.url(),
+        );
+        assert_eq!(tappass.hits(CHAT), 0);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_refused_key_is_500_misconfigured() {
+    bounded(async {
+        let tappass = TapPass::start().await;
+        tappass.always(
+            CHAT,
+            Reply::json(401, json!({"message": format!("invalid key {KEY}")})),
+        );
+        let app = serve(agent(tappass.url(), Duration::from_secs(2), 2)).await;
+        let (status, body) = call(&app, "/chat").await;
+        assert_failure(
+            status,
+            &body,
+            500,
+            "governance_misconfigured",
+            tappass.url(),
+        );
+        assert_eq!(tappass.hits(CHAT), 1, "a refused key is not retried");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_stream_cut_mid_way_ends_the_clients_body_without_hanging() {
+    bounded(async {
+        let tappass = TapPass::start().await;
+        tappass.push(
+            CHAT,
+            Reply::sse([
+                event(json!({"content": "one"})),
+                event(json!({"content": "two"})),
+            ])
+            .cut(),
+        );
+        let app = serve(agent(tappass.url(), Duration::from_secs(2), 0)).await;
+        let mut response = reqwest::Client::new()
+            .post(format!("{}/stream", app.url))
+            .send()
+            .await
+            .expect("the stream starts");
+        assert_eq!(response.status().as_u16(), 200);
+        let mut text = Vec::new();
+        let end = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match response.chunk().await {
+                    Ok(Some(bytes)) => text.extend_from_slice(&bytes),
+                    Ok(None) => return Ok(()),
+                    Err(err) => return Err(err),
+                }
+            }
+        })
+        .await
+        .expect("the client's body ended");
+        assert_eq!(String::from_utf8_lossy(&text), "onetwo");
+        // The relay fails the body, so the client cannot take the cut answer
+        // for a whole one.
+        assert!(end.is_err(), "the cut stream looked complete");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_decision_before_a_stream_is_its_http_mapping() {
+    bounded(async {
+        let tappass = TapPass::start().await;
+        tappass.push(
+            CHAT,
+            Reply::json(
+                403,
+                json!({"decision": "policy_block", "blocked_by": "detect_pii",
+                                    "reason": "PII in prompt"}),
+            ),
+        );
+        let app = serve(agent(tappass.url(), Duration::from_secs(2), 2)).await;
+        let (status, body) = call(&app, "/stream").await;
+        assert_eq!(status, 403, "{body}");
+        let json: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["error"], "policy_block");
+        assert_eq!(json["blocked_by"], "detect_pii");
+        assert_clean(&body, tappass.url());
+    })
+    .await
+}
+
+/// Every kind of failure once, with the logs of the whole run captured (the
+/// test runs on one thread, so the service, the stand-in and the agent all
+/// log into the capture): the key appears in no log line and no body, even
+/// when the control plane echoes it back.
+#[tokio::test(flavor = "current_thread")]
+async fn logs_and_bodies_never_contain_the_key() {
+    let (logs, _guard) = capture_logs();
+    bounded(async {
+        let echo = json!({"message": format!("you sent Bearer {KEY}")});
+        let tappass = TapPass::start().await;
+        tappass
+            .push(CHAT, Reply::json(401, echo.clone()))
+            .push(CHAT, Reply::json(400, echo.clone()))
+            .push(CHAT, Reply::json(500, echo.clone()))
+            .push(CHAT, Reply::json(503, echo.clone()))
+            .push(CHAT, Reply::raw(200, format!("not json {KEY}")))
+            .push(
+                CHAT,
+                Reply::json(
+                    403,
+                    json!({"decision": "policy_block", "blocked_by": "detect_secrets",
+                           "reason": format!("the prompt held {KEY}")}),
+                ),
+            )
+            .push(CHAT, Reply::hang())
+            .push(CHAT, Reply::sse([event(json!({"content": "x"}))]).cut());
+        let app = serve(agent(tappass.url(), 300 * MS, 0)).await;
+        let mut statuses = Vec::new();
+        for _ in 0..7 {
+            let (status, body) = call(&app, "/chat").await;
+            assert_clean(&body, tappass.url());
+            statuses.push(status);
+        }
+        assert_eq!(statuses, [500, 502, 503, 503, 502, 403, 503]);
+        let response = reqwest::Client::new()
+            .post(format!("{}/stream", app.url))
+            .send()
+            .await
+            .unwrap();
+        let _ = tokio::time::timeout(Duration::from_secs(5), response.bytes()).await;
+
+        let down = serve(agent(&refused_url().await, 300 * MS, 1)).await;
+        let (status, body) = call(&down, "/chat").await;
+        assert_eq!(status, 503);
+        assert_clean(&body, tappass.url());
+    })
+    .await;
+    let text = logs.text();
+    assert!(
+        text.contains("governance_unavailable") && text.contains("TapPass decision"),
+        "the logs were not captured: {text}"
+    );
+    assert!(!text.contains(KEY), "the logs leak the API key:\n{text}");
+    assert!(
+        !text.contains("SECRET"),
+        "the logs leak the API key:\n{text}"
+    );
+}
