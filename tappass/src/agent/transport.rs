@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Method, StatusCode};
-use rand::RngExt;
+use rand::Rng;
 use serde_json::Value;
 
 use super::Agent;
