@@ -6,7 +6,7 @@ use proc_macro2::TokenTree;
 use syn::meta::ParseNestedMeta;
 use syn::{Attribute, Expr, ExprLit, ExprPath, Ident, Lit, LitInt, LitStr, Path, Token};
 
-use crate::errors::Errors;
+use crate::errors::{closest, Errors};
 
 /// The attribute's name.
 pub(crate) const GOVERNANCE: &str = "governance";
@@ -269,33 +269,6 @@ fn unknown(
     skip_value(meta)
 }
 
-/// The key of `known` nearest to `name`, when it is a likely typo.
-fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
-    let limit = (name.chars().count() / 3).max(1);
-    known
-        .iter()
-        .map(|key| (edit_distance(name, key), *key))
-        .filter(|(distance, _)| *distance <= limit)
-        .min()
-        .map(|(_, key)| key)
-}
-
-/// Levenshtein distance.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != *cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
-        }
-    }
-    row[b.len()]
-}
-
 /// Skips what follows a key (`= expr` or a parenthesized group) so that the
 /// keys after it are still read.
 fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
@@ -319,19 +292,4 @@ fn field_name(expr: &Expr) -> Option<Ident> {
 fn key_name(path: &Path) -> String {
     let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
     segments.join("::")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{closest, edit_distance, CASE_KEYS};
-
-    #[test]
-    fn typos_get_a_suggestion() {
-        assert_eq!(edit_distance("statuss", "status"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(closest("statuss", CASE_KEYS), Some("status"));
-        assert_eq!(closest("retry_afer", CASE_KEYS), Some("retry_after"));
-        assert_eq!(closest("x", CASE_KEYS), None);
-        assert_eq!(closest("reason", CASE_KEYS), None);
-    }
 }

@@ -103,38 +103,28 @@ fn check_transparent(case: &Case<'_>, errors: &mut Errors) {
 /// code, the case's name must give one.
 fn check_code(case: &Case<'_>, errors: &mut Errors) {
     match case.attrs.code.as_ref().map(|code| &code.value) {
-        Some(Code::Literal(lit)) => {
-            if !is_snake_case(&lit.value()) {
-                errors.spanned(
-                    lit,
-                    "`code` must be non-empty snake case (`[a-z0-9_]+`), like `prompt_rejected`",
-                );
-            }
-        }
-        Some(Code::Field(ident)) => {
-            if case.field(ident).is_none() {
-                errors.spanned(
-                    ident,
-                    format_args!(
-                        "`code` names no field of `{}`{}",
-                        case.ident,
-                        known_fields(case)
-                    ),
-                );
-            }
-        }
-        None if case.attrs.transparent.is_none() => {
-            if !is_snake_case(&case.default_code()) {
-                errors.spanned(
+        Some(Code::Literal(lit)) if !is_snake_case(&lit.value()) => errors.spanned(
+            lit,
+            "`code` must be non-empty snake case (`[a-z0-9_]+`), like `prompt_rejected`",
+        ),
+        Some(Code::Field(ident)) if case.field(ident).is_none() => errors.spanned(
+            ident,
+            format_args!(
+                "`code` names no field of `{}`{}",
+                case.ident,
+                known_fields(case)
+            ),
+        ),
+        None if case.attrs.transparent.is_none() && !is_snake_case(&case.default_code()) => {
+            errors.spanned(
+                case.ident,
+                format_args!(
+                    "cannot make a snake-case `error` code from `{}`; give one with `#[governance(code = \"…\")]`",
                     case.ident,
-                    format_args!(
-                        "cannot make a snake-case `error` code from `{}`; give one with `#[governance(code = \"…\")]`",
-                        case.ident,
-                    ),
-                );
-            }
+                ),
+            )
         }
-        None => {}
+        _ => {}
     }
 }
 

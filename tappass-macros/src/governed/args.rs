@@ -1,0 +1,100 @@
+//! Parses the options of `#[governed(...)]`: only `auto_open_session = <bool>`.
+
+use proc_macro2::{TokenStream, TokenTree};
+use syn::meta::ParseNestedMeta;
+use syn::parse::Parser;
+use syn::{Expr, ExprLit, Lit, LitBool, Token};
+
+use crate::errors::{closest, Errors};
+
+pub(crate) const AUTO_OPEN_SESSION: &str = "auto_open_session";
+
+const OPTIONS: &[&str] = &[AUTO_OPEN_SESSION];
+
+/// The options of one `#[governed]` attribute.
+#[derive(Default)]
+pub(crate) struct Options {
+    /// The route-level `auto_open_session`, when given.
+    pub auto_open_session: Option<LitBool>,
+}
+
+/// Parses `args`, recording every mistake in `errors`.
+pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> Options {
+    let mut options = Options::default();
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident(AUTO_OPEN_SESSION) {
+            if let Some(flag) = bool_value(&meta, errors)? {
+                if options.auto_open_session.is_some() {
+                    errors.spanned(
+                        &meta.path,
+                        format_args!("duplicate `#[governed]` option `{AUTO_OPEN_SESSION}`"),
+                    );
+                } else {
+                    options.auto_open_session = Some(flag);
+                }
+            }
+        } else {
+            let name = path_name(&meta.path);
+            let hint = match closest(&name, OPTIONS) {
+                Some(close) => format!("did you mean `{close}`? "),
+                None => String::new(),
+            };
+            errors.spanned(
+                &meta.path,
+                format_args!(
+                    "unknown `#[governed]` option `{name}`; {hint}the only option is `{AUTO_OPEN_SESSION} = true` or `{AUTO_OPEN_SESSION} = false`"
+                ),
+            );
+            skip_value(&meta)?;
+        }
+        Ok(())
+    });
+    let result = parser.parse2(args);
+    errors.ok(result);
+    options
+}
+
+/// The `true` or `false` after `key =`, or `None` with an error recorded.
+fn bool_value(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<Option<LitBool>> {
+    let name = path_name(&meta.path);
+    if !meta.input.peek(Token![=]) {
+        errors.spanned(
+            &meta.path,
+            format_args!("`{name}` needs a value: `{name} = true` or `{name} = false`"),
+        );
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    let expr: Expr = meta.value()?.parse()?;
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Bool(flag),
+            ..
+        }) => Ok(Some(flag)),
+        other => {
+            errors.spanned(
+                other,
+                format_args!("`{name}` is a flag: write `{name} = true` or `{name} = false`"),
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// Skips what follows an unknown key, so that the options after it are read.
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) {
+        let _: Expr = meta.value()?.parse()?;
+    } else if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+        let _: TokenTree = meta.input.parse()?;
+    }
+    Ok(())
+}
+
+fn path_name(path: &syn::Path) -> String {
+    path.segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect::<Vec<_>>()
+        .join("::")
+}

@@ -1,0 +1,4 @@
+#[tappass::governed]
+struct Chat;
+
+fn main() {}
