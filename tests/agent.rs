@@ -33,7 +33,7 @@ async fn decision(status: u16, body: Value) -> GovernanceDecision {
     let err = agent(server.url()).chat("hi").await.unwrap_err();
     assert_eq!(server.hits(CHAT), 1, "a decision is never retried");
     match err {
-        Error::Governance(decision) => decision,
+        Error::Governance(decision) => *decision,
         other => panic!("expected a decision, got {other:?}"),
     }
 }

@@ -174,7 +174,6 @@ async fn behind_an_opening_layer_the_flag_on_gets_a_session() {
 }
 
 #[tokio::test]
-#[ignore = "runtime bug: GovernedContext::run with no session leaves the layer's task-local in scope, so current_session() still returns the session the route dropped"]
 async fn behind_an_opening_layer_the_flag_off_overrides_it() {
     check_row(Layer::Opens, "/join_only", false, Expect::None).await;
 }

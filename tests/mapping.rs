@@ -45,7 +45,9 @@ async fn respond_in(
 }
 
 fn decision(body: Value) -> Error {
-    Error::Governance(GovernanceDecision::from_json(&body).expect("a decision body"))
+    GovernanceDecision::from_json(&body)
+        .expect("a decision body")
+        .into()
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ pub enum Error {
     /// A governance decision stopped or paused the request.
     #[governance(transparent)]
     #[error(transparent)]
-    Governance(#[from] GovernanceDecision),
+    Governance(Box<GovernanceDecision>),
 
     /// The toolkit is misconfigured (`governance_misconfigured`, 500).
     #[governance(
@@ -71,6 +71,18 @@ pub enum Error {
     )]
     #[error("TapPass answered outside its protocol: {0}")]
     Protocol(String),
+}
+
+impl From<GovernanceDecision> for Error {
+    fn from(decision: GovernanceDecision) -> Self {
+        Error::Governance(Box::new(decision))
+    }
+}
+
+impl From<Box<GovernanceDecision>> for Error {
+    fn from(decision: Box<GovernanceDecision>) -> Self {
+        Error::Governance(decision)
+    }
 }
 
 impl Error {

@@ -227,7 +227,7 @@ async fn deliver(
 }
 
 fn idempotency_key() -> String {
-    use rand::Rng;
+    use rand::RngExt;
     let bytes: [u8; 16] = rand::rng().random();
     let mut key = String::with_capacity(36);
     key.push_str("evt_");

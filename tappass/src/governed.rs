@@ -76,10 +76,9 @@ impl<S: Send + Sync, const MODE: u8> FromRequestParts<S> for GovernedContext<MOD
 impl<const MODE: u8> GovernedContext<MODE> {
     /// Runs the handler's body inside the route's session.
     pub async fn run<F: Future>(self, body: F) -> Governed<F::Output> {
-        let output = match &self.session {
-            Some(s) => session::scope(s.clone(), body).await,
-            None => body.await,
-        };
+        // Scoped even without a session: a route that turned the flag off must
+        // not see a session the layer opened.
+        let output = session::scoped(self.session.clone(), body).await;
         Governed {
             inner: output,
             session: self.session,
@@ -104,10 +103,7 @@ pub struct Governed<R> {
 
 impl<R: IntoResponse> IntoResponse for Governed<R> {
     fn into_response(self) -> Response {
-        let response = match &self.session {
-            Some(s) => session::sync_scope(s.clone(), || self.inner.into_response()),
-            None => self.inner.into_response(),
-        };
+        let response = session::sync_scope_opt(self.session.clone(), || self.inner.into_response());
         if let (Some(agent), Some(s)) = (&self.reporter, &self.session) {
             agent.report(AuditEvent::new(
                 "session_close",

@@ -26,11 +26,11 @@
 //! ```
 
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use rand::Rng;
+use rand::RngExt;
 
 /// `X-TapPass-Session-Id`: the session id.
 pub const SESSION_ID: HeaderName = HeaderName::from_static("x-tappass-session-id");
@@ -49,7 +49,7 @@ pub const MAX_ID_LEN: usize = 128;
 pub const MAX_AUDIT_URL_LEN: usize = 2048;
 
 tokio::task_local! {
-    static CURRENT: Session;
+    static CURRENT: Option<Session>;
 }
 
 /// One run of an agent: its id and the correlation that travels with it.
@@ -211,13 +211,13 @@ impl SessionBuilder {
 /// other's session, and `tokio::spawn`ed work sees none unless it is wrapped in
 /// [`scope`].
 pub fn current_session() -> Option<Session> {
-    CURRENT.try_with(Session::clone).ok()
+    CURRENT.try_with(Option::clone).ok().flatten()
 }
 
 /// Runs `f` with the current session, without cloning it.
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Session>) -> R) -> R {
     let mut f = Some(f);
-    match CURRENT.try_with(|s| (f.take().expect("called once"))(Some(s))) {
+    match CURRENT.try_with(|s| (f.take().expect("called once"))(s.as_ref())) {
         Ok(r) => r,
         Err(_) => (f.take().expect("not called yet"))(None),
     }
@@ -237,20 +237,26 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Session>) -> R) -> R {
 /// assert!(task.await.unwrap());
 /// # }
 /// ```
-pub fn scope<F: Future>(session: Session, future: F) -> impl Future<Output = F::Output> {
-    CURRENT.scope(session, future)
+pub fn scope<F: IntoFuture>(session: Session, future: F) -> impl Future<Output = F::Output> {
+    CURRENT.scope(Some(session), future.into_future())
 }
 
-/// `future` inside `session`, as a nameable future type.
+/// `future` inside `session` (or explicitly outside any session for `None`),
+/// as a nameable future type.
 pub(crate) fn scoped<F: Future>(
-    session: Session,
+    session: Option<Session>,
     future: F,
-) -> tokio::task::futures::TaskLocalFuture<Session, F> {
+) -> tokio::task::futures::TaskLocalFuture<Option<Session>, F> {
     CURRENT.scope(session, future)
 }
 
 /// Runs `f` synchronously inside `session`.
 pub fn sync_scope<R>(session: Session, f: impl FnOnce() -> R) -> R {
+    CURRENT.sync_scope(Some(session), f)
+}
+
+/// Runs `f` synchronously inside `session`, or outside any session for `None`.
+pub(crate) fn sync_scope_opt<R>(session: Option<Session>, f: impl FnOnce() -> R) -> R {
     CURRENT.sync_scope(session, f)
 }
 

@@ -319,7 +319,7 @@ impl Agent {
         let response = ChatResponse::from_json(raw)?;
         if self.inner.redaction_as_error {
             if let Some(decision) = response.redaction_decision() {
-                return Err(Error::Governance(decision));
+                return Err(decision.into());
             }
         }
         Ok(response)

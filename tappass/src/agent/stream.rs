@@ -260,7 +260,7 @@ impl SseState {
         let value: Value = serde_json::from_str(&data)
             .map_err(|e| Error::Protocol(format!("a stream chunk is not JSON ({e})")))?;
         if let Some(decision) = crate::GovernanceDecision::from_json(&value) {
-            return Err(Error::Governance(decision));
+            return Err(decision.into());
         }
         let chunk = ChatChunk::from_json(value)?;
         if chunk.finish_reason.is_some() {

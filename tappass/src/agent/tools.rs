@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use http::Method;
-use rand::Rng;
+use rand::RngExt;
 use serde_json::{json, Value};
 use tracing::Instrument;
 
@@ -207,33 +207,34 @@ impl Agent {
                 decided_at: text("decided_at").and_then(|s| s.parse().ok()),
                 raw,
             }),
-            "block" | "blocked" | "deny" => {
-                let mut block = PolicyBlock::default();
-                block.blocked_by = raw
+            "block" | "blocked" | "deny" => Err(GovernanceDecision::PolicyBlock(PolicyBlock {
+                blocked_by: raw
                     .get("details")
                     .and_then(|d| str_field(d.as_object(), "blocking_step"))
-                    .unwrap_or_else(|| "tool_policy".to_owned());
-                block.reason = reason;
-                block.session_id = session_id;
-                block.audit_url = audit_url;
-                block.details = raw.get("details").cloned().unwrap_or(Value::Null);
-                Err(Error::Governance(GovernanceDecision::PolicyBlock(block)))
-            }
+                    .unwrap_or_else(|| "tool_policy".to_owned()),
+                reason,
+                session_id,
+                audit_url,
+                classification: None,
+                details: raw.get("details").cloned().unwrap_or(Value::Null),
+            })
+            .into()),
             "needs_approval" | "escalate" => {
                 let approval = raw.get("approval").and_then(Value::as_object);
                 let request_id = str_field(approval, "request_id");
-                let mut pending = ApprovalRequired::default();
-                pending.approval_url = request_id
-                    .as_ref()
-                    .map(|id| format!("{}/v1/me/approvals/{id}", self.url()));
-                pending.expires_at = str_field(approval, "expires_at").and_then(|s| s.parse().ok());
-                pending.resume_token = request_id;
-                pending.reason = reason;
-                pending.session_id = session_id;
-                pending.audit_url = audit_url;
-                Err(Error::Governance(GovernanceDecision::ApprovalRequired(
-                    pending,
-                )))
+                Err(GovernanceDecision::ApprovalRequired(ApprovalRequired {
+                    approval_url: str_field(approval, "approval_url").or_else(|| {
+                        request_id
+                            .as_ref()
+                            .map(|id| format!("{}/v1/me/approvals/{id}", self.url()))
+                    }),
+                    expires_at: str_field(approval, "expires_at").and_then(|s| s.parse().ok()),
+                    resume_token: request_id,
+                    reason,
+                    session_id,
+                    audit_url,
+                })
+                .into())
             }
             other => Err(Error::Protocol(format!(
                 "/v1/govern answered an unknown outcome `{}`",

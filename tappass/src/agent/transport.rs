@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Method, StatusCode};
-use rand::Rng;
+use rand::RngExt;
 use serde_json::Value;
 
 use super::Agent;
@@ -224,7 +224,7 @@ fn classify(
             path,
             "TapPass decision"
         );
-        return Ok(Retryable::No(Error::Governance(decision)));
+        return Ok(Retryable::No(decision.into()));
     }
     let server_message = json
         .as_ref()

@@ -1,6 +1,6 @@
 //! Identifiers the dev server mints, and the stable hashes it derives ids from.
 
-use rand::Rng;
+use rand::RngExt;
 use serde_json::Value;
 
 /// The pipeline UUID the dev server reports when the caller names none.

@@ -27,7 +27,7 @@ pin_project! {
         Plain { #[pin] future: F },
         Scoped {
             #[pin]
-            future: TaskLocalFuture<Session, F>,
+            future: TaskLocalFuture<Option<Session>, F>,
             session: Option<Session>,
             span: tracing::Span,
             // Set when the layer opened the session and must report its close.
@@ -63,7 +63,7 @@ impl<F> ResponseFuture<F> {
         );
         ResponseFuture {
             kind: Kind::Scoped {
-                future: session::scoped(session.clone(), future),
+                future: session::scoped(Some(session.clone()), future),
                 session: Some(session),
                 span,
                 reporter,

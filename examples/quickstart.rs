@@ -1,0 +1,140 @@
+//! The quick start: a governed `/chat` route in axum.
+//!
+//! ```text
+//! cargo run --example quickstart
+//! ```
+//!
+//! `POST /chat {"prompt": "…"}` answers `{content, session_id, audit_url}`, or
+//! the governance decision as its typed HTTP error (403, 428, 503, …). The
+//! service runs behind `TapPassLayer`, which joins the caller's session (or
+//! opens one) and echoes the correlation headers; the handler gets the layer's
+//! `Agent` injected.
+//!
+//! Unless `TAPPASS_URL` is set, the example starts the local TapPass
+//! development server in-process (with its default policy), so it runs on a
+//! fresh machine with nothing else installed. It listens on
+//! `127.0.0.1:$PORT` (3000 by default).
+
+use std::net::SocketAddr;
+
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use tappass::dev::DevServer;
+use tappass::{Agent, TapPassLayer};
+
+#[derive(Deserialize)]
+struct ChatIn {
+    prompt: String,
+}
+
+#[derive(Serialize)]
+struct ChatOut {
+    content: String,
+    session_id: Option<String>,
+    audit_url: Option<String>,
+}
+
+/// The route: one governed chat call. A decision becomes its HTTP error via `?`.
+#[tappass::governed]
+async fn chat(agent: Agent, Json(req): Json<ChatIn>) -> Result<Json<ChatOut>, tappass::Error> {
+    let response = agent.chat(req.prompt).await?;
+    Ok(Json(ChatOut {
+        content: response.content,
+        session_id: response.session_id,
+        audit_url: response.audit_url,
+    }))
+}
+
+/// The application, separate from `main` so that tests can drive it.
+fn app(layer: TapPassLayer) -> Router {
+    Router::new().route("/chat", post(chat)).layer(layer)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tappass=info".into()),
+        )
+        .init();
+
+    // A hosted TapPass when TAPPASS_URL says so; the embedded dev server otherwise.
+    let (dev, layer) = match std::env::var("TAPPASS_URL") {
+        Ok(url) if !url.trim().is_empty() => {
+            println!("Using the TapPass server at {url}");
+            (
+                None,
+                TapPassLayer::builder().auto_open_session(true).build()?,
+            )
+        }
+        _ => {
+            let dev = DevServer::start().await?;
+            println!("Started the TapPass development server at {}", dev.url());
+            let layer = TapPassLayer::builder()
+                .tappass_url(dev.url())
+                .api_key("tp_quickstart_dev_key")
+                .auto_open_session(true)
+                .build()?;
+            (Some(dev), layer)
+        }
+    };
+
+    let port: u16 = match std::env::var("PORT") {
+        Ok(p) => p
+            .parse()
+            .map_err(|_| format!("PORT must be a port number, not `{p}`"))?,
+        Err(_) => 3000,
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        format!("could not listen on {addr} ({e}); set PORT to a free port, e.g. PORT=3001")
+    })?;
+    print_try_it(listener.local_addr()?);
+
+    axum::serve(listener, app(layer.clone()))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+
+    // Deliver the queued audit events before leaving.
+    layer.flush().await;
+    if let Some(dev) = dev {
+        dev.shutdown().await;
+    }
+    Ok(())
+}
+
+fn print_try_it(addr: SocketAddr) {
+    let curl = |prompt: &str| {
+        format!(
+            "curl -si http://{addr}/chat -H 'content-type: application/json' -d '{{\"prompt\": \"{prompt}\"}}'"
+        )
+    };
+    println!("\nGoverned service listening on http://{addr}. Try it:\n");
+    for (what, prompt) in [
+        ("allowed (200)", "Summarize Q4 revenue"),
+        ("policy block (403)", "My SSN is 123-45-6789"),
+        (
+            "approval required (428)",
+            "Please wire transfer $5000 to ACME",
+        ),
+        ("trust tier denied (403)", "drop the production database"),
+        ("break glass active (503)", "we are in incident mode"),
+        (
+            "tool integrity violation (422)",
+            "run the legacy_export tool",
+        ),
+        ("authorization required (401)", "connect my github"),
+        (
+            "redacted, answered (200)",
+            "mail jane@example.com the report",
+        ),
+    ] {
+        println!("# {what}\n{}\n", curl(prompt));
+    }
+    println!("# join an existing session: add -H 'X-TapPass-Session-Id: ses_demo'\n");
+    println!("Press Ctrl-C to stop.");
+}
