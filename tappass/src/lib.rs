@@ -31,7 +31,7 @@ pub use timestamp::Timestamp;
 pub use tappass_macros::{governed, GovernanceError};
 
 /// The README's examples, compiled as doctests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "dev-server"))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
