@@ -199,8 +199,8 @@ async fn deliver(
         return;
     };
     let agent = Agent { inner };
-    let body = match serde_json::to_value(&events) {
-        Ok(v) => v,
+    let body = match crate::agent::json_bytes(&events) {
+        Ok(bytes) => bytes,
         Err(_) => return,
     };
     let key = idempotency_key();
@@ -209,7 +209,7 @@ async fn deliver(
         .send_with(
             Method::POST,
             "/v1/events",
-            Some(&body),
+            Some(body),
             &crate::agent::Opts {
                 extra: &[("idempotency-key", &key)],
                 ..Default::default()

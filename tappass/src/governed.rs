@@ -26,12 +26,32 @@ pub struct GovernedContext<const MODE: u8> {
     session: Option<Session>,
     /// Set when this route opened the session and reports its close.
     reporter: Option<Agent>,
+    /// The layer already runs the request in this very session (and echoes
+    /// it): nothing is left to do here.
+    layer_has_it: bool,
 }
 
 impl<S: Send + Sync, const MODE: u8> FromRequestParts<S> for GovernedContext<MODE> {
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(ctx) = parts.extensions.get::<RequestContext>() {
+            // Behind the layer, the flag changes nothing when the layer joined a
+            // session, or opened one for a route that wants one, or has none
+            // for a route that does not open: the layer's scope is the route's.
+            let keeps = match MODE {
+                OPEN => ctx.session.is_some(),
+                JOIN_ONLY => !ctx.opened_by_layer,
+                _ => true,
+            };
+            if keeps {
+                return Ok(GovernedContext {
+                    session: None,
+                    reporter: None,
+                    layer_has_it: true,
+                });
+            }
+        }
         let (resolved, opened_by_layer, agent) = match parts.extensions.get::<RequestContext>() {
             Some(ctx) => (ctx.session.clone(), ctx.opened_by_layer, ctx.agent.clone()),
             None => (
@@ -69,13 +89,25 @@ impl<S: Send + Sync, const MODE: u8> FromRequestParts<S> for GovernedContext<MOD
             agent,
         };
         parts.extensions.insert(ctx);
-        Ok(GovernedContext { session, reporter })
+        Ok(GovernedContext {
+            session,
+            reporter,
+            layer_has_it: false,
+        })
     }
 }
 
 impl<const MODE: u8> GovernedContext<MODE> {
     /// Runs the handler's body inside the route's session.
     pub async fn run<F: Future>(self, body: F) -> Governed<F::Output> {
+        if self.layer_has_it {
+            return Governed {
+                inner: body.await,
+                session: None,
+                reporter: None,
+                layer_has_it: true,
+            };
+        }
         // Scoped even without a session: a route that turned the flag off must
         // not see a session the layer opened.
         let output = session::scoped(self.session.clone(), body).await;
@@ -83,6 +115,7 @@ impl<const MODE: u8> GovernedContext<MODE> {
             inner: output,
             session: self.session,
             reporter: self.reporter,
+            layer_has_it: false,
         }
     }
 }
@@ -99,10 +132,14 @@ pub struct Governed<R> {
     inner: R,
     session: Option<Session>,
     reporter: Option<Agent>,
+    layer_has_it: bool,
 }
 
 impl<R: IntoResponse> IntoResponse for Governed<R> {
     fn into_response(self) -> Response {
+        if self.layer_has_it {
+            return self.inner.into_response();
+        }
         let response = session::sync_scope_opt(self.session.clone(), || self.inner.into_response());
         if let (Some(agent), Some(s)) = (&self.reporter, &self.session) {
             agent.report(AuditEvent::new(

@@ -15,7 +15,7 @@
 
 use std::fmt;
 
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::ser::{SerializeMap, Serializer as _};
@@ -93,7 +93,8 @@ pub fn render<E: GovernanceError + ?Sized>(error: &E) -> Response {
             tracing::error!(code = error.code(), %err, "could not serialize a governance error body");
             format!(r#"{{"error":{}}}"#, serde_json::Value::from(error.code())).into_bytes()
         });
-        let mut response = (status, body).into_response();
+        let mut response = Response::new(axum::body::Body::from(body));
+        *response.status_mut() = status;
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         error.headers(headers);

@@ -60,15 +60,37 @@ pub struct Session {
     inner: Arc<Inner>,
 }
 
+/// Id, agent, pipeline and audit url, in the order of [`HEADER_NAMES`].
 #[derive(PartialEq, Eq)]
 struct Inner {
-    id: Box<str>,
-    agent_uuid: Option<Box<str>>,
-    pipeline_uuid: Option<Box<str>>,
-    audit_url: Option<Box<str>>,
-    /// Header values, encoded once when the session is built.
-    headers: [Option<HeaderValue>; 4],
+    fields: [Option<Field>; 4],
     opened_here: bool,
+}
+
+/// One correlation value. A value that can travel in a header is kept as the
+/// header value itself (a joined session reuses the request's bytes, no copy);
+/// any other is kept as text and never sent.
+#[derive(PartialEq, Eq)]
+enum Field {
+    Header(HeaderValue),
+    Text(Box<str>),
+}
+
+impl Field {
+    fn new(text: String) -> Field {
+        match HeaderValue::from_str(&text) {
+            Ok(value) => Field::Header(value),
+            Err(_) => Field::Text(text.into()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // `HeaderValue::from_str` and the header checks only admit ASCII.
+            Field::Header(value) => value.to_str().unwrap_or_default(),
+            Field::Text(text) => text,
+        }
+    }
 }
 
 impl Session {
@@ -94,22 +116,22 @@ impl Session {
 
     /// The session id.
     pub fn id(&self) -> &str {
-        &self.inner.id
+        self.field(0).unwrap_or_default()
     }
 
     /// The agent UUID, when known.
     pub fn agent_uuid(&self) -> Option<&str> {
-        self.inner.agent_uuid.as_deref()
+        self.field(1)
     }
 
     /// The pipeline UUID, when known.
     pub fn pipeline_uuid(&self) -> Option<&str> {
-        self.inner.pipeline_uuid.as_deref()
+        self.field(2)
     }
 
     /// The dashboard link of the session, when known.
     pub fn audit_url(&self) -> Option<&str> {
-        self.inner.audit_url.as_deref()
+        self.field(3)
     }
 
     /// Whether this session was opened here ([`Session::open`]) rather than
@@ -129,11 +151,15 @@ impl Session {
     /// Puts the correlation headers of this session into `headers`, replacing
     /// any value they had.
     pub fn write_headers(&self, headers: &mut HeaderMap) {
-        for (name, value) in HEADER_NAMES.iter().zip(&self.inner.headers) {
-            if let Some(value) = value {
+        for (name, field) in HEADER_NAMES.iter().zip(&self.inner.fields) {
+            if let Some(Field::Header(value)) = field {
                 headers.insert(name.clone(), value.clone());
             }
         }
+    }
+
+    fn field(&self, index: usize) -> Option<&str> {
+        self.inner.fields[index].as_ref().map(Field::as_str)
     }
 }
 
@@ -183,20 +209,14 @@ impl SessionBuilder {
     /// Builds the session. A value that cannot travel in an HTTP header is kept
     /// on the session but left out of [`Session::headers`].
     pub fn build(self) -> Session {
-        let value = |s: Option<&str>| s.and_then(|s| HeaderValue::from_str(s).ok());
-        let headers = [
-            value(Some(&self.id)),
-            value(self.agent_uuid.as_deref()),
-            value(self.pipeline_uuid.as_deref()),
-            value(self.audit_url.as_deref()),
-        ];
         Session {
             inner: Arc::new(Inner {
-                id: self.id.into(),
-                agent_uuid: self.agent_uuid.map(Into::into),
-                pipeline_uuid: self.pipeline_uuid.map(Into::into),
-                audit_url: self.audit_url.map(Into::into),
-                headers,
+                fields: [
+                    Some(Field::new(self.id)),
+                    self.agent_uuid.map(Field::new),
+                    self.pipeline_uuid.map(Field::new),
+                    self.audit_url.map(Field::new),
+                ],
                 opened_here: self.opened_here,
             }),
         }
@@ -346,16 +366,12 @@ pub fn from_headers(headers: &HeaderMap) -> Result<Option<Session>, InvalidHeade
     let Some(id) = id else {
         return Ok(None);
     };
-    // Values were validated as visible ASCII, so they are reused as header values as they are.
-    let owned = |v: &HeaderValue| v.to_str().unwrap_or_default().to_owned();
-    let keep = |v: Option<&HeaderValue>| v.cloned();
+    // The values were checked to be visible ASCII: the session keeps the
+    // request's header values as they are (a reference count, no copy).
+    let keep = |v: Option<&HeaderValue>| v.cloned().map(Field::Header);
     Ok(Some(Session {
         inner: Arc::new(Inner {
-            id: owned(id).into(),
-            agent_uuid: agent.map(|v| owned(v).into()),
-            pipeline_uuid: pipeline.map(|v| owned(v).into()),
-            audit_url: audit.map(|v| owned(v).into()),
-            headers: [Some(id.clone()), keep(agent), keep(pipeline), keep(audit)],
+            fields: [keep(Some(id)), keep(agent), keep(pipeline), keep(audit)],
             opened_here: false,
         }),
     }))

@@ -5,7 +5,7 @@ use std::pin::Pin;
 
 use http::Method;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use tracing::Instrument;
 
 use super::Agent;
@@ -54,16 +54,21 @@ pub struct ChatRequest {
 
 impl ChatRequest {
     /// The request body, OpenAI-shaped.
-    pub(crate) fn to_body(&self, agent: &Agent, stream: bool) -> Value {
-        let mut body = json!({
-            "model": self.model.as_deref().unwrap_or(agent.model()),
-            "messages": self.messages,
-            "stream": stream,
-        });
-        if let Some(metadata) = &self.metadata {
-            body["metadata"] = metadata.clone();
+    pub(crate) fn to_body(&self, agent: &Agent, stream: bool) -> Result<bytes::Bytes, Error> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            model: &'a str,
+            messages: &'a [Message],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            metadata: Option<&'a Value>,
+            stream: bool,
         }
-        body
+        super::transport::json_bytes(&Body {
+            model: self.model.as_deref().unwrap_or(agent.model()),
+            messages: &self.messages,
+            metadata: self.metadata.as_ref(),
+            stream,
+        })
     }
 }
 
@@ -312,9 +317,9 @@ impl Agent {
 
     async fn chat_inner(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
         self.ensure_version().await?;
-        let body = request.to_body(self, false);
+        let body = request.to_body(self, false)?;
         let raw = self
-            .send_json(Method::POST, "/v1/chat/completions", Some(&body))
+            .send_json(Method::POST, "/v1/chat/completions", Some(body))
             .await?;
         let response = ChatResponse::from_json(raw)?;
         if self.inner.redaction_as_error {

@@ -28,7 +28,7 @@ pub use chat::{ChatCall, ChatRequest, ChatResponse, Message, ToolCall, Usage};
 pub use config::{AgentBuilder, ApiKey};
 pub use stream::{ChatChunk, ChatStream, StreamCall};
 pub use tools::{Approval, ApprovalState, ToolCallRequest, ToolVerdict};
-pub(crate) use transport::Opts;
+pub(crate) use transport::{json_bytes, Opts};
 
 use crate::events::Reporter;
 

@@ -298,9 +298,9 @@ impl Agent {
 
     async fn start_stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
         self.ensure_version().await?;
-        let body = request.to_body(self, true);
+        let body = request.to_body(self, true)?;
         let answer = self
-            .send(Method::POST, "/v1/chat/completions", Some(&body), true)
+            .send(Method::POST, "/v1/chat/completions", Some(body), true)
             .await?;
         let is_sse = answer
             .response

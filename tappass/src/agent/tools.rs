@@ -189,7 +189,11 @@ impl Agent {
             "payload": {"tool": call.tool, "args": call.args, "server": call.server},
         });
         let raw = self
-            .send_json(Method::POST, "/v1/govern", Some(&body))
+            .send_json(
+                Method::POST,
+                "/v1/govern",
+                Some(super::transport::json_bytes(&body)?),
+            )
             .await?;
         let text = |key: &str| str_field(raw.as_object(), key);
         let outcome = text("outcome").unwrap_or_default();

@@ -14,6 +14,13 @@ use crate::{session, Error, GovernanceDecision};
 /// The oldest server protocol this client speaks.
 const MIN_VERSION: (u64, u64, u64) = (0, 6, 0);
 
+/// A request body as JSON bytes.
+pub(crate) fn json_bytes<T: serde::Serialize + ?Sized>(value: &T) -> Result<Bytes, Error> {
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .map_err(|e| Error::Protocol(format!("could not encode the request body: {e}")))
+}
+
 /// Options of one call.
 #[derive(Debug, Default)]
 pub(crate) struct Opts<'a> {
@@ -39,7 +46,7 @@ impl Agent {
         &self,
         method: Method,
         path: &str,
-        body: Option<&Value>,
+        body: Option<Bytes>,
         streaming: bool,
     ) -> Result<Answer, Error> {
         let opts = Opts {
@@ -54,17 +61,11 @@ impl Agent {
         &self,
         method: Method,
         path: &str,
-        body: Option<&Value>,
+        body: Option<Bytes>,
         opts: &Opts<'_>,
     ) -> Result<Answer, Error> {
         let inner = &self.inner;
         let url = format!("{}{}", inner.base_url, path);
-        let body = match body {
-            Some(v) => Some(Bytes::from(serde_json::to_vec(v).map_err(|e| {
-                Error::Protocol(format!("could not encode the request body: {e}"))
-            })?)),
-            None => None,
-        };
         let correlation = session::with_current(|s| s.map(crate::Session::headers));
         let mut attempt = 0u32;
         loop {
@@ -132,7 +133,7 @@ impl Agent {
         &self,
         method: Method,
         path: &str,
-        body: Option<&Value>,
+        body: Option<Bytes>,
     ) -> Result<Value, Error> {
         let answer = self.send(method, path, body, false).await?;
         let bytes = read_limited(answer.response, self.inner.max_response_bytes).await?;
@@ -158,6 +159,16 @@ pub(crate) async fn read_limited(
         if len > limit as u64 {
             return Err(too_large(limit));
         }
+        // The length is known and allowed: read it in one go, without copying.
+        return response.bytes().await.map_err(|err| {
+            Error::unavailable(
+                format!(
+                    "the answer was cut off while reading it: {}",
+                    describe(&err)
+                ),
+                None,
+            )
+        });
     }
     let mut buf = BytesMut::new();
     loop {

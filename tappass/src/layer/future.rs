@@ -75,6 +75,7 @@ impl<F> ResponseFuture<F> {
 impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body,
 {
     type Output = Result<Response<ResponseBody<B>>, E>;
 
@@ -117,7 +118,10 @@ where
 /// Puts the correlation headers on the response and keeps the session in
 /// scope while its body is polled. A `#[governed]` route that chose its own
 /// session (or none) has the last word.
-fn finish<B>(mut response: Response<B>, session: Option<Session>) -> Response<ResponseBody<B>> {
+fn finish<B: http_body::Body>(
+    mut response: Response<B>,
+    session: Option<Session>,
+) -> Response<ResponseBody<B>> {
     let session = match response.extensions_mut().remove::<RouteSession>() {
         Some(RouteSession(route)) => route,
         None => session,
@@ -125,5 +129,10 @@ fn finish<B>(mut response: Response<B>, session: Option<Session>) -> Response<Re
     if let Some(session) = &session {
         session.write_headers(response.headers_mut());
     }
-    response.map(|body| ResponseBody::new(body, session))
+    response.map(|body| {
+        // A body whose length is known is already made: only a streamed one
+        // (SSE, chunked) needs the session while it is polled.
+        let streamed = session.filter(|_| body.size_hint().exact().is_none());
+        ResponseBody::new(body, streamed)
+    })
 }

@@ -29,6 +29,7 @@ impl<S: std::fmt::Debug> std::fmt::Debug for TapPassService<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TapPassService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
