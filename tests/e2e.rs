@@ -478,3 +478,35 @@ async fn sessions_the_layer_opened_report_open_and_close_events() {
     );
     assert_eq!(agent.dropped_events(), 0);
 }
+
+#[tokio::test]
+async fn fail_open_is_explicit_marks_degraded_calls_and_never_bypasses_a_decision() {
+    let dev = DevServer::start().await.unwrap();
+    let open = Agent::builder(dev.url())
+        .api_key("tp_e2e_key")
+        .max_retries(0)
+        .fail_open(true)
+        .build()
+        .unwrap();
+    assert!(open.is_fail_open());
+    assert!(!agent(&dev).is_fail_open(), "fail-open is off by default");
+
+    // A decision is still a decision.
+    let err = open.chat("My SSN is 123-45-6789").await.unwrap_err();
+    assert!(err.is_decision(), "{err}");
+    let ok = open.chat("hello").await.unwrap();
+    assert!(!ok.degraded);
+
+    // With the control plane gone, calls pass, marked as ungoverned.
+    dev.shutdown().await;
+    let degraded = open.chat("hello").await.unwrap();
+    assert!(degraded.degraded);
+    assert!(degraded.content.is_empty());
+    let verdict = open.govern_tool("send_email", json!({})).await.unwrap();
+    assert!(verdict.degraded);
+
+    // Through the layer, the same agent answers 200 instead of 503.
+    let app = App::start(open, false).await;
+    let (status, _, _) = app.chat("hello").await;
+    assert_eq!(status, 200);
+}

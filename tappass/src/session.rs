@@ -345,24 +345,37 @@ impl std::error::Error for InvalidHeader {}
 /// `http(s)` URL of at most 2,048 bytes; a repeated header must repeat the
 /// same value).
 pub fn from_headers(headers: &HeaderMap) -> Result<Option<Session>, InvalidHeader> {
-    let id = match single(headers, &SESSION_ID, "X-TapPass-Session-Id", check_id)? {
+    let found = scan(headers);
+    let slot = |i: usize| -> Result<Option<&HeaderValue>, InvalidHeader> {
+        let (header, check) = SLOTS[i];
+        let fail = |problem| InvalidHeader { header, problem };
+        match found[i] {
+            Slot::Absent => Ok(None),
+            Slot::Conflict(_) => Err(fail(HeaderProblem::Conflicting)),
+            Slot::One(value) => {
+                check(value.as_bytes()).map_err(fail)?;
+                Ok(Some(value))
+            }
+        }
+    };
+    let id = match slot(0)? {
         Some(id) => {
             // The alias may come along; it must then agree.
-            if let Some(alias) = single(headers, &SESSION_ALIAS, "X-TapPass-Session", check_id)? {
+            if let Some(alias) = slot(1)? {
                 if alias != id {
                     return Err(InvalidHeader {
-                        header: "X-TapPass-Session-Id",
+                        header: SLOTS[0].0,
                         problem: HeaderProblem::Conflicting,
                     });
                 }
             }
             Some(id)
         }
-        None => single(headers, &SESSION_ALIAS, "X-TapPass-Session", check_id)?,
+        None => slot(1)?,
     };
-    let agent = single(headers, &AGENT_UUID, "X-TapPass-Agent-Uuid", check_id)?;
-    let pipeline = single(headers, &PIPELINE_UUID, "X-TapPass-Pipeline-Uuid", check_id)?;
-    let audit = single(headers, &AUDIT_URL, "X-TapPass-Audit-Url", check_audit_url)?;
+    let agent = slot(2)?;
+    let pipeline = slot(3)?;
+    let audit = slot(4)?;
     let Some(id) = id else {
         return Ok(None);
     };
@@ -377,27 +390,47 @@ pub fn from_headers(headers: &HeaderMap) -> Result<Option<Session>, InvalidHeade
     }))
 }
 
-fn single<'a>(
-    headers: &'a HeaderMap,
-    name: &HeaderName,
-    display: &'static str,
-    check: fn(&[u8]) -> Result<(), HeaderProblem>,
-) -> Result<Option<&'a HeaderValue>, InvalidHeader> {
-    let mut values = headers.get_all(name).iter();
-    let Some(first) = values.next() else {
-        return Ok(None);
-    };
-    let fail = |problem| InvalidHeader {
-        header: display,
-        problem,
-    };
-    check(first.as_bytes()).map_err(fail)?;
-    for other in values {
-        if other != first {
-            return Err(fail(HeaderProblem::Conflicting));
-        }
+type Check = fn(&[u8]) -> Result<(), HeaderProblem>;
+
+/// The correlation headers in the order they are read and checked.
+const SLOTS: [(&str, Check); 5] = [
+    ("X-TapPass-Session-Id", check_id),
+    ("X-TapPass-Session", check_id),
+    ("X-TapPass-Agent-Uuid", check_id),
+    ("X-TapPass-Pipeline-Uuid", check_id),
+    ("X-TapPass-Audit-Url", check_audit_url),
+];
+
+#[derive(Clone, Copy)]
+enum Slot<'a> {
+    Absent,
+    One(&'a HeaderValue),
+    Conflict(&'a HeaderValue),
+}
+
+/// Finds the correlation headers in one pass over the request's headers
+/// (cheaper than one hash lookup per name, and free when there are none).
+fn scan(headers: &HeaderMap) -> [Slot<'_>; 5] {
+    let mut found = [Slot::Absent; 5];
+    for (name, value) in headers {
+        let Some(rest) = name.as_str().strip_prefix("x-tappass-") else {
+            continue;
+        };
+        let index = match rest {
+            "session-id" => 0,
+            "session" => 1,
+            "agent-uuid" => 2,
+            "pipeline-uuid" => 3,
+            "audit-url" => 4,
+            _ => continue,
+        };
+        found[index] = match found[index] {
+            Slot::Absent => Slot::One(value),
+            Slot::One(first) if first == value => Slot::One(first),
+            Slot::One(first) | Slot::Conflict(first) => Slot::Conflict(first),
+        };
     }
-    Ok(Some(first))
+    found
 }
 
 fn check_id(value: &[u8]) -> Result<(), HeaderProblem> {

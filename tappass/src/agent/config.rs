@@ -163,11 +163,18 @@ impl AgentBuilder {
 
     /// **Risky: off by default.** When the control plane is unreachable (a
     /// connection error, a timeout, or a 5xx without a decision, after the
-    /// retries), let a chat through ungoverned instead of failing closed: the
-    /// call returns a [`ChatResponse`](super::ChatResponse) with `degraded: true`
-    /// and empty content, and logs a warning. Decisions are never bypassed.
-    /// Only turn this on where availability matters more than governance, and
-    /// audit the degraded responses.
+    /// retries), let calls through ungoverned instead of failing closed:
+    /// [`Agent::chat`](super::Agent::chat) returns a
+    /// [`ChatResponse`](super::ChatResponse) with `degraded: true` and empty
+    /// content, [`Agent::govern_tool`](super::Agent::govern_tool) a
+    /// [`ToolVerdict`](super::ToolVerdict) with `degraded: true`, and each logs
+    /// a warning. Decisions are never bypassed, nor are configuration,
+    /// authentication or protocol failures. Streams still fail closed.
+    ///
+    /// The risk: while TapPass is down, prompts and tool calls reach the model
+    /// and the tools with no policy applied and no audit trail on the server.
+    /// Only turn this on where availability matters more than governance,
+    /// and alert on the warnings.
     pub fn fail_open(mut self, on: bool) -> Self {
         self.fail_open = on;
         self

@@ -65,7 +65,17 @@ impl<'a> IntoFuture for ToolCallRequest<'a> {
             );
             let result = self.agent.govern(&self).instrument(span.clone()).await;
             super::record_outcome(&span, &result);
-            result
+            match result {
+                Err(err) if self.agent.inner.fail_open && err.is_unavailable() => {
+                    tracing::warn!(tool = %self.tool, error = %err, "TapPass is unavailable; failing OPEN: this tool call was not governed");
+                    Ok(ToolVerdict {
+                        reason: "not governed: the control plane was unavailable and the agent fails open".to_owned(),
+                        degraded: true,
+                        ..ToolVerdict::default()
+                    })
+                }
+                other => other,
+            }
         })
     }
 }
@@ -84,6 +94,9 @@ pub struct ToolVerdict {
     pub decided_at: Option<Timestamp>,
     /// The whole decision object.
     pub raw: Value,
+    /// True when the control plane was unavailable and the agent is configured
+    /// to fail open: the call was **not** governed.
+    pub degraded: bool,
 }
 
 /// The state of an approval request.
@@ -210,6 +223,7 @@ impl Agent {
                 pipeline_id: text("pipeline_id"),
                 decided_at: text("decided_at").and_then(|s| s.parse().ok()),
                 raw,
+                degraded: false,
             }),
             "block" | "blocked" | "deny" => Err(GovernanceDecision::PolicyBlock(PolicyBlock {
                 blocked_by: raw
