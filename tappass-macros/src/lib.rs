@@ -4,6 +4,11 @@
 //! Generated code names only `::tappass::…` paths, so it works wherever
 //! `tappass` is a dependency (and inside `tappass` itself, which declares
 //! `extern crate self as tappass`).
+//!
+//! The [macros guide](https://docs.rs/tappass/latest/tappass/macros_guide/index.html)
+//! of `tappass` shows both at work, with examples that compile.
+
+#![deny(missing_docs)]
 
 use proc_macro::TokenStream;
 use syn::parse::Parse;
@@ -72,7 +77,10 @@ mod governed;
 /// receiver, an unknown option, a flag that is not `true` or `false`, a
 /// repeated option.
 ///
+/// The [macros guide] has these examples compiled and run as doctests.
+///
 /// [`tappass::current_session()`]: https://docs.rs/tappass/latest/tappass/fn.current_session.html
+/// [macros guide]: https://docs.rs/tappass/latest/tappass/macros_guide/index.html
 #[proc_macro_attribute]
 pub fn governed(args: TokenStream, item: TokenStream) -> TokenStream {
     expand(item, |item: proc_macro2::TokenStream| {
@@ -134,6 +142,14 @@ pub fn governed(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `skip` | the field stays out of the body |
 /// | `rename = "key"` | the field's key in the body |
 ///
+/// # Attributes of the type (on the enum, or on the struct)
+///
+/// | attribute | meaning |
+/// |---|---|
+/// | `problem` | the type always answers RFC 9457 `application/problem+json` (`type`, `title`, `status`, `detail` in front of the same members) |
+/// | `openapi` | also derives `utoipa::ToSchema`: the schema of the body, a `oneOf`/`anyOf` of the cases for an enum; needs `tappass`'s `utoipa` feature |
+/// | `openapi = "Name"` | the same, under the schema name `Name` |
+///
 /// The body is `{"error": code, "message": …, <fields>…, "session_id": …,
 /// "audit_url": …}`: the named fields that are not skipped go through
 /// `serde::Serialize`; unnamed fields never reach it; the current session's
@@ -148,6 +164,11 @@ pub fn governed(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `retry_after` field of another type, an unknown or repeated key, a field
 /// type that is not `Serialize`, a code that is not snake case, two fields
 /// with one key, a union. Generic types are supported; the bounds are yours.
+///
+/// The [macros guide] has these examples compiled and run as doctests,
+/// with the `problem` and `openapi` attributes.
+///
+/// [macros guide]: https://docs.rs/tappass/latest/tappass/macros_guide/index.html
 #[proc_macro_derive(GovernanceError, attributes(governance))]
 pub fn derive_governance_error(input: TokenStream) -> TokenStream {
     expand(input, |input: syn::DeriveInput| {

@@ -20,6 +20,7 @@ use crate::Timestamp;
 /// Its HTTP mapping ([`GovernanceError`], `IntoResponse`) follows the table of
 /// the crate documentation: 403 for a policy block, 428 for an approval, …
 #[derive(Debug, Clone, PartialEq, GovernanceError)]
+#[cfg_attr(feature = "utoipa", governance(openapi))]
 #[non_exhaustive]
 pub enum GovernanceDecision {
     /// A policy hard-blocked the request (403).
@@ -51,6 +52,7 @@ pub enum GovernanceDecision {
 /// A policy hard-blocked the request.
 #[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
 #[governance(status = 403, code = "policy_block")]
+#[cfg_attr(feature = "utoipa", governance(openapi))]
 #[non_exhaustive]
 pub struct PolicyBlock {
     /// The pipeline step that blocked, e.g. `detect_pii`.
@@ -71,6 +73,7 @@ pub struct PolicyBlock {
 
 /// One redaction of a [`RedactionApplied`] decision.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(default)]
 #[non_exhaustive]
 pub struct Redaction {
@@ -87,6 +90,7 @@ pub struct Redaction {
 /// Content was redacted.
 #[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
 #[governance(status = 403, code = "redaction_applied")]
+#[cfg_attr(feature = "utoipa", governance(openapi))]
 #[non_exhaustive]
 pub struct RedactionApplied {
     /// The redactions made.
@@ -104,6 +108,7 @@ pub struct RedactionApplied {
 /// The request is paused until a human approves it.
 #[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
 #[governance(status = 428, code = "approval_required")]
+#[cfg_attr(feature = "utoipa", governance(openapi))]
 #[non_exhaustive]
 pub struct ApprovalRequired {
     /// Where a human approves or denies.
@@ -127,6 +132,7 @@ pub struct ApprovalRequired {
     code = "authorization_required",
     headers = AuthorizationRequired::www_authenticate
 )]
+#[cfg_attr(feature = "utoipa", governance(openapi))]
 #[non_exhaustive]
 pub struct AuthorizationRequired {
     /// The account provider, e.g. `github`.
@@ -146,6 +152,7 @@ pub struct AuthorizationRequired {
 /// The agent's clearance tier is too low.
 #[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
 #[governance(status = 403, code = "trust_tier_denied")]
+#[cfg_attr(feature = "utoipa", governance(openapi))]
 #[non_exhaustive]
 pub struct TrustTierDenied {
     /// The tier the request needs.
@@ -163,6 +170,7 @@ pub struct TrustTierDenied {
 /// An emergency override is in effect.
 #[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
 #[governance(status = 503, code = "break_glass_active", retry_after = expires_at)]
+#[cfg_attr(feature = "utoipa", governance(openapi))]
 #[non_exhaustive]
 pub struct BreakGlassActive {
     /// `relax`, `bypass_step` or `full_bypass`.
@@ -180,6 +188,7 @@ pub struct BreakGlassActive {
 /// The tool is unapproved, altered or revoked.
 #[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
 #[governance(status = 422, code = "tool_integrity_violation")]
+#[cfg_attr(feature = "utoipa", governance(openapi))]
 #[non_exhaustive]
 pub struct ToolIntegrityViolation {
     /// The tool's name.
@@ -197,6 +206,7 @@ pub struct ToolIntegrityViolation {
 /// A decision of a kind this client has no struct for.
 #[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
 #[governance(status = 403, code = decision)]
+#[cfg_attr(feature = "utoipa", governance(openapi))]
 #[non_exhaustive]
 pub struct OtherDecision {
     /// The decision's name as the server sent it; it is the body's `error` code.

@@ -13,6 +13,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// (`IntoResponse`), so a handler returning `Result<_, tappass::Error>` needs
 /// nothing else; failures fail closed and keep their details out of the body.
 #[derive(Debug, thiserror::Error, GovernanceError)]
+#[cfg_attr(feature = "utoipa", governance(openapi = "TapPassError"))]
 #[non_exhaustive]
 pub enum Error {
     /// A governance decision stopped or paused the request.

@@ -1,6 +1,6 @@
 #![doc = include_str!("docs/crate.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 extern crate self as tappass;
 
@@ -14,6 +14,10 @@ pub mod events;
 pub mod extract;
 mod governed;
 pub mod layer;
+pub mod macros_guide;
+#[cfg(feature = "utoipa")]
+#[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
+pub mod openapi;
 pub mod propagate;
 pub mod response;
 pub mod session;
@@ -39,7 +43,9 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::governed::{typed, Governed, GovernedContext, INHERIT, JOIN_ONLY, OPEN};
-    pub use crate::response::{render, set_retry_after, RetryAfter};
+    #[cfg(feature = "utoipa")]
+    pub use crate::openapi::derive as openapi;
+    pub use crate::response::{render, render_problem, set_retry_after, RetryAfter};
     pub use axum;
     pub use http;
     pub use serde;
@@ -61,4 +67,28 @@ pub mod __private {
     {
         map.serialize_entry(key, value)
     }
+}
+
+/// What `#[governance(openapi)]` expands to: its tokens with the `utoipa`
+/// feature, a clear compile error without it. Not public API.
+#[cfg(feature = "utoipa")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __openapi {
+    ($($tokens:tt)*) => {
+        $($tokens)*
+    };
+}
+
+/// What `#[governance(openapi)]` expands to: its tokens with the `utoipa`
+/// feature, a clear compile error without it. Not public API.
+#[cfg(not(feature = "utoipa"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __openapi {
+    ($($tokens:tt)*) => {
+        ::core::compile_error!(
+            "`#[governance(openapi)]` needs the `utoipa` feature of tappass: `tappass = { version = \"0.1\", features = [\"utoipa\"] }`"
+        );
+    };
 }

@@ -21,6 +21,16 @@ use time::OffsetDateTime;
 /// assert_eq!(t.to_http_date(), "Mon, 23 Nov 2026 10:00:00 GMT");
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "utoipa",
+    derive(utoipa::ToSchema),
+    schema(
+        value_type = String,
+        format = DateTime,
+        description = "A point in time, RFC 3339.",
+        example = "2026-11-23T10:00:00Z"
+    )
+)]
 pub struct Timestamp(OffsetDateTime);
 
 impl Timestamp {

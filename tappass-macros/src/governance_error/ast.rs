@@ -5,12 +5,16 @@ use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::{Data, DeriveInput, Fields, Ident, Index, Member, Type};
 
-use super::attr::{self, CaseAttrs, FieldAttrs};
+use super::attr::{self, CaseAttrs, ContainerAttrs, FieldAttrs, Place};
 use crate::errors::Errors;
 
 /// The derive input: a struct (one case) or an enum (one case per variant).
 pub(crate) struct Input<'a> {
     pub original: &'a DeriveInput,
+    /// The type's own attributes (`problem`, `openapi`).
+    pub attrs: ContainerAttrs,
+    /// The type's doc comment.
+    pub docs: Option<String>,
     pub cases: Vec<Case<'a>>,
 }
 
@@ -21,6 +25,8 @@ pub(crate) struct Case<'a> {
     /// The path that matches this case in a pattern: `Self` or `Self::Variant`.
     pub path: TokenStream,
     pub attrs: CaseAttrs,
+    /// The doc comment of the struct or the variant.
+    pub docs: Option<String>,
     pub fields: Vec<Field<'a>>,
 }
 
@@ -33,6 +39,8 @@ pub(crate) struct Field<'a> {
     pub binding: Ident,
     pub ty: &'a Type,
     pub attrs: FieldAttrs,
+    /// The field's doc comment.
+    pub docs: Option<String>,
 }
 
 impl<'a> Input<'a> {
@@ -41,31 +49,46 @@ impl<'a> Input<'a> {
     pub(crate) fn from_syn(input: &'a DeriveInput, errors: &mut Errors) -> syn::Result<Self> {
         match &input.data {
             Data::Struct(data) => {
-                let attrs = attr::case_attrs(&input.attrs, errors);
-                let case = Case::new(&input.ident, quote!(Self), attrs, &data.fields, errors);
+                let (container, attrs) = attr::case_attrs(&input.attrs, Place::Struct, errors);
+                let docs = attr::docs(&input.attrs);
+                let case = Case::new(
+                    &input.ident,
+                    quote!(Self),
+                    attrs,
+                    docs.clone(),
+                    &data.fields,
+                    errors,
+                );
                 Ok(Input {
                     original: input,
+                    attrs: container,
+                    docs,
                     cases: vec![case],
                 })
             }
             Data::Enum(data) => {
-                for attr in attr::governance_attrs(&input.attrs) {
-                    errors.spanned(
-                        attr,
-                        "on an enum, `#[governance(...)]` goes on each variant, not on the enum",
-                    );
-                }
+                let (container, _) = attr::case_attrs(&input.attrs, Place::Enum, errors);
                 let cases = data
                     .variants
                     .iter()
                     .map(|variant| {
-                        let attrs = attr::case_attrs(&variant.attrs, errors);
+                        let (_, attrs) = attr::case_attrs(&variant.attrs, Place::Variant, errors);
                         let ident = &variant.ident;
-                        Case::new(ident, quote!(Self::#ident), attrs, &variant.fields, errors)
+                        let docs = attr::docs(&variant.attrs);
+                        Case::new(
+                            ident,
+                            quote!(Self::#ident),
+                            attrs,
+                            docs,
+                            &variant.fields,
+                            errors,
+                        )
                     })
                     .collect();
                 Ok(Input {
                     original: input,
+                    attrs: container,
+                    docs: attr::docs(&input.attrs),
                     cases,
                 })
             }
@@ -82,6 +105,7 @@ impl<'a> Case<'a> {
         ident: &'a Ident,
         path: TokenStream,
         attrs: CaseAttrs,
+        docs: Option<String>,
         fields: &'a Fields,
         errors: &mut Errors,
     ) -> Self {
@@ -100,12 +124,14 @@ impl<'a> Case<'a> {
                 binding: quote::format_ident!("__field{}", index),
                 ty: &field.ty,
                 attrs: attr::field_attrs(&field.attrs, errors),
+                docs: attr::docs(&field.attrs),
             })
             .collect();
         Case {
             ident,
             path,
             attrs,
+            docs,
             fields,
         }
     }

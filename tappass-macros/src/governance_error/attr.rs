@@ -1,6 +1,7 @@
-//! Parses `#[governance(...)]` attributes, on a struct or an enum variant
-//! ([`CaseAttrs`]) and on a field ([`FieldAttrs`]). Every mistake is recorded
-//! and parsing goes on, so that all of them are reported at once.
+//! Parses `#[governance(...)]` attributes: on the type ([`ContainerAttrs`]),
+//! on a struct or an enum variant ([`CaseAttrs`]) and on a field
+//! ([`FieldAttrs`]). A struct is both a type and a case. Every mistake is
+//! recorded and parsing goes on, so that all of them are reported at once.
 
 use proc_macro2::TokenTree;
 use syn::meta::ParseNestedMeta;
@@ -19,9 +20,33 @@ pub(crate) const HEADERS: &str = "headers";
 pub(crate) const TRANSPARENT: &str = "transparent";
 pub(crate) const SKIP: &str = "skip";
 pub(crate) const RENAME: &str = "rename";
+pub(crate) const PROBLEM: &str = "problem";
+pub(crate) const OPENAPI: &str = "openapi";
 
 const CASE_KEYS: &[&str] = &[STATUS, CODE, MESSAGE, RETRY_AFTER, HEADERS, TRANSPARENT];
+const CONTAINER_KEYS: &[&str] = &[PROBLEM, OPENAPI];
+const STRUCT_KEYS: &[&str] = &[
+    STATUS,
+    CODE,
+    MESSAGE,
+    RETRY_AFTER,
+    HEADERS,
+    TRANSPARENT,
+    PROBLEM,
+    OPENAPI,
+];
 const FIELD_KEYS: &[&str] = &[SKIP, RENAME];
+
+/// Where a `#[governance(...)]` attribute is written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// On a struct: the type and its only case.
+    Struct,
+    /// On an enum: the type.
+    Enum,
+    /// On an enum variant: a case.
+    Variant,
+}
 
 /// One key of an attribute with its value, keeping the key for error spans.
 pub(crate) struct Keyed<T> {
@@ -51,6 +76,16 @@ pub(crate) struct CaseAttrs {
     pub mentioned: Vec<&'static str>,
 }
 
+/// The attributes of the type itself.
+#[derive(Default)]
+pub(crate) struct ContainerAttrs {
+    /// `problem`: the type answers `application/problem+json`.
+    pub problem: Option<Keyed<()>>,
+    /// `openapi` or `openapi = "Name"`: the type gets an OpenAPI schema,
+    /// named `Name` when given.
+    pub openapi: Option<Keyed<Option<LitStr>>>,
+}
+
 /// The attributes of a field.
 #[derive(Default)]
 pub(crate) struct FieldAttrs {
@@ -77,16 +112,58 @@ impl CaseAttrs {
     }
 }
 
-/// Parses the `#[governance(...)]` attributes of a struct or an enum variant.
-pub(crate) fn case_attrs(attrs: &[Attribute], errors: &mut Errors) -> CaseAttrs {
+/// Parses the `#[governance(...)]` attributes written at `place`: the type's
+/// own keys (struct and enum) and the case's (struct and variant).
+pub(crate) fn case_attrs(
+    attrs: &[Attribute],
+    place: Place,
+    errors: &mut Errors,
+) -> (ContainerAttrs, CaseAttrs) {
+    let mut container = ContainerAttrs::default();
     let mut out = CaseAttrs::default();
     for attr in governance_attrs(attrs) {
         let result = attr.parse_nested_meta(|meta| {
             let key = meta.path.clone();
             if let Some(known) = CASE_KEYS.iter().find(|known| key.is_ident(known)) {
+                if place == Place::Enum {
+                    errors.spanned(
+                        &key,
+                        format_args!("on an enum, `{known}` goes on each variant, not on the enum"),
+                    );
+                    return skip_value(&meta);
+                }
                 out.mentioned.push(known);
             }
-            if key.is_ident(STATUS) {
+            if let Some(known) = CONTAINER_KEYS.iter().find(|known| key.is_ident(known)) {
+                if place == Place::Variant {
+                    errors.spanned(
+                        &key,
+                        format_args!("`{known}` goes on the enum, not on a variant: it applies to the whole type"),
+                    );
+                    return skip_value(&meta);
+                }
+            }
+            if key.is_ident(PROBLEM) {
+                flag(&meta, errors)?;
+                set(&mut container.problem, key, (), errors);
+            } else if key.is_ident(OPENAPI) {
+                let name = if meta.input.peek(Token![=]) {
+                    match meta.value()?.parse::<Expr>()? {
+                        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) if !lit.value().is_empty() => Some(lit),
+                        other => {
+                            errors.spanned(
+                                other,
+                                "expected the schema's name as a non-empty string, like `openapi = \"ChatError\"`, or `openapi` alone for the type's name",
+                            );
+                            None
+                        }
+                    }
+                } else {
+                    flag(&meta, errors)?;
+                    None
+                };
+                set(&mut container.openapi, key, name, errors);
+            } else if key.is_ident(STATUS) {
                 if let Some(expr) = value(&meta, errors, "`status = 403`")? {
                     match expr {
                         Expr::Lit(ExprLit { lit: Lit::Int(lit), .. }) => {
@@ -149,13 +226,18 @@ pub(crate) fn case_attrs(attrs: &[Attribute], errors: &mut Errors) -> CaseAttrs 
                 flag(&meta, errors)?;
                 set(&mut out.transparent, key, (), errors);
             } else {
-                unknown(&meta, CASE_KEYS, (FIELD_KEYS, "a field"), errors)?;
+                let expected = match place {
+                    Place::Struct => STRUCT_KEYS,
+                    Place::Enum => CONTAINER_KEYS,
+                    Place::Variant => CASE_KEYS,
+                };
+                unknown(&meta, expected, &[(FIELD_KEYS, "a field")], errors)?;
             }
             Ok(())
         });
         errors.ok(result);
     }
-    out
+    (container, out)
 }
 
 /// Parses the `#[governance(...)]` attributes of a field.
@@ -180,7 +262,15 @@ pub(crate) fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttr
                     }
                 }
             } else {
-                unknown(&meta, FIELD_KEYS, (CASE_KEYS, "an enum variant or a struct"), errors)?;
+                unknown(
+                    &meta,
+                    FIELD_KEYS,
+                    &[
+                        (CASE_KEYS, "an enum variant or a struct"),
+                        (CONTAINER_KEYS, "the enum or the struct"),
+                    ],
+                    errors,
+                )?;
             }
             Ok(())
         });
@@ -242,16 +332,20 @@ fn flag(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<()> {
 }
 
 /// Records an unknown key and skips its value. A key that belongs elsewhere
-/// (`elsewhere.0`) is told where it goes; a near miss gets a suggestion.
+/// (one of `elsewhere`'s lists) is told where it goes; a near miss gets a
+/// suggestion.
 fn unknown(
     meta: &ParseNestedMeta<'_>,
     expected: &[&str],
-    elsewhere: (&[&str], &str),
+    elsewhere: &[(&[&str], &str)],
     errors: &mut Errors,
 ) -> syn::Result<()> {
     let name = key_name(&meta.path);
-    let message = if elsewhere.0.contains(&name.as_str()) {
-        format!("`{name}` goes on {}, not here", elsewhere.1)
+    let place = elsewhere
+        .iter()
+        .find(|(keys, _)| keys.contains(&name.as_str()));
+    let message = if let Some((_, place)) = place {
+        format!("`{name}` goes on {place}, not here")
     } else {
         let list = expected
             .iter()
@@ -292,4 +386,29 @@ fn field_name(expr: &Expr) -> Option<Ident> {
 fn key_name(path: &Path) -> String {
     let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
     segments.join("::")
+}
+
+/// The text of the `///` doc comments among `attrs`, one paragraph per blank
+/// line, or `None` when there are none.
+pub(crate) fn docs(attrs: &[Attribute]) -> Option<String> {
+    let mut lines = Vec::new();
+    for attr in attrs.iter().filter(|attr| attr.path().is_ident("doc")) {
+        if let syn::Meta::NameValue(syn::MetaNameValue {
+            value: Expr::Lit(ExprLit {
+                lit: Lit::Str(lit), ..
+            }),
+            ..
+        }) = &attr.meta
+        {
+            let text = lit.value();
+            if text.trim().is_empty() {
+                lines.push(String::new());
+            } else {
+                lines.extend(text.lines().map(|line| line.trim().to_owned()));
+            }
+        }
+    }
+    let text = lines.join("\n");
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
 }

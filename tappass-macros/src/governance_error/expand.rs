@@ -1,4 +1,5 @@
-//! Generates `impl GovernanceError` and `impl IntoResponse` for a valid input.
+//! Generates `impl GovernanceError` and `impl IntoResponse` for a valid input,
+//! and the OpenAPI schema when the type asks for it (`schema`).
 //!
 //! Each trait method is one `match self` with an arm per case. Checks that the
 //! user's types must pass (`BodyField`, i.e. `Serialize`, `RetryAfter`, `AsRef<str>`, the inner
@@ -12,8 +13,9 @@ use syn::spanned::Spanned;
 
 use super::ast::{Case, Field, Input};
 use super::attr::Code;
+use super::schema;
 
-/// The two impls.
+/// The two impls, and the schema's when the type asks for it.
 pub(crate) fn impls(input: &Input<'_>) -> TokenStream {
     let ty = &input.original.ident;
     let (impl_generics, ty_generics, where_clause) = input.original.generics.split_for_impl();
@@ -59,6 +61,16 @@ pub(crate) fn impls(input: &Input<'_>) -> TokenStream {
         }
     });
 
+    let render = match &input.attrs.problem {
+        Some(_) => quote!(::tappass::__private::render_problem),
+        None => quote!(::tappass::__private::render),
+    };
+    let schema = input
+        .attrs
+        .openapi
+        .as_ref()
+        .map(|openapi| schema::impls(input, openapi));
+
     quote! {
         #[automatically_derived]
         impl #impl_generics ::tappass::GovernanceError for #ty #ty_generics #where_clause {
@@ -87,9 +99,11 @@ pub(crate) fn impls(input: &Input<'_>) -> TokenStream {
         #[automatically_derived]
         impl #impl_generics ::tappass::__private::axum::response::IntoResponse for #ty #ty_generics #where_clause {
             fn into_response(self) -> ::tappass::__private::axum::response::Response {
-                ::tappass::__private::render(&self)
+                #render(&self)
             }
         }
+
+        #schema
     }
 }
 
@@ -122,7 +136,7 @@ fn dispatch<'c, 'a>(input: &'c Input<'a>, arm: fn(&'c Case<'a>) -> Arm<'c, 'a>) 
 }
 
 /// The only field of a transparent case, or `None` when the case is not one.
-fn transparent<'c, 'a>(case: &'c Case<'a>) -> Option<&'c Field<'a>> {
+pub(crate) fn transparent<'c, 'a>(case: &'c Case<'a>) -> Option<&'c Field<'a>> {
     case.attrs.transparent.as_ref()?;
     case.fields.first()
 }

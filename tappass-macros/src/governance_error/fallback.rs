@@ -6,6 +6,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{Data, DeriveInput};
 
+use super::attr::{self, OPENAPI};
+
 /// The errors, then stub impls whose bodies are never run.
 pub(crate) fn expand(input: &DeriveInput, error: syn::Error) -> TokenStream {
     let errors = error.into_compile_error();
@@ -15,8 +17,27 @@ pub(crate) fn expand(input: &DeriveInput, error: syn::Error) -> TokenStream {
     }
     let ty = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let schema = wants_openapi(input).then(|| {
+        quote! {
+            ::tappass::__openapi! {
+                #[automatically_derived]
+                impl #impl_generics ::tappass::__private::openapi::utoipa::PartialSchema for #ty #ty_generics #where_clause {
+                    fn schema() -> ::tappass::__private::openapi::utoipa::openapi::RefOr<
+                        ::tappass::__private::openapi::utoipa::openapi::schema::Schema,
+                    > {
+                        ::core::unreachable!()
+                    }
+                }
+
+                #[automatically_derived]
+                impl #impl_generics ::tappass::__private::openapi::utoipa::ToSchema for #ty #ty_generics #where_clause {}
+            }
+        }
+    });
     quote! {
         #errors
+
+        #schema
 
         #[automatically_derived]
         impl #impl_generics ::tappass::GovernanceError for #ty #ty_generics #where_clause {
@@ -43,4 +64,22 @@ pub(crate) fn expand(input: &DeriveInput, error: syn::Error) -> TokenStream {
             }
         }
     }
+}
+
+/// Whether the type asks for an OpenAPI schema, read leniently: the
+/// attributes may be the mistakes being reported.
+fn wants_openapi(input: &DeriveInput) -> bool {
+    let mut wants = false;
+    for attr in attr::governance_attrs(&input.attrs) {
+        let _ = attr.parse_nested_meta(|meta| {
+            wants |= meta.path.is_ident(OPENAPI);
+            if meta.input.peek(syn::Token![=]) {
+                let _: syn::Expr = meta.value()?.parse()?;
+            } else if !meta.input.is_empty() && !meta.input.peek(syn::Token![,]) {
+                let _: proc_macro2::TokenTree = meta.input.parse()?;
+            }
+            Ok(())
+        });
+    }
+    wants
 }

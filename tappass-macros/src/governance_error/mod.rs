@@ -1,10 +1,12 @@
 //! `#[derive(GovernanceError)]`: parse (`ast`, `attr`), validate (`valid`),
-//! then generate (`expand`), or emit the errors with stub impls (`fallback`).
+//! then generate (`expand`, and `schema` for `#[governance(openapi)]`), or
+//! emit the errors with stub impls (`fallback`).
 
 mod ast;
 mod attr;
 mod expand;
 mod fallback;
+mod schema;
 mod valid;
 
 use proc_macro2::TokenStream;

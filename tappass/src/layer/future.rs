@@ -17,6 +17,7 @@ pin_project! {
     pub struct ResponseFuture<F> {
         #[pin]
         kind: Kind<F>,
+        problem_json: bool,
     }
 }
 
@@ -42,12 +43,14 @@ impl<F> ResponseFuture<F> {
             kind: Kind::Rejected {
                 invalid: Some(invalid),
             },
+            problem_json: false,
         }
     }
 
     pub(crate) fn plain(future: F) -> Self {
         ResponseFuture {
             kind: Kind::Plain { future },
+            problem_json: false,
         }
     }
 
@@ -68,7 +71,14 @@ impl<F> ResponseFuture<F> {
                 span,
                 reporter,
             },
+            problem_json: false,
         }
+    }
+
+    /// Answers governance errors as problem+json (the layer's `problem_json`).
+    pub(crate) fn problem_json(mut self, on: bool) -> Self {
+        self.problem_json = on;
+        self
     }
 }
 
@@ -80,16 +90,23 @@ where
     type Output = Result<Response<ResponseBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
+        let this = self.project();
+        let problem_json = *this.problem_json;
+        match this.kind.project() {
             KindProj::Rejected { invalid } => {
-                let invalid = invalid.take().expect("polled after completion");
-                let response =
-                    crate::response::render(&crate::extract::InvalidCorrelation(invalid));
+                let invalid = crate::extract::InvalidCorrelation(
+                    invalid.take().expect("polled after completion"),
+                );
+                let response = if problem_json {
+                    crate::response::render_problem(&invalid)
+                } else {
+                    crate::response::render(&invalid)
+                };
                 Poll::Ready(Ok(response.map(ResponseBody::rejected)))
             }
             KindProj::Plain { future } => {
                 let response = ready!(future.poll(cx))?;
-                Poll::Ready(Ok(finish(response, None)))
+                Poll::Ready(Ok(finish(response, None, problem_json)))
             }
             KindProj::Scoped {
                 future,
@@ -109,7 +126,7 @@ where
                         serde_json::json!({ "status": response.status().as_u16() }),
                     ));
                 }
-                Poll::Ready(Ok(finish(response, session)))
+                Poll::Ready(Ok(finish(response, session, problem_json)))
             }
         }
     }
@@ -117,10 +134,12 @@ where
 
 /// Puts the correlation headers on the response and keeps the session in
 /// scope while its body is polled. A `#[governed]` route that chose its own
-/// session (or none) has the last word.
+/// session (or none) has the last word. With `problem_json`, a governance
+/// error answers problem+json.
 fn finish<B: http_body::Body>(
     mut response: Response<B>,
     session: Option<Session>,
+    problem_json: bool,
 ) -> Response<ResponseBody<B>> {
     let session = match response.extensions_mut().remove::<RouteSession>() {
         Some(RouteSession(route)) => route,
@@ -128,6 +147,11 @@ fn finish<B: http_body::Body>(
     };
     if let Some(session) = &session {
         session.write_headers(response.headers_mut());
+    }
+    if problem_json {
+        if let Some(problem) = crate::response::take_problem(&mut response) {
+            return response.map(|_| ResponseBody::rejected(problem));
+        }
     }
     response.map(|body| {
         // A body whose length is known is already made: only a streamed one

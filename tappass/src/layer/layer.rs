@@ -18,6 +18,7 @@ pub struct TapPassLayer {
 pub(crate) struct Shared {
     pub(crate) agent: Agent,
     pub(crate) auto_open_session: bool,
+    pub(crate) problem_json: bool,
 }
 
 impl TapPassLayer {
@@ -28,6 +29,7 @@ impl TapPassLayer {
             api_key: None,
             agent: None,
             auto_open_session: false,
+            problem_json: false,
         }
     }
 
@@ -37,6 +39,7 @@ impl TapPassLayer {
             shared: Arc::new(Shared {
                 agent,
                 auto_open_session: false,
+                problem_json: false,
             }),
         }
     }
@@ -51,6 +54,11 @@ impl TapPassLayer {
         self.shared.auto_open_session
     }
 
+    /// Whether governance errors answer `application/problem+json`.
+    pub fn problem_json(&self) -> bool {
+        self.shared.problem_json
+    }
+
     /// Delivers the audit events still queued; call it on graceful shutdown.
     pub async fn flush(&self) {
         self.shared.agent.flush_events().await
@@ -62,6 +70,7 @@ impl fmt::Debug for TapPassLayer {
         f.debug_struct("TapPassLayer")
             .field("agent", &self.shared.agent)
             .field("auto_open_session", &self.shared.auto_open_session)
+            .field("problem_json", &self.shared.problem_json)
             .finish()
     }
 }
@@ -84,6 +93,7 @@ pub struct TapPassLayerBuilder {
     api_key: Option<String>,
     agent: Option<Agent>,
     auto_open_session: bool,
+    problem_json: bool,
 }
 
 impl fmt::Debug for TapPassLayerBuilder {
@@ -93,6 +103,7 @@ impl fmt::Debug for TapPassLayerBuilder {
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("agent", &self.agent)
             .field("auto_open_session", &self.auto_open_session)
+            .field("problem_json", &self.problem_json)
             .finish()
     }
 }
@@ -125,9 +136,55 @@ impl TapPassLayerBuilder {
         self
     }
 
+    /// Answers governance errors as RFC 9457 `application/problem+json`
+    /// (default `false`: `application/json`).
+    ///
+    /// With it on, every response that
+    /// [`tappass::response::render`](crate::response::render) built under the
+    /// layer (decisions, [`Error`], the extractors' rejections, the errors
+    /// you derive with `GovernanceError`) and the layer's own `400` for a
+    /// malformed correlation header answer problem+json: the same status,
+    /// headers and members, with `type` (`urn:tappass:error:<code>`),
+    /// `title`, `status` and `detail` in front. Other responses pass
+    /// untouched. See [`tappass::response`](crate::response#problem-details-rfc-9457).
+    ///
+    /// It costs nothing on a successful response. Once a layer with it is
+    /// built, every rendered error keeps its plain body at hand for the
+    /// rewrite (a reference count, not a copy); until then, not even that.
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use tower::ServiceExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tappass::Error> {
+    /// let layer = tappass::TapPassLayer::builder()
+    ///     .tappass_url("http://127.0.0.1:9620")
+    ///     .api_key("tp_example")
+    ///     .problem_json(true)
+    ///     .build()?;
+    /// let app = Router::new().route("/", get(|| async { "ok" })).layer(layer);
+    ///
+    /// let request = http::Request::get("/")
+    ///     .header("X-TapPass-Session-Id", "not a valid id")
+    ///     .body(axum::body::Body::empty())
+    ///     .unwrap();
+    /// let response = app.oneshot(request).await.unwrap();
+    /// assert_eq!(response.status(), 400);
+    /// assert_eq!(response.headers()["content-type"], "application/problem+json");
+    /// # Ok(()) }
+    /// ```
+    pub fn problem_json(mut self, on: bool) -> Self {
+        self.problem_json = on;
+        self
+    }
+
     /// Builds the layer. Fails with [`Error::Config`] for a bad URL or a
     /// missing key, saying which setting to fix.
     pub fn build(self) -> Result<TapPassLayer, Error> {
+        if self.problem_json {
+            // The renderer keeps each plain body at hand from now on.
+            crate::response::enable_problem_layers();
+        }
         let agent = match self.agent {
             Some(agent) => agent,
             None => {
@@ -142,6 +199,7 @@ impl TapPassLayerBuilder {
             shared: Arc::new(Shared {
                 agent,
                 auto_open_session: self.auto_open_session,
+                problem_json: self.problem_json,
             }),
         })
     }

@@ -48,7 +48,7 @@ where
                     problem = invalid.problem.describe(),
                     "refused a malformed TapPass correlation header"
                 );
-                return ResponseFuture::rejected(invalid);
+                return ResponseFuture::rejected(invalid).problem_json(self.shared.problem_json);
             }
         };
         let (session, opened) = match joined {
@@ -74,7 +74,7 @@ where
             opened_by_layer: opened,
             agent: Some(agent.clone()),
         });
-        match session {
+        let future = match session {
             Some(session) => {
                 let inner = &mut self.inner;
                 let future = session::sync_scope(session.clone(), || inner.call(request));
@@ -82,6 +82,7 @@ where
                 ResponseFuture::scoped(session, future, reporter)
             }
             None => ResponseFuture::plain(self.inner.call(request)),
-        }
+        };
+        future.problem_json(self.shared.problem_json)
     }
 }
