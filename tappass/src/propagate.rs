@@ -1,6 +1,14 @@
 //! Propagation downstream: stamp outgoing requests with the current session so
 //! that the next service joins the same chain.
 //!
+//! Behind [`TapPassLayer`](crate::TapPassLayer), a handler runs inside its
+//! request's session. [`PropagateSession::propagate_session`] adds that
+//! session's `X-TapPass-Session-Id`, `X-TapPass-Agent-Uuid`,
+//! `X-TapPass-Pipeline-Uuid` and `X-TapPass-Audit-Url` to a reqwest request
+//! (or an `http` request, builder or header map); the next service, behind
+//! its own layer, joins the session, so its calls and audit events land in
+//! the same chain. `examples/two_services.rs` runs two such services.
+//!
 //! ```no_run
 //! use tappass::propagate::PropagateSession;
 //!
@@ -14,6 +22,32 @@
 //!     .text()
 //!     .await?;
 //! # Ok(text) }
+//! ```
+//!
+//! The same with an `http` request, and outside a session (where nothing is added):
+//!
+//! ```
+//! use tappass::propagate::PropagateSession;
+//! use tappass::Session;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let session = Session::builder("ses_chain").agent_uuid("agt-1").build();
+//! let request = tappass::session::scope(session, async {
+//!     http::Request::get("http://inventory.internal/stock")
+//!         .body(())
+//!         .unwrap()
+//!         .propagate_session()
+//! })
+//! .await;
+//! assert_eq!(request.headers()["x-tappass-session-id"], "ses_chain");
+//! assert_eq!(request.headers()["x-tappass-agent-uuid"], "agt-1");
+//!
+//! let outside = http::Request::get("http://inventory.internal/stock")
+//!     .body(())
+//!     .unwrap()
+//!     .propagate_session();
+//! assert!(outside.headers().is_empty());
+//! # }
 //! ```
 
 /// Adds the current session's correlation headers to an outgoing request.
