@@ -27,6 +27,18 @@ async fn bare() -> &'static str {
     "ok"
 }
 
+/// The bare route answering the two correlation headers by hand: what the
+/// echo alone costs, without the toolkit.
+async fn bare_echo() -> ([(&'static str, &'static str); 2], &'static str) {
+    (
+        [
+            ("x-tappass-session-id", "ses_bench_0123456789abcdef"),
+            ("x-tappass-agent-uuid", "agt-bench"),
+        ],
+        "ok",
+    )
+}
+
 #[tappass::governed]
 async fn governed(session: Option<Session>) -> &'static str {
     let _ = session;
@@ -89,6 +101,7 @@ fn main() {
             .build()
             .unwrap();
         let bare_addr = serve(Router::new().route("/", get(bare))).await;
+        let echo_addr = serve(Router::new().route("/", get(bare_echo))).await;
         let gov_addr = serve(Router::new().route("/", get(governed)).layer(layer)).await;
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(CONCURRENCY)
@@ -96,17 +109,21 @@ fn main() {
             .unwrap();
         // Warm up connections on both.
         load(&client, bare_addr).await;
+        load(&client, echo_addr).await;
         load(&client, gov_addr).await;
         let rounds = if quick { 1 } else { ROUNDS };
-        let (mut b, mut g) = (Vec::new(), Vec::new());
+        let (mut b, mut e, mut g) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
             b.push(load(&client, bare_addr).await);
+            e.push(load(&client, echo_addr).await);
             g.push(load(&client, gov_addr).await);
         }
-        let (b, g) = (median(b), median(g));
+        let (b, e, g) = (median(b), median(e), median(g));
         println!("\nthroughput over loopback ({CONCURRENCY} keep-alive clients, {rounds} rounds of {ROUND:?} each, medians)");
         println!("  {:<32} {:>10.0} req/s", "bare route", b);
+        println!("  {:<32} {:>10.0} req/s", "bare route + 2 headers by hand", e);
         println!("  {:<32} {:>10.0} req/s", "governed route (layer + macro)", g);
         println!("  {:<32} {:>10.3}", "ratio governed/bare", g / b);
+        println!("  {:<32} {:>10.3}", "ratio governed/bare+headers", g / e);
     });
 }

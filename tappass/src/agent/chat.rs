@@ -6,7 +6,6 @@ use std::pin::Pin;
 use http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tracing::Instrument;
 
 use super::Agent;
 use crate::decision::{Redaction, RedactionApplied};
@@ -300,7 +299,7 @@ impl Agent {
             session_id = tracing::field::Empty,
             outcome = tracing::field::Empty,
         );
-        let result = self.chat_inner(request).instrument(span.clone()).await;
+        let result = crate::agent::in_span(&span, self.chat_inner(request)).await;
         crate::agent::record_outcome(&span, &result);
         match result {
             Err(err) if self.inner.fail_open && err.is_unavailable() => {

@@ -221,7 +221,6 @@ impl AgentBuilder {
         }
         let http = reqwest::Client::builder()
             .connect_timeout(self.connect_timeout)
-            .read_timeout(self.timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .user_agent(concat!("tappass-rs/", env!("CARGO_PKG_VERSION")))
             .build()

@@ -130,6 +130,17 @@ impl Agent {
     }
 }
 
+/// Runs `future` inside `span`, without the cost of instrumenting it when no
+/// subscriber listens.
+pub(crate) async fn in_span<F: std::future::Future>(span: &tracing::Span, future: F) -> F::Output {
+    use tracing::Instrument as _;
+    if span.is_disabled() {
+        future.await
+    } else {
+        future.instrument(span.clone()).await
+    }
+}
+
 /// Records a call's outcome on its span: `allowed`, the decision's kind, or
 /// the failure; decisions are logged at info, failures at warn.
 pub(crate) fn record_outcome<T>(span: &tracing::Span, result: &Result<T, crate::Error>) {

@@ -9,7 +9,6 @@ use bytes::BytesMut;
 use futures_core::Stream;
 use http::Method;
 use serde_json::Value;
-use tracing::Instrument;
 
 use super::chat::{str_field, ChatRequest, Message};
 use super::Agent;
@@ -157,6 +156,7 @@ struct SseState {
     data: String,
     finished: bool,
     done: bool,
+    read_timeout: std::time::Duration,
 }
 
 enum Step {
@@ -184,7 +184,22 @@ impl SseState {
                     "a stream event is larger than 1 MiB".to_owned(),
                 ));
             }
-            match self.response.chunk().await {
+            // A stream has no total timeout, but each wait for its next bytes
+            // is bounded by the agent's timeout.
+            let next = match tokio::time::timeout(self.read_timeout, self.response.chunk()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    self.done = true;
+                    return Err(Error::unavailable(
+                        format!(
+                            "the TapPass stream stalled: no data for {:?}",
+                            self.read_timeout
+                        ),
+                        None,
+                    ));
+                }
+            };
+            match next {
                 Ok(Some(bytes)) => self.buffer.extend_from_slice(&bytes),
                 Ok(None) => {
                     // A last event may lack its blank line.
@@ -291,7 +306,7 @@ impl Agent {
             session_id = tracing::field::Empty,
             outcome = tracing::field::Empty,
         );
-        let result = self.start_stream(request).instrument(span.clone()).await;
+        let result = super::in_span(&span, self.start_stream(request)).await;
         super::record_outcome(&span, &result);
         result
     }
@@ -337,6 +352,7 @@ impl Agent {
             data: String::new(),
             finished: false,
             done: false,
+            read_timeout: self.inner.timeout,
         };
         let stream = futures_util::stream::unfold(state, |mut state| async move {
             if state.done {

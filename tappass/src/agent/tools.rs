@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use http::Method;
 use rand::RngExt;
 use serde_json::{json, Value};
-use tracing::Instrument;
 
 use super::chat::str_field;
 use super::{Agent, Opts};
@@ -63,7 +62,7 @@ impl<'a> IntoFuture for ToolCallRequest<'a> {
                 session_id = tracing::field::Empty,
                 outcome = tracing::field::Empty,
             );
-            let result = self.agent.govern(&self).instrument(span.clone()).await;
+            let result = super::in_span(&span, self.agent.govern(&self)).await;
             super::record_outcome(&span, &result);
             match result {
                 Err(err) if self.agent.inner.fail_open && err.is_unavailable() => {

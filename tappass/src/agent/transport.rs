@@ -72,8 +72,7 @@ impl Agent {
             let mut request = inner
                 .http
                 .request(method.clone(), &url)
-                .header(http::header::AUTHORIZATION, inner.authorization.clone())
-                .header(http::header::ACCEPT, "application/json, text/event-stream");
+                .header(http::header::AUTHORIZATION, inner.authorization.clone());
             if !opts.streaming {
                 request = request.timeout(opts.timeout.unwrap_or(inner.timeout));
             }
@@ -88,7 +87,25 @@ impl Agent {
                     .header(http::header::CONTENT_TYPE, "application/json")
                     .body(body.clone());
             }
-            let outcome = request.send().await;
+            let outcome = if opts.streaming {
+                // A stream has no total timeout, but its answer must start in time.
+                match tokio::time::timeout(inner.timeout, request.send()).await {
+                    Ok(outcome) => outcome.map_err(|err| transport_error(err, &url)),
+                    Err(_) => Err(Error::unavailable(
+                        format!(
+                            "the call to {} timed out: no answer within {:?}",
+                            url.split('?').next().unwrap_or(&url),
+                            inner.timeout
+                        ),
+                        None,
+                    )),
+                }
+            } else {
+                request
+                    .send()
+                    .await
+                    .map_err(|err| transport_error(err, &url))
+            };
             let retry_after = match outcome {
                 Ok(response)
                     if response.status().is_success()
@@ -99,7 +116,15 @@ impl Agent {
                 Ok(response) => {
                     let status = response.status();
                     let headers = response.headers().clone();
-                    let bytes = read_limited(response, inner.max_response_bytes).await;
+                    let read = read_limited(response, inner.max_response_bytes);
+                    // A stream request has no total timeout: bound its error body here.
+                    let bytes = match tokio::time::timeout(inner.timeout, read).await {
+                        Ok(bytes) => bytes,
+                        Err(_) => Err(Error::unavailable(
+                            format!("{path} answered {status} and then stalled"),
+                            None,
+                        )),
+                    };
                     // A server may echo the key back (`invalid key tp_…`): never
                     // let it into an error, a log line or a response body.
                     let bytes = bytes.map(|b| redact(b, inner.key.expose()));
@@ -114,7 +139,6 @@ impl Agent {
                     }
                 }
                 Err(err) => {
-                    let err = transport_error(err, &url);
                     if attempt >= inner.retry.max_retries {
                         return Err(err);
                     }
