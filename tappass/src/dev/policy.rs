@@ -317,7 +317,7 @@ pub(crate) fn luhn_valid(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// ASCII-case-insensitive search of a lowercased `needle`; byte ranges in `haystack`.
