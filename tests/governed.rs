@@ -425,3 +425,91 @@ async fn concurrent_requests_never_see_each_others_session() {
         handle.await.unwrap();
     }
 }
+
+mod agent_from_state {
+    use axum::extract::{FromRef, State};
+    use axum::routing::get;
+    use axum::Router;
+    use http::{Request, StatusCode};
+    use http_body_util::BodyExt;
+    use tappass::Agent;
+    use tower::ServiceExt;
+
+    #[derive(Clone)]
+    struct WithAgent {
+        agent: Agent,
+        name: &'static str,
+    }
+
+    impl FromRef<WithAgent> for Agent {
+        fn from_ref(state: &WithAgent) -> Agent {
+            state.agent.clone()
+        }
+    }
+
+    #[derive(Clone)]
+    struct WithoutAgent;
+
+    #[tappass::governed]
+    async fn uses_state(State(app): State<WithAgent>, agent: Agent) -> String {
+        format!("{} {}", app.name, agent.url())
+    }
+
+    #[tappass::governed]
+    async fn plain_state(State(_app): State<WithoutAgent>, agent: Agent) -> String {
+        agent.url().to_owned()
+    }
+
+    async fn get_body(app: Router) -> (StatusCode, String) {
+        let response = app
+            .oneshot(Request::get("/").body(axum::body::Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn without_the_layer_the_agent_comes_from_state_through_from_ref() {
+        let state = WithAgent {
+            agent: Agent::new("https://state.example.com", "tp_state").unwrap(),
+            name: "app",
+        };
+        let app = Router::new()
+            .route("/", get(uses_state))
+            .with_state(state.clone());
+        assert_eq!(
+            get_body(app).await,
+            (StatusCode::OK, "app https://state.example.com".to_owned())
+        );
+
+        // The layer's agent wins over the state's.
+        let layer = tappass::TapPassLayer::builder()
+            .tappass_url("https://layer.example.com")
+            .api_key("tp_layer")
+            .build()
+            .unwrap();
+        let app = Router::new()
+            .route("/", get(uses_state))
+            .with_state(state)
+            .layer(layer);
+        assert_eq!(
+            get_body(app).await,
+            (StatusCode::OK, "app https://layer.example.com".to_owned())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_state_without_an_agent_falls_back_and_says_what_is_missing() {
+        if std::env::var_os("TAPPASS_API_KEY").is_some() {
+            return;
+        }
+        let app = Router::new()
+            .route("/", get(plain_state))
+            .with_state(WithoutAgent);
+        let (status, body) = get_body(app).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(body.contains("governance_misconfigured"), "{body}");
+    }
+}

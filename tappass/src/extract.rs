@@ -222,8 +222,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Agent {
     }
 }
 
+/// The agent the request already carries: the layer's, or an `Extension<Agent>`.
+pub(crate) fn request_agent(parts: &Parts) -> Option<Agent> {
+    parts
+        .extensions
+        .get::<RequestContext>()
+        .and_then(|ctx| ctx.agent.clone())
+        .or_else(|| parts.extensions.get::<Agent>().cloned())
+}
+
 /// The agent configured from the environment, built once.
-fn env_agent() -> Result<Agent, AgentRejection> {
+pub(crate) fn env_agent() -> Result<Agent, AgentRejection> {
     static AGENT: OnceLock<Result<Agent, String>> = OnceLock::new();
     AGENT
         .get_or_init(|| {

@@ -160,3 +160,74 @@ impl<R: IntoResponse> IntoResponse for Governed<R> {
         Response::from_parts(parts, body)
     }
 }
+
+/// Where a `#[governed]` handler with a `State<T>` parameter finds an `Agent`
+/// in `T`: implemented by the macro for a hidden type, per handler.
+pub trait AgentSource<T> {
+    /// The agent held by the state, if the state holds one.
+    fn agent(state: &T) -> Option<Agent>;
+}
+
+/// Probes at compile time whether `Agent: FromRef<T>` (autoref specialization:
+/// the macro calls `(&&Probe::<T>::new()).agent_from_state(state)` with a
+/// concrete `T`).
+pub struct Probe<T>(std::marker::PhantomData<fn() -> T>);
+
+impl<T> Probe<T> {
+    /// A probe for `T`.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        Probe(std::marker::PhantomData)
+    }
+}
+
+/// Chosen when the state provides an agent through `FromRef`.
+pub trait ViaFromRef<T> {
+    /// The state's agent.
+    fn agent_from_state(&self, state: &T) -> Option<Agent>;
+}
+
+impl<T> ViaFromRef<T> for &Probe<T>
+where
+    Agent: axum::extract::FromRef<T>,
+{
+    fn agent_from_state(&self, state: &T) -> Option<Agent> {
+        Some(<Agent as axum::extract::FromRef<T>>::from_ref(state))
+    }
+}
+
+/// Chosen when it does not.
+pub trait ViaNothing<T> {
+    /// No agent.
+    fn agent_from_state(&self, state: &T) -> Option<Agent> {
+        let _ = state;
+        None
+    }
+}
+
+impl<T> ViaNothing<T> for Probe<T> {}
+
+/// The `Agent` parameter of a `#[governed]` handler that also takes
+/// `State<T>`: the layer's agent, else the state's (through `FromRef`), else
+/// the environment's, else a clear 500.
+pub struct InjectedAgent<T, Src>(pub Agent, pub std::marker::PhantomData<fn() -> (T, Src)>);
+
+impl<S, T, Src> FromRequestParts<S> for InjectedAgent<T, Src>
+where
+    S: Send + Sync,
+    T: axum::extract::FromRef<S>,
+    Src: AgentSource<T>,
+{
+    type Rejection = crate::extract::AgentRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let agent = match crate::extract::request_agent(parts) {
+            Some(agent) => agent,
+            None => match Src::agent(&T::from_ref(state)) {
+                Some(agent) => agent,
+                None => crate::extract::env_agent()?,
+            },
+        };
+        Ok(InjectedAgent(agent, std::marker::PhantomData))
+    }
+}

@@ -42,7 +42,10 @@ pub struct ReadmeDoctests;
 /// Implementation details of the macros. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::governed::{typed, Governed, GovernedContext, INHERIT, JOIN_ONLY, OPEN};
+    pub use crate::governed::{
+        typed, AgentSource, Governed, GovernedContext, InjectedAgent, Probe, ViaFromRef,
+        ViaNothing, INHERIT, JOIN_ONLY, OPEN,
+    };
     #[cfg(feature = "utoipa")]
     pub use crate::openapi::derive as openapi;
     pub use crate::response::{render, render_problem, set_retry_after, RetryAfter};

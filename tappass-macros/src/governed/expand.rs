@@ -4,11 +4,11 @@
 //! request's session with its response wrapped in `Governed`.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
-use quote::{quote, ToTokens};
+use quote::{format_ident, quote, ToTokens};
 use syn::{Ident, ReturnType, Type};
 
 use super::args::Options;
-use super::handler::Handler;
+use super::handler::{is_agent, Handler};
 
 /// The rewritten handler.
 pub(crate) fn handler(options: &Options, handler: &Handler<'_>) -> TokenStream {
@@ -33,8 +33,41 @@ pub(crate) fn handler(options: &Options, handler: &Handler<'_>) -> TokenStream {
         Some(flag) if flag.value => quote!(::tappass::__private::OPEN),
         Some(_) => quote!(::tappass::__private::JOIN_ONLY),
     };
-    let injected = handler.injected();
     let others = handler.others();
+    // With a `State<T>` parameter, an `Agent` may also come from the state
+    // (`Agent: FromRef<T>`), found at compile time for this concrete `T`.
+    let mut source_items = TokenStream::new();
+    let injected: Vec<TokenStream> = handler
+        .injected()
+        .map(|param| match handler.state_type() {
+            Some(state) if is_agent(&param.ty) => {
+                let source = format_ident!("__TapPassAgentSource_{}", ident);
+                source_items = quote! {
+                    #[doc(hidden)]
+                    #[allow(non_camel_case_types)]
+                    #vis struct #source;
+                    const _: () = {
+                        #[automatically_derived]
+                        impl ::tappass::__private::AgentSource<#state> for #source {
+                            fn agent(state: &#state) -> ::core::option::Option<::tappass::Agent> {
+                                #[allow(unused_imports)]
+                                use ::tappass::__private::{ViaFromRef as _, ViaNothing as _};
+                                (&&::tappass::__private::Probe::<#state>::new()).agent_from_state(state)
+                            }
+                        }
+                    };
+                };
+                let attrs = &param.attrs;
+                let pat = &param.pat;
+                quote! {
+                    #(#attrs)*
+                    ::tappass::__private::InjectedAgent(#pat, _):
+                        ::tappass::__private::InjectedAgent<#state, #source>
+                }
+            }
+            _ => param.to_token_stream(),
+        })
+        .collect();
 
     let (output, body) = match &sig.output {
         ReturnType::Type(_, ty) if contains_impl_trait(ty) => (
@@ -52,6 +85,7 @@ pub(crate) fn handler(options: &Options, handler: &Handler<'_>) -> TokenStream {
     };
 
     quote! {
+        #source_items
         #(#attrs)*
         #vis #constness #asyncness #unsafety #abi #fn_token #ident #generics (
             #ctx: ::tappass::__private::GovernedContext<{ #mode }>,

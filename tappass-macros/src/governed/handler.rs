@@ -47,6 +47,29 @@ impl<'a> Handler<'a> {
             .map(|param| param.original)
     }
 
+    /// `T` of the first `State<T>` parameter, when the handler takes one and
+    /// has no generics of its own (so that `T` names a concrete type).
+    pub(crate) fn state_type(&self) -> Option<&'a Type> {
+        if !self.original.sig.generics.params.is_empty() {
+            return None;
+        }
+        self.params.iter().find_map(|param| {
+            let segment = last_segment(&param.original.ty)?;
+            if segment.ident != "State" {
+                return None;
+            }
+            match &segment.arguments {
+                PathArguments::AngleBracketed(args) if args.args.len() == 1 => {
+                    match args.args.first() {
+                        Some(GenericArgument::Type(inner)) => Some(inner),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            }
+        })
+    }
+
     /// The other parameters, in their original order.
     pub(crate) fn others(&self) -> impl Iterator<Item = &PatType> {
         self.params
@@ -54,6 +77,11 @@ impl<'a> Handler<'a> {
             .filter(|param| !param.injected)
             .map(|param| param.original)
     }
+}
+
+/// `Agent`, by the last segment of its path.
+pub(crate) fn is_agent(ty: &Type) -> bool {
+    last_segment(ty).is_some_and(|s| s.ident == "Agent" && s.arguments.is_none())
 }
 
 /// `Agent`, `Session`, `Option<Session>`, by the last segment of their path
