@@ -274,7 +274,16 @@ impl SseState {
         }
         let value: Value = serde_json::from_str(&data)
             .map_err(|e| Error::Protocol(format!("a stream chunk is not JSON ({e})")))?;
-        if let Some(decision) = crate::GovernanceDecision::from_json(&value) {
+        if let Some(mut decision) = crate::GovernanceDecision::from_json(&value) {
+            crate::session::with_current(|session| {
+                if let Some(session) = session {
+                    decision.fill_correlation(session);
+                }
+            });
+            tracing::info!(
+                decision = decision.kind(),
+                "TapPass decision in the middle of a stream"
+            );
             return Err(decision.into());
         }
         let chunk = ChatChunk::from_json(value)?;
