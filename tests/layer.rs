@@ -469,3 +469,59 @@ fn debug_output_never_shows_the_api_key() {
     assert!(!text.contains("SECRET"), "{text}");
     assert_eq!(layer.agent().url(), "https://example.com");
 }
+
+/// The layer can also wrap the whole router (one service instead of one per
+/// route, which saves axum's second boxing of every layered route): served as
+/// it is by `axum::serve`, over a real socket, it joins, scopes, extracts and
+/// echoes exactly as through `Router::layer`, and still refuses a bad header.
+#[tokio::test]
+async fn wrapping_the_whole_router_behaves_like_router_layer() {
+    use tower::Layer as _;
+
+    async fn both(session: Option<Session>) -> String {
+        let extracted = session.map(|s| s.id().to_owned()).unwrap_or_default();
+        format!("{extracted}|{}", seen().await)
+    }
+    let app = layer(false).layer(Router::new().route("/", get(both)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+        )
+        .await
+    });
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}/");
+
+    let joined = client
+        .get(&url)
+        .header("X-TapPass-Session-Id", "ses_wrapped")
+        .header("X-TapPass-Agent-Uuid", "agt-w")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(joined.status(), StatusCode::OK);
+    assert_eq!(joined.headers()["x-tappass-session-id"], "ses_wrapped");
+    assert_eq!(joined.headers()["x-tappass-agent-uuid"], "agt-w");
+    assert_eq!(
+        joined.text().await.unwrap(),
+        "ses_wrapped|ses_wrapped|agt-w|-|-"
+    );
+
+    let bad = client
+        .get(&url)
+        .header("X-TapPass-Session-Id", "not valid")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(body["header"], "X-TapPass-Session-Id");
+
+    let none = client.get(&url).send().await.unwrap();
+    assert!(none.headers().get("x-tappass-session-id").is_none());
+    assert_eq!(none.text().await.unwrap(), "|none");
+    server.abort();
+}

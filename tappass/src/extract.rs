@@ -2,8 +2,13 @@
 //! and their rejections.
 //!
 //! Behind [`TapPassLayer`](crate::TapPassLayer) (or in a `#[governed]`
-//! handler) they read what the layer resolved. Without the layer, a `Session`
-//! comes from the request's correlation headers, and an `Agent` from an
+//! handler) they read what the layer resolved, from the same task-local scope
+//! that [`current_session`](crate::current_session) reads: the extractors and
+//! `current_session()` always agree, and the layer costs no request extension.
+//! (A router called in-process from inside a layered handler, with no layer of
+//! its own, therefore sees the calling request's session, as
+//! `current_session()` does there.) Without the layer, a `Session` comes from
+//! the request's correlation headers, and an `Agent` from an
 //! `Extension<Agent>` or, failing that, from the environment
 //! (`TAPPASS_URL`, `TAPPASS_API_KEY`).
 //!
@@ -28,13 +33,12 @@ use crate::response::GovernanceError;
 use crate::session::{self, InvalidHeader};
 use crate::{Agent, Session};
 
-/// What the layer (or a `#[governed]` route) resolved for a request.
+/// The session a `#[governed]` route resolved for itself, when it differs
+/// from the layer's or no layer ran: it wins over both for the extractors
+/// that follow. (Behind the layer, the layer's resolution is read from its
+/// task-local scope and nothing is put in the request's extensions.)
 #[derive(Clone)]
-pub(crate) struct RequestContext {
-    pub(crate) session: Option<Session>,
-    pub(crate) opened_by_layer: bool,
-    pub(crate) agent: Option<Agent>,
-}
+pub(crate) struct RouteContext(pub(crate) Option<Session>);
 
 /// Set on a response by a `#[governed]` route: the session it ran in, which
 /// wins over the layer's.
@@ -176,11 +180,14 @@ impl IntoResponse for AgentRejection {
     }
 }
 
-/// The request's session: resolved by the layer or a `#[governed]` route, or
+/// The request's session: resolved by a `#[governed]` route or the layer, or
 /// read from the headers when neither ran.
 pub(crate) fn resolve(parts: &Parts) -> Result<Option<Session>, SessionRejection> {
-    if let Some(ctx) = parts.extensions.get::<RequestContext>() {
-        return Ok(ctx.session.clone());
+    if let Some(RouteContext(session)) = parts.extensions.get::<RouteContext>() {
+        return Ok(session.clone());
+    }
+    if let Some(session) = session::layer_session() {
+        return Ok(session);
     }
     Ok(session::from_headers(&parts.headers)?)
 }
@@ -208,27 +215,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Agent {
     type Rejection = AgentRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(agent) = parts
-            .extensions
-            .get::<RequestContext>()
-            .and_then(|ctx| ctx.agent.as_ref())
-        {
-            return Ok(agent.clone());
+        match request_agent(parts) {
+            Some(agent) => Ok(agent),
+            None => env_agent(),
         }
-        if let Some(agent) = parts.extensions.get::<Agent>() {
-            return Ok(agent.clone());
-        }
-        env_agent()
     }
 }
 
-/// The agent the request already carries: the layer's, or an `Extension<Agent>`.
+/// The agent the request already has: the layer's, or an `Extension<Agent>`.
 pub(crate) fn request_agent(parts: &Parts) -> Option<Agent> {
-    parts
-        .extensions
-        .get::<RequestContext>()
-        .and_then(|ctx| ctx.agent.clone())
-        .or_else(|| parts.extensions.get::<Agent>().cloned())
+    session::layer_agent().or_else(|| parts.extensions.get::<Agent>().cloned())
 }
 
 /// The agent configured from the environment, built once.

@@ -5,9 +5,10 @@ use std::future::Future;
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
+use http_body::Body as _;
 
 use crate::events::AuditEvent;
-use crate::extract::{RequestContext, RouteSession, SessionRejection};
+use crate::extract::{RouteContext, RouteSession, SessionRejection};
 use crate::layer::ResponseBody;
 use crate::session::{self, Session};
 use crate::Agent;
@@ -35,13 +36,14 @@ impl<S: Send + Sync, const MODE: u8> FromRequestParts<S> for GovernedContext<MOD
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(ctx) = parts.extensions.get::<RequestContext>() {
+        let layer = session::layer_context();
+        if let Some((session, _, opened_by_layer)) = &layer {
             // Behind the layer, the flag changes nothing when the layer joined a
             // session, or opened one for a route that wants one, or has none
             // for a route that does not open: the layer's scope is the route's.
             let keeps = match MODE {
-                OPEN => ctx.session.is_some(),
-                JOIN_ONLY => !ctx.opened_by_layer,
+                OPEN => session.is_some(),
+                JOIN_ONLY => !opened_by_layer,
                 _ => true,
             };
             if keeps {
@@ -52,8 +54,8 @@ impl<S: Send + Sync, const MODE: u8> FromRequestParts<S> for GovernedContext<MOD
                 });
             }
         }
-        let (resolved, opened_by_layer, agent) = match parts.extensions.get::<RequestContext>() {
-            Some(ctx) => (ctx.session.clone(), ctx.opened_by_layer, ctx.agent.clone()),
+        let (resolved, opened_by_layer, agent) = match layer {
+            Some((session, agent, opened)) => (session, opened, Some(agent)),
             None => (
                 session::from_headers(&parts.headers)?,
                 false,
@@ -83,12 +85,7 @@ impl<S: Send + Sync, const MODE: u8> FromRequestParts<S> for GovernedContext<MOD
             JOIN_ONLY if opened_by_layer => None,
             _ => resolved,
         };
-        let ctx = RequestContext {
-            session: session.clone(),
-            opened_by_layer: opened_by_layer && session.is_some(),
-            agent,
-        };
-        parts.extensions.insert(ctx);
+        parts.extensions.insert(RouteContext(session.clone()));
         Ok(GovernedContext {
             session,
             reporter,
@@ -110,7 +107,7 @@ impl<const MODE: u8> GovernedContext<MODE> {
         }
         // Scoped even without a session: a route that turned the flag off must
         // not see a session the layer opened.
-        let output = session::scoped(self.session.clone(), body).await;
+        let output = session::scoped(session::Current::bare(self.session.clone()), body).await;
         Governed {
             inner: output,
             session: self.session,
@@ -153,9 +150,13 @@ impl<R: IntoResponse> IntoResponse for Governed<R> {
             s.write_headers(&mut parts.headers);
         }
         parts.extensions.insert(RouteSession(self.session.clone()));
+        // Only a streamed body (SSE, chunked) is polled after this: it needs the
+        // session while it is; a body of known length is already made.
         let body = match self.session {
-            Some(s) => axum::body::Body::new(ResponseBody::new(body, Some(s))),
-            None => body,
+            Some(s) if body.size_hint().exact().is_none() => {
+                axum::body::Body::new(ResponseBody::new(body, s))
+            }
+            _ => body,
         };
         Response::from_parts(parts, body)
     }

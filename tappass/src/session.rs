@@ -49,7 +49,34 @@ pub const MAX_ID_LEN: usize = 128;
 pub const MAX_AUDIT_URL_LEN: usize = 2048;
 
 tokio::task_local! {
-    static CURRENT: Option<Session>;
+    static CURRENT: Current;
+}
+
+/// What a task runs in: its session (or explicitly none), and, inside
+/// [`TapPassLayer`](crate::TapPassLayer), what the layer resolved for the
+/// request. The extractors read the layer's part from here, so the layer puts
+/// nothing in the request's extensions.
+pub(crate) struct Current {
+    pub(crate) session: Option<Session>,
+    pub(crate) layer: Option<LayerContext>,
+}
+
+/// What the layer resolved for a request, beside its session.
+pub(crate) struct LayerContext {
+    /// The layer's agent, for the `Agent` extractor.
+    pub(crate) agent: crate::Agent,
+    /// Whether the layer opened the session (rather than joined the caller's).
+    pub(crate) opened: bool,
+}
+
+impl Current {
+    /// A session (or none), outside any layer.
+    pub(crate) fn bare(session: Option<Session>) -> Current {
+        Current {
+            session,
+            layer: None,
+        }
+    }
 }
 
 /// One run of an agent: its id and the correlation that travels with it.
@@ -163,7 +190,8 @@ impl Session {
     }
 }
 
-const HEADER_NAMES: [HeaderName; 4] = [SESSION_ID, AGENT_UUID, PIPELINE_UUID, AUDIT_URL];
+// A `static`, not a `const`: a `const` array would be built and dropped on every use.
+static HEADER_NAMES: [HeaderName; 4] = [SESSION_ID, AGENT_UUID, PIPELINE_UUID, AUDIT_URL];
 
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -231,16 +259,45 @@ impl SessionBuilder {
 /// other's session, and `tokio::spawn`ed work sees none unless it is wrapped in
 /// [`scope`].
 pub fn current_session() -> Option<Session> {
-    CURRENT.try_with(Option::clone).ok().flatten()
+    CURRENT.try_with(|c| c.session.clone()).ok().flatten()
 }
 
 /// Runs `f` with the current session, without cloning it.
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Session>) -> R) -> R {
     let mut f = Some(f);
-    match CURRENT.try_with(|s| (f.take().expect("called once"))(s.as_ref())) {
+    match CURRENT.try_with(|c| (f.take().expect("called once"))(c.session.as_ref())) {
         Ok(r) => r,
         Err(_) => (f.take().expect("not called yet"))(None),
     }
+}
+
+/// Inside the layer's scope: the request's session, the layer's agent and
+/// whether the layer opened the session. `None` when no layer runs this task.
+pub(crate) fn layer_context() -> Option<(Option<Session>, crate::Agent, bool)> {
+    CURRENT
+        .try_with(|c| {
+            let layer = c.layer.as_ref()?;
+            Some((c.session.clone(), layer.agent.clone(), layer.opened))
+        })
+        .ok()
+        .flatten()
+}
+
+/// The layer's agent, when the layer runs this task.
+pub(crate) fn layer_agent() -> Option<crate::Agent> {
+    CURRENT
+        .try_with(|c| c.layer.as_ref().map(|l| l.agent.clone()))
+        .ok()
+        .flatten()
+}
+
+/// The request's session as the layer resolved it; `None` when no layer runs
+/// this task, `Some(None)` when the layer runs it without a session.
+pub(crate) fn layer_session() -> Option<Option<Session>> {
+    CURRENT
+        .try_with(|c| c.layer.as_ref().map(|_| c.session.clone()))
+        .ok()
+        .flatten()
 }
 
 /// Runs `future` inside `session`: [`current_session()`] returns it there.
@@ -258,26 +315,28 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Session>) -> R) -> R {
 /// # }
 /// ```
 pub fn scope<F: IntoFuture>(session: Session, future: F) -> impl Future<Output = F::Output> {
-    CURRENT.scope(Some(session), future.into_future())
+    CURRENT.scope(Current::bare(Some(session)), future.into_future())
 }
 
-/// `future` inside `session` (or explicitly outside any session for `None`),
-/// as a nameable future type.
+/// `future` run in `current`, as a nameable future type that gives `current`
+/// back when it is done ([`TaskLocalFuture::take_value`]).
+///
+/// [`TaskLocalFuture::take_value`]: tokio::task::futures::TaskLocalFuture::take_value
 pub(crate) fn scoped<F: Future>(
-    session: Option<Session>,
+    current: Current,
     future: F,
-) -> tokio::task::futures::TaskLocalFuture<Option<Session>, F> {
-    CURRENT.scope(session, future)
+) -> tokio::task::futures::TaskLocalFuture<Current, F> {
+    CURRENT.scope(current, future)
 }
 
 /// Runs `f` synchronously inside `session`.
 pub fn sync_scope<R>(session: Session, f: impl FnOnce() -> R) -> R {
-    CURRENT.sync_scope(Some(session), f)
+    CURRENT.sync_scope(Current::bare(Some(session)), f)
 }
 
 /// Runs `f` synchronously inside `session`, or outside any session for `None`.
 pub(crate) fn sync_scope_opt<R>(session: Option<Session>, f: impl FnOnce() -> R) -> R {
-    CURRENT.sync_scope(session, f)
+    CURRENT.sync_scope(Current::bare(session), f)
 }
 
 fn mint_id() -> String {
@@ -440,14 +499,24 @@ fn check_id(value: &[u8]) -> Result<(), HeaderProblem> {
     if value.len() > MAX_ID_LEN {
         return Err(HeaderProblem::TooLong);
     }
-    if !value
-        .iter()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
-    {
+    if !value.iter().all(|&b| ID_BYTES[usize::from(b)]) {
         return Err(HeaderProblem::InvalidCharacter);
     }
     Ok(())
 }
+
+/// The bytes an id may hold, `[A-Za-z0-9._:-]`, as a table: one load per byte
+/// on the hot path of every joined request.
+const ID_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b':' | b'-');
+        b += 1;
+    }
+    table
+};
 
 fn check_audit_url(value: &[u8]) -> Result<(), HeaderProblem> {
     if value.is_empty() {
@@ -510,6 +579,14 @@ mod tests {
             from_headers(&h).unwrap_err().problem,
             HeaderProblem::Conflicting
         );
+    }
+
+    #[test]
+    fn id_byte_table_is_the_documented_class() {
+        for b in 0..=255u8 {
+            let expected = b.is_ascii_alphanumeric() || b"._:-".contains(&b);
+            assert_eq!(ID_BYTES[usize::from(b)], expected, "byte {b:#04x}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
+use bytes::Bytes;
 use http::Response;
 use pin_project_lite::pin_project;
 use tokio::task::futures::TaskLocalFuture;
@@ -9,8 +10,8 @@ use tokio::task::futures::TaskLocalFuture;
 use super::ResponseBody;
 use crate::events::AuditEvent;
 use crate::extract::RouteSession;
-use crate::session::{self, InvalidHeader, Session};
-use crate::Agent;
+use crate::session::{self, Current, InvalidHeader, Session};
+use crate::BoxError;
 
 pin_project! {
     /// The response future of [`TapPassService`](super::TapPassService).
@@ -24,70 +25,59 @@ pin_project! {
 pin_project! {
     #[project = KindProj]
     enum Kind<F> {
+        // A malformed correlation header: answered without calling the inner service.
         Rejected { invalid: Option<InvalidHeader> },
-        Plain { #[pin] future: F },
+        // The inner service's future, run in the request's scope, which holds
+        // the session (or none) and the layer's agent, and gives them back when
+        // the future is done.
         Scoped {
             #[pin]
-            future: TaskLocalFuture<Option<Session>, F>,
-            session: Option<Session>,
+            future: TaskLocalFuture<Current, F>,
             span: tracing::Span,
-            // Set when the layer opened the session and must report its close.
-            reporter: Option<Agent>,
         },
     }
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn rejected(invalid: InvalidHeader) -> Self {
+    pub(crate) fn rejected(invalid: InvalidHeader, problem_json: bool) -> Self {
         ResponseFuture {
             kind: Kind::Rejected {
                 invalid: Some(invalid),
             },
-            problem_json: false,
+            problem_json,
         }
     }
 
-    pub(crate) fn plain(future: F) -> Self {
-        ResponseFuture {
-            kind: Kind::Plain { future },
-            problem_json: false,
-        }
-    }
-
-    pub(crate) fn scoped(session: Session, future: F, reporter: Option<Agent>) -> Self
+    pub(crate) fn scoped(current: Current, future: F, problem_json: bool) -> Self
     where
         F: Future,
     {
-        let span = tracing::info_span!(
-            "tappass.request",
-            session_id = session.id(),
-            agent_uuid = session.agent_uuid(),
-            opened = reporter.is_some(),
-        );
+        let span = match &current.session {
+            Some(session) => tracing::info_span!(
+                "tappass.request",
+                session_id = session.id(),
+                agent_uuid = session.agent_uuid(),
+                opened = current.layer.as_ref().is_some_and(|l| l.opened),
+            ),
+            None => tracing::Span::none(),
+        };
         ResponseFuture {
             kind: Kind::Scoped {
-                future: session::scoped(Some(session.clone()), future),
-                session: Some(session),
+                future: session::scoped(current, future),
                 span,
-                reporter,
             },
-            problem_json: false,
+            problem_json,
         }
-    }
-
-    /// Answers governance errors as problem+json (the layer's `problem_json`).
-    pub(crate) fn problem_json(mut self, on: bool) -> Self {
-        self.problem_json = on;
-        self
     }
 }
 
 impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
-    B: http_body::Body,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
 {
-    type Output = Result<Response<ResponseBody<B>>, E>;
+    type Output = Result<Response<axum::body::Body>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -102,29 +92,25 @@ where
                 } else {
                     crate::response::render(&invalid)
                 };
-                Poll::Ready(Ok(response.map(ResponseBody::rejected)))
+                Poll::Ready(Ok(response))
             }
-            KindProj::Plain { future } => {
-                let response = ready!(future.poll(cx))?;
-                Poll::Ready(Ok(finish(response, None, problem_json)))
-            }
-            KindProj::Scoped {
-                future,
-                session,
-                span,
-                reporter,
-            } => {
+            KindProj::Scoped { mut future, span } => {
                 let response = {
                     let _entered = span.enter();
-                    ready!(future.poll(cx))?
+                    ready!(future.as_mut().poll(cx))?
                 };
-                let session = session.take();
-                if let (Some(agent), Some(s)) = (reporter.take(), &session) {
-                    agent.report(AuditEvent::new(
-                        "session_close",
-                        s,
-                        serde_json::json!({ "status": response.status().as_u16() }),
-                    ));
+                let Some(current) = future.take_value() else {
+                    panic!("polled after completion");
+                };
+                let session = current.session;
+                if let (Some(layer), Some(s)) = (current.layer, &session) {
+                    if layer.opened {
+                        layer.agent.report(AuditEvent::new(
+                            "session_close",
+                            s,
+                            serde_json::json!({ "status": response.status().as_u16() }),
+                        ));
+                    }
                 }
                 Poll::Ready(Ok(finish(response, session, problem_json)))
             }
@@ -133,14 +119,22 @@ where
 }
 
 /// Puts the correlation headers on the response and keeps the session in
-/// scope while its body is polled. A `#[governed]` route that chose its own
-/// session (or none) has the last word. With `problem_json`, a governance
+/// scope while a streamed body is polled. A `#[governed]` route that chose its
+/// own session (or none) has the last word. With `problem_json`, a governance
 /// error answers problem+json.
-fn finish<B: http_body::Body>(
+///
+/// The body comes back as an `axum::body::Body`: one that already is passes
+/// through as it is (axum does not box it again), and only a streamed one is
+/// wrapped.
+fn finish<B>(
     mut response: Response<B>,
     session: Option<Session>,
     problem_json: bool,
-) -> Response<ResponseBody<B>> {
+) -> Response<axum::body::Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
     let session = match response.extensions_mut().remove::<RouteSession>() {
         Some(RouteSession(route)) => route,
         None => session,
@@ -150,13 +144,13 @@ fn finish<B: http_body::Body>(
     }
     if problem_json {
         if let Some(problem) = crate::response::take_problem(&mut response) {
-            return response.map(|_| ResponseBody::rejected(problem));
+            return response.map(|_| problem);
         }
     }
-    response.map(|body| {
-        // A body whose length is known is already made: only a streamed one
-        // (SSE, chunked) needs the session while it is polled.
-        let streamed = session.filter(|_| body.size_hint().exact().is_none());
-        ResponseBody::new(body, streamed)
+    response.map(|body| match session {
+        Some(session) if body.size_hint().exact().is_none() => {
+            axum::body::Body::new(ResponseBody::new(body, session))
+        }
+        _ => axum::body::Body::new(body),
     })
 }

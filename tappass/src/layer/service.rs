@@ -1,14 +1,15 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use http::{Request, Response};
 use tower_service::Service;
 
 use super::layer::Shared;
-use super::{ResponseBody, ResponseFuture};
+use super::ResponseFuture;
 use crate::events::AuditEvent;
-use crate::extract::RequestContext;
-use crate::session::{self, Session};
+use crate::session::{self, Current, LayerContext, Session};
+use crate::BoxError;
 
 /// The service [`TapPassLayer`](super::TapPassLayer) wraps around yours.
 #[derive(Clone)]
@@ -29,9 +30,10 @@ impl<S: std::fmt::Debug> std::fmt::Debug for TapPassService<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TapPassService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: http_body::Body,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
 {
-    type Response = Response<ResponseBody<ResBody>>;
+    type Response = Response<axum::body::Body>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
@@ -39,7 +41,8 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let shared = &*self.shared;
         let joined = match session::from_headers(request.headers()) {
             Ok(joined) => joined,
             Err(invalid) => {
@@ -48,41 +51,37 @@ where
                     problem = invalid.problem.describe(),
                     "refused a malformed TapPass correlation header"
                 );
-                return ResponseFuture::rejected(invalid).problem_json(self.shared.problem_json);
+                return ResponseFuture::rejected(invalid, shared.problem_json);
             }
         };
         let (session, opened) = match joined {
             Some(session) => (Some(session), false),
-            None if self.shared.auto_open_session => (Some(Session::open()), true),
+            None if shared.auto_open_session => (Some(Session::open()), true),
             None => (None, false),
         };
-        let agent = &self.shared.agent;
-        if opened {
-            if let Some(session) = &session {
-                agent.report(AuditEvent::new(
-                    "session_open",
-                    session,
-                    serde_json::json!({
-                        "method": request.method().as_str(),
-                        "path": request.uri().path(),
-                    }),
-                ));
-            }
+        if let (true, Some(session)) = (opened, &session) {
+            shared.agent.report(AuditEvent::new(
+                "session_open",
+                session,
+                serde_json::json!({
+                    "method": request.method().as_str(),
+                    "path": request.uri().path(),
+                }),
+            ));
         }
-        request.extensions_mut().insert(RequestContext {
-            session: session.clone(),
-            opened_by_layer: opened,
-            agent: Some(agent.clone()),
-        });
-        let future = match session {
-            Some(session) => {
-                let inner = &mut self.inner;
-                let future = session::sync_scope(session.clone(), || inner.call(request));
-                let reporter = opened.then(|| agent.clone());
-                ResponseFuture::scoped(session, future, reporter)
-            }
-            None => ResponseFuture::plain(self.inner.call(request)),
+        // `call` itself runs in the session too (some services do work there);
+        // the future then runs in the full scope, which the extractors read.
+        let future = match &session {
+            Some(s) => session::sync_scope(s.clone(), || self.inner.call(request)),
+            None => self.inner.call(request),
         };
-        future.problem_json(self.shared.problem_json)
+        let current = Current {
+            session,
+            layer: Some(LayerContext {
+                agent: shared.agent.clone(),
+                opened,
+            }),
+        };
+        ResponseFuture::scoped(current, future, shared.problem_json)
     }
 }
