@@ -318,7 +318,7 @@ impl Agent {
         self.ensure_version().await?;
         let body = request.to_body(self, false)?;
         let raw = self
-            .send_json(Method::POST, "/v1/chat/completions", Some(body))
+            .send_json(Method::POST, super::transport::CHAT_PATH, Some(body))
             .await?;
         let response = ChatResponse::from_json(raw)?;
         if self.inner.redaction_as_error {

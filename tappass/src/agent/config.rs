@@ -225,9 +225,11 @@ impl AgentBuilder {
             .user_agent(concat!("tappass-rs/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?;
+        let endpoints = super::transport::Endpoints::new(&base_url)?;
         Ok(Agent {
             inner: Arc::new(Inner {
                 http,
+                endpoints,
                 base_url,
                 key: ApiKey::new(trimmed),
                 authorization,

@@ -45,6 +45,8 @@ pub struct Agent {
 pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
     pub(crate) base_url: String,
+    /// The endpoints of the hot paths, parsed once rather than on every call.
+    pub(crate) endpoints: transport::Endpoints,
     pub(crate) key: ApiKey,
     /// `Bearer <key>`, marked sensitive so that it is never logged.
     pub(crate) authorization: http::HeaderValue,

@@ -324,7 +324,7 @@ impl Agent {
         self.ensure_version().await?;
         let body = request.to_body(self, true)?;
         let answer = self
-            .send(Method::POST, "/v1/chat/completions", Some(body), true)
+            .send(Method::POST, super::transport::CHAT_PATH, Some(body), true)
             .await?;
         let is_sse = answer
             .response

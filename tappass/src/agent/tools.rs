@@ -203,7 +203,7 @@ impl Agent {
         let raw = self
             .send_json(
                 Method::POST,
-                "/v1/govern",
+                super::transport::GOVERN_PATH,
                 Some(super::transport::json_bytes(&body)?),
             )
             .await?;

@@ -14,6 +14,48 @@ use crate::{session, Error, GovernanceDecision};
 /// The oldest server protocol this client speaks.
 const MIN_VERSION: (u64, u64, u64) = (0, 6, 0);
 
+/// `POST`: governed chat, plain and streamed.
+pub(crate) const CHAT_PATH: &str = "/v1/chat/completions";
+/// `POST`: tool governance.
+pub(crate) const GOVERN_PATH: &str = "/v1/govern";
+
+/// The URLs of the endpoints every governed call uses, parsed once per agent:
+/// a call clones one instead of formatting and parsing its URL again.
+pub(crate) struct Endpoints {
+    chat: reqwest::Url,
+    govern: reqwest::Url,
+}
+
+impl Endpoints {
+    pub(crate) fn new(base_url: &str) -> Result<Endpoints, Error> {
+        let parse = |path: &str| {
+            reqwest::Url::parse(&format!("{base_url}{path}")).map_err(|e| {
+                Error::config(format!(
+                    "the TapPass URL {base_url} cannot be used ({e}); pass an absolute http(s) URL"
+                ))
+            })
+        };
+        Ok(Endpoints {
+            chat: parse(CHAT_PATH)?,
+            govern: parse(GOVERN_PATH)?,
+        })
+    }
+}
+
+/// The URL of `path` on the agent's server.
+fn endpoint(inner: &super::Inner, path: &str) -> Result<reqwest::Url, Error> {
+    match path {
+        CHAT_PATH => Ok(inner.endpoints.chat.clone()),
+        GOVERN_PATH => Ok(inner.endpoints.govern.clone()),
+        _ => reqwest::Url::parse(&format!("{}{}", inner.base_url, path)).map_err(|e| {
+            Error::config(format!(
+                "the TapPass URL {}{path} cannot be used ({e})",
+                inner.base_url
+            ))
+        }),
+    }
+}
+
 /// A request body as JSON bytes.
 pub(crate) fn json_bytes<T: serde::Serialize + ?Sized>(value: &T) -> Result<Bytes, Error> {
     serde_json::to_vec(value)
@@ -65,13 +107,13 @@ impl Agent {
         opts: &Opts<'_>,
     ) -> Result<Answer, Error> {
         let inner = &self.inner;
-        let url = format!("{}{}", inner.base_url, path);
+        let url = endpoint(inner, path)?;
         let correlation = session::with_current(|s| s.map(crate::Session::headers));
         let mut attempt = 0u32;
         loop {
             let mut request = inner
                 .http
-                .request(method.clone(), &url)
+                .request(method.clone(), url.clone())
                 .header(http::header::AUTHORIZATION, inner.authorization.clone());
             if !opts.streaming {
                 request = request.timeout(opts.timeout.unwrap_or(inner.timeout));
@@ -90,11 +132,12 @@ impl Agent {
             let outcome = if opts.streaming {
                 // A stream has no total timeout, but its answer must start in time.
                 match tokio::time::timeout(inner.timeout, request.send()).await {
-                    Ok(outcome) => outcome.map_err(|err| transport_error(err, &url)),
+                    Ok(outcome) => outcome.map_err(|err| transport_error(err, url.as_str())),
                     Err(_) => Err(Error::unavailable(
                         format!(
-                            "the call to {} timed out: no answer within {:?}",
-                            url.split('?').next().unwrap_or(&url),
+                            "the call to {}{} timed out: no answer within {:?}",
+                            url.origin().ascii_serialization(),
+                            url.path(),
                             inner.timeout
                         ),
                         None,
@@ -104,7 +147,7 @@ impl Agent {
                 request
                     .send()
                     .await
-                    .map_err(|err| transport_error(err, &url))
+                    .map_err(|err| transport_error(err, url.as_str()))
             };
             let retry_after = match outcome {
                 Ok(response)
