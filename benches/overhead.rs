@@ -3,8 +3,11 @@
 //!
 //! - a bare axum route vs the same handler behind `TapPassLayer` (no session,
 //!   joined session, opened session) and with `#[governed]`;
-//! - `Agent::chat` against the dev server vs a raw reqwest POST of the same body;
 //! - derive-generated `into_response` vs a hand-written equivalent.
+//!
+//! `Agent::chat` against a raw POST is in `benches/agent.rs`, and requests per
+//! second over sockets in `benches/throughput.rs`: both interleave their
+//! variants, which criterion's sequential groups cannot.
 //!
 //! Run: `cargo bench --bench overhead`.
 
@@ -21,7 +24,7 @@ use http::Request;
 use http_body_util::BodyExt;
 use serde::Serialize;
 use tappass::dev::DevServer;
-use tappass::{Agent, Session, TapPassLayer};
+use tappass::{Session, TapPassLayer};
 use tower::ServiceExt;
 
 async fn bare() -> &'static str {
@@ -102,52 +105,6 @@ fn layer_overhead(c: &mut Criterion) {
             )
         });
     }
-    group.finish();
-    rt.block_on(dev.shutdown());
-}
-
-fn agent_overhead(c: &mut Criterion) {
-    let rt = runtime();
-    let dev = rt.block_on(DevServer::start()).unwrap();
-    let url = dev.url();
-    let agent = Agent::new(&url, "tp_bench").unwrap();
-    rt.block_on(async { agent.chat("warm up").await }).unwrap();
-    let raw = reqwest::Client::new();
-    let body = serde_json::json!({
-        "model": "gpt-4o-mini",
-        "messages": [{"role": "user", "content": "Summarize Q4 revenue"}],
-        "stream": false,
-    });
-    let endpoint = format!("{url}/v1/chat/completions");
-
-    let mut group = c.benchmark_group("agent");
-    group.bench_function("raw_reqwest", |b| {
-        b.to_async(&rt).iter(|| async {
-            let response = raw
-                .post(&endpoint)
-                .bearer_auth("tp_bench")
-                .header("content-type", "application/json")
-                .body(serde_json::to_vec(&body).unwrap())
-                .send()
-                .await
-                .unwrap();
-            let bytes = response.bytes().await.unwrap();
-            let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-            value["choices"][0]["message"]["content"]
-                .as_str()
-                .map(str::len)
-        })
-    });
-    group.bench_function("agent_chat", |b| {
-        b.to_async(&rt).iter(|| async {
-            agent
-                .chat("Summarize Q4 revenue")
-                .await
-                .unwrap()
-                .content
-                .len()
-        })
-    });
     group.finish();
     rt.block_on(dev.shutdown());
 }
@@ -253,7 +210,7 @@ criterion_group! {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3))
         .sample_size(50);
-    targets = layer_overhead, agent_overhead, derive_overhead
+    targets = layer_overhead, derive_overhead
 }
 
 fn main() {
@@ -269,6 +226,5 @@ fn main() {
             "governed_joined",
         ],
     );
-    support::print_ratios("agent", "raw_reqwest", &["agent_chat"]);
     support::print_ratios("derive", "hand_written", &["derived"]);
 }

@@ -1,0 +1,137 @@
+//! `Agent::chat` against the development server as a ratio of a raw reqwest
+//! POST of the same body to the same server, measured in the same run.
+//!
+//! The raw call is what a careful user would write by hand: one shared
+//! `reqwest::Client`, the bearer key, the JSON body, the answer parsed into a
+//! `serde_json::Value` and its content read. A third variant adds the total
+//! timeout that the agent always has (its contract: no call waits forever), to
+//! show what that timer costs on its own.
+//!
+//! The variants run in interleaved batches of `BATCH` calls, one after the
+//! other, for `ROUNDS` rounds; the table shows each variant's median time per
+//! call and the median of the per-round ratios, so that drift on the machine
+//! hits all of them alike (a criterion group measures one variant for seconds
+//! before the next, and on a shared 2-core machine that drift alone moves the
+//! ratio by a few percent). Client and server share one current-thread runtime,
+//! as in a test.
+//!
+//! Run: `cargo bench --bench agent`.
+
+use std::time::{Duration, Instant};
+
+use tappass::dev::DevServer;
+use tappass::Agent;
+
+const BATCH: usize = 200;
+const ROUNDS: usize = 25;
+const PROMPT: &str = "Summarize Q4 revenue";
+
+#[derive(Clone, Copy, PartialEq)]
+enum Variant {
+    Raw,
+    RawWithTimeout,
+    Agent,
+}
+
+impl Variant {
+    const ALL: [Variant; 3] = [Variant::Raw, Variant::RawWithTimeout, Variant::Agent];
+
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Raw => "raw reqwest POST",
+            Variant::RawWithTimeout => "raw reqwest POST + total timeout",
+            Variant::Agent => "Agent::chat",
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn main() {
+    // `cargo test --benches` runs bench targets without `--bench`: keep that quick.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (rounds, batch) = if quick { (1, 5) } else { (ROUNDS, BATCH) };
+    let per_call = rt.block_on(async {
+        let dev = DevServer::start().await.unwrap();
+        let url = dev.url();
+        let agent = Agent::new(&url, "tp_bench").unwrap();
+        let raw = reqwest::Client::new();
+        let endpoint = format!("{url}/v1/chat/completions");
+        let body = serde_json::json!({
+            "model": "gpt-4o-mini",
+            "messages": [{"role": "user", "content": PROMPT}],
+            "stream": false,
+        });
+        let call = |variant: Variant| {
+            let (agent, raw, endpoint, body) = (&agent, &raw, &endpoint, &body);
+            async move {
+                if variant == Variant::Agent {
+                    return agent.chat(PROMPT).await.unwrap().content.len();
+                }
+                let mut request = raw.post(endpoint);
+                if variant == Variant::RawWithTimeout {
+                    request = request.timeout(Duration::from_secs(60));
+                }
+                let response = request
+                    .bearer_auth("tp_bench")
+                    .header("content-type", "application/json")
+                    .body(serde_json::to_vec(body).unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                let bytes = response.bytes().await.unwrap();
+                let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                value["choices"][0]["message"]["content"]
+                    .as_str()
+                    .map_or(0, str::len)
+            }
+        };
+        // Warm up: connections, the agent's version check, allocator.
+        for variant in Variant::ALL {
+            for _ in 0..batch {
+                assert!(call(variant).await > 0);
+            }
+        }
+        let mut per_call = vec![Vec::with_capacity(rounds); Variant::ALL.len()];
+        for round in 0..rounds {
+            for k in 0..Variant::ALL.len() {
+                let v = (round + k) % Variant::ALL.len();
+                let start = Instant::now();
+                for _ in 0..batch {
+                    std::hint::black_box(call(Variant::ALL[v]).await);
+                }
+                per_call[v].push(start.elapsed().as_secs_f64() * 1e6 / batch as f64);
+            }
+        }
+        dev.shutdown().await;
+        per_call
+    });
+
+    println!(
+        "\nagent vs raw reqwest against the dev server: {rounds} interleaved rounds of {batch} calls"
+    );
+    println!(
+        "  {:<34} {:>14} {:>12}",
+        "variant", "median µs/call", "ratio to raw"
+    );
+    for (v, variant) in Variant::ALL.iter().enumerate() {
+        let ratios = per_call[v]
+            .iter()
+            .zip(&per_call[0])
+            .map(|(x, raw)| x / raw)
+            .collect();
+        println!(
+            "  {:<34} {:>14.2} {:>12.3}",
+            variant.name(),
+            median(per_call[v].clone()),
+            median(ratios)
+        );
+    }
+}
