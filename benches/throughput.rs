@@ -25,6 +25,7 @@
 //! Run: `cargo bench --bench throughput`
 //! (`SERVER_WORKERS=2 cargo bench --bench throughput` for a two-worker server).
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -231,6 +232,21 @@ async fn round(connections: &mut Vec<Connection>, request: &'static [u8]) -> f64
     total as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Serves `app` on a fresh loopback port of the server runtime.
+fn serve<S>(server: &tokio::runtime::Runtime, app: S) -> SocketAddr
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    server.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = ServiceExt::<Request>::into_make_service(app);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    })
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -248,25 +264,6 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let serve = |app: Router| {
-        server.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            tokio::spawn(async move { axum::serve(listener, app).await });
-            addr
-        })
-    };
-    // The layer around the whole router rather than through `Router::layer`,
-    // which boxes every layered route a second time.
-    let serve_wrapped = |app: Router, layer: TapPassLayer| {
-        server.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let app = ServiceExt::<Request>::into_make_service(layer.layer(app));
-            tokio::spawn(async move { axum::serve(listener, app).await });
-            addr
-        })
-    };
     let layer = || {
         // Nothing here calls the control plane: a joined session on a route
         // that makes no agent call never reaches it.
@@ -279,37 +276,51 @@ fn main() {
     let targets = [
         Target {
             name: "bare route",
-            addr: serve(Router::new().route("/", get(bare))),
+            addr: serve(&server, Router::new().route("/", get(bare))),
             echoes: false,
         },
         Target {
             name: "bare route + 2 headers by hand",
-            addr: serve(Router::new().route("/", get(bare_echo))),
+            addr: serve(&server, Router::new().route("/", get(bare_echo))),
             echoes: true,
         },
         Target {
             name: "bare route + no-op tower layer",
-            addr: serve(Router::new().route("/", get(bare)).layer(Identity::new())),
+            addr: serve(
+                &server,
+                Router::new().route("/", get(bare)).layer(Identity::new()),
+            ),
             echoes: false,
         },
         Target {
             name: "bare route + minimal echo layer",
-            addr: serve(Router::new().route("/", get(bare)).layer(EchoLayer)),
+            addr: serve(
+                &server,
+                Router::new().route("/", get(bare)).layer(EchoLayer),
+            ),
             echoes: true,
         },
         Target {
             name: "layer, joined session",
-            addr: serve(Router::new().route("/", get(bare)).layer(layer())),
+            addr: serve(&server, Router::new().route("/", get(bare)).layer(layer())),
             echoes: true,
         },
         Target {
             name: "layer + #[governed]",
-            addr: serve(Router::new().route("/", get(governed)).layer(layer())),
+            addr: serve(
+                &server,
+                Router::new().route("/", get(governed)).layer(layer()),
+            ),
             echoes: true,
         },
         Target {
             name: "layer around the router + #[governed]",
-            addr: serve_wrapped(Router::new().route("/", get(governed)), layer()),
+            // The layer around the whole router rather than through
+            // `Router::layer`, which boxes every layered route a second time.
+            addr: serve(
+                &server,
+                layer().layer(Router::new().route("/", get(governed))),
+            ),
             echoes: true,
         },
     ];

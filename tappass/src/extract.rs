@@ -186,7 +186,7 @@ pub(crate) fn resolve(parts: &Parts) -> Result<Option<Session>, SessionRejection
     if let Some(RouteContext(session)) = parts.extensions.get::<RouteContext>() {
         return Ok(session.clone());
     }
-    if let Some(session) = session::layer_session() {
+    if let Some(session) = session::with_layer(|session, _| session.cloned()) {
         return Ok(session);
     }
     Ok(session::from_headers(&parts.headers)?)
@@ -224,7 +224,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Agent {
 
 /// The agent the request already has: the layer's, or an `Extension<Agent>`.
 pub(crate) fn request_agent(parts: &Parts) -> Option<Agent> {
-    session::layer_agent().or_else(|| parts.extensions.get::<Agent>().cloned())
+    session::with_layer(|_, layer| layer.agent.clone())
+        .or_else(|| parts.extensions.get::<Agent>().cloned())
 }
 
 /// The agent configured from the environment, built once.

@@ -36,26 +36,27 @@ impl<S: Send + Sync, const MODE: u8> FromRequestParts<S> for GovernedContext<MOD
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let layer = session::layer_context();
-        if let Some((session, _, opened_by_layer)) = &layer {
-            // Behind the layer, the flag changes nothing when the layer joined a
-            // session, or opened one for a route that wants one, or has none
-            // for a route that does not open: the layer's scope is the route's.
+        // Behind the layer, the flag changes nothing when the layer joined a
+        // session, or opened one for a route that wants one, or has none for a
+        // route that does not open: the layer's scope is the route's. Only a
+        // route that overrides the layer takes copies of what it resolved.
+        let layer = session::with_layer(|session, layer| {
             let keeps = match MODE {
                 OPEN => session.is_some(),
-                JOIN_ONLY => !opened_by_layer,
+                JOIN_ONLY => !layer.opened,
                 _ => true,
             };
-            if keeps {
+            (!keeps).then(|| (session.cloned(), layer.opened, layer.agent.clone()))
+        });
+        let (resolved, opened_by_layer, agent) = match layer {
+            Some(None) => {
                 return Ok(GovernedContext {
                     session: None,
                     reporter: None,
                     layer_has_it: true,
-                });
+                })
             }
-        }
-        let (resolved, opened_by_layer, agent) = match layer {
-            Some((session, agent, opened)) => (session, opened, Some(agent)),
+            Some(Some((session, opened, agent))) => (session, opened, Some(agent)),
             None => (
                 session::from_headers(&parts.headers)?,
                 false,

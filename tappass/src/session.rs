@@ -271,31 +271,12 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Session>) -> R) -> R {
     }
 }
 
-/// Inside the layer's scope: the request's session, the layer's agent and
-/// whether the layer opened the session. `None` when no layer runs this task.
-pub(crate) fn layer_context() -> Option<(Option<Session>, crate::Agent, bool)> {
+/// Runs `f` with what the layer resolved for this task (the request's session,
+/// or none, and the layer's part), borrowed; `None` when no layer runs it.
+/// Callers clone only what they keep.
+pub(crate) fn with_layer<R>(f: impl FnOnce(Option<&Session>, &LayerContext) -> R) -> Option<R> {
     CURRENT
-        .try_with(|c| {
-            let layer = c.layer.as_ref()?;
-            Some((c.session.clone(), layer.agent.clone(), layer.opened))
-        })
-        .ok()
-        .flatten()
-}
-
-/// The layer's agent, when the layer runs this task.
-pub(crate) fn layer_agent() -> Option<crate::Agent> {
-    CURRENT
-        .try_with(|c| c.layer.as_ref().map(|l| l.agent.clone()))
-        .ok()
-        .flatten()
-}
-
-/// The request's session as the layer resolved it; `None` when no layer runs
-/// this task, `Some(None)` when the layer runs it without a session.
-pub(crate) fn layer_session() -> Option<Option<Session>> {
-    CURRENT
-        .try_with(|c| c.layer.as_ref().map(|_| c.session.clone()))
+        .try_with(|c| c.layer.as_ref().map(|layer| f(c.session.as_ref(), layer)))
         .ok()
         .flatten()
 }

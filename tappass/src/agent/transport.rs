@@ -28,16 +28,9 @@ pub(crate) struct Endpoints {
 
 impl Endpoints {
     pub(crate) fn new(base_url: &str) -> Result<Endpoints, Error> {
-        let parse = |path: &str| {
-            reqwest::Url::parse(&format!("{base_url}{path}")).map_err(|e| {
-                Error::config(format!(
-                    "the TapPass URL {base_url} cannot be used ({e}); pass an absolute http(s) URL"
-                ))
-            })
-        };
         Ok(Endpoints {
-            chat: parse(CHAT_PATH)?,
-            govern: parse(GOVERN_PATH)?,
+            chat: parse_url(base_url, CHAT_PATH)?,
+            govern: parse_url(base_url, GOVERN_PATH)?,
         })
     }
 }
@@ -47,13 +40,16 @@ fn endpoint(inner: &super::Inner, path: &str) -> Result<reqwest::Url, Error> {
     match path {
         CHAT_PATH => Ok(inner.endpoints.chat.clone()),
         GOVERN_PATH => Ok(inner.endpoints.govern.clone()),
-        _ => reqwest::Url::parse(&format!("{}{}", inner.base_url, path)).map_err(|e| {
-            Error::config(format!(
-                "the TapPass URL {}{path} cannot be used ({e})",
-                inner.base_url
-            ))
-        }),
+        _ => parse_url(&inner.base_url, path),
     }
+}
+
+fn parse_url(base_url: &str, path: &str) -> Result<reqwest::Url, Error> {
+    reqwest::Url::parse(&format!("{base_url}{path}")).map_err(|e| {
+        Error::config(format!(
+            "the TapPass URL {base_url} cannot be used ({e}); pass an absolute http(s) URL"
+        ))
+    })
 }
 
 /// A request body as JSON bytes.

@@ -10,7 +10,7 @@ use tokio::task::futures::TaskLocalFuture;
 use super::ResponseBody;
 use crate::events::AuditEvent;
 use crate::extract::RouteSession;
-use crate::session::{self, Current, InvalidHeader, Session};
+use crate::session::{self, Current, InvalidHeader, LayerContext, Session};
 use crate::BoxError;
 
 pin_project! {
@@ -99,18 +99,21 @@ where
                     let _entered = span.enter();
                     ready!(future.as_mut().poll(cx))?
                 };
-                let Some(current) = future.take_value() else {
-                    panic!("polled after completion");
-                };
+                let current = future.take_value().expect("polled after completion");
                 let session = current.session;
-                if let (Some(layer), Some(s)) = (current.layer, &session) {
-                    if layer.opened {
-                        layer.agent.report(AuditEvent::new(
-                            "session_close",
-                            s,
-                            serde_json::json!({ "status": response.status().as_u16() }),
-                        ));
-                    }
+                if let (
+                    Some(LayerContext {
+                        agent,
+                        opened: true,
+                    }),
+                    Some(s),
+                ) = (current.layer, &session)
+                {
+                    agent.report(AuditEvent::new(
+                        "session_close",
+                        s,
+                        serde_json::json!({ "status": response.status().as_u16() }),
+                    ));
                 }
                 Poll::Ready(Ok(finish(response, session, problem_json)))
             }
