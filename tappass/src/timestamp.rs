@@ -282,6 +282,29 @@ mod tests {
     }
 
     #[test]
+    fn any_offset_date_time_converts_and_writes_parseable_rfc_3339() {
+        use time::PrimitiveDateTime;
+        let early = PrimitiveDateTime::MIN.assume_offset(offset!(+25:59:59));
+        let late = PrimitiveDateTime::MAX.assume_offset(offset!(-25:59:59));
+        assert_eq!(Timestamp::from(early), Timestamp::MIN);
+        assert_eq!(Timestamp::from(late), Timestamp::MAX);
+        assert_eq!(
+            Timestamp::from(PrimitiveDateTime::MIN.assume_utc()),
+            Timestamp::MIN
+        );
+        // The last instant `time` holds in UTC is still short of the end.
+        let last_utc = Timestamp::from(PrimitiveDateTime::MAX.assume_utc());
+        assert_eq!(last_utc.to_string(), "9999-12-31T23:59:59.999999999Z");
+        // RFC 3339 has no seconds in an offset: written in UTC instead.
+        let odd = datetime!(2030-01-02 03:04:05.5 +01:00:30);
+        let t = Timestamp::from(odd);
+        assert_eq!(t.to_string(), "2030-01-02T02:03:35.5Z");
+        assert_eq!(t.to_string().parse::<Timestamp>().unwrap(), t);
+        let odd_edge = datetime!(9999-12-31 23:59:59 -25:59:59);
+        assert_eq!(Timestamp::from(odd_edge), Timestamp::MAX);
+    }
+
+    #[test]
     fn the_ends_are_kept_at_the_offset_that_writes_them() {
         assert_eq!(Timestamp::MIN, Timestamp::new(Timestamp::MIN.0));
         assert_eq!(Timestamp::MIN.0.offset(), EAST);
