@@ -132,7 +132,7 @@ where
 }
 
 fn maintenance_until() -> Timestamp {
-    "2026-11-23T10:00:00Z".parse().unwrap()
+    "2099-11-23T10:00:00Z".parse().unwrap()
 }
 
 #[tokio::test]
@@ -164,7 +164,7 @@ async fn the_default_code_is_the_snake_case_variant_name() {
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(reply.body["error"], "maintenance");
     assert_eq!(reply.body["message"], "maintenance window");
-    assert_eq!(reply.body["until"], "2026-11-23T10:00:00Z");
+    assert_eq!(reply.body["until"], "2099-11-23T10:00:00Z");
 }
 
 #[tokio::test]
@@ -175,20 +175,20 @@ async fn retry_after_is_an_http_date_for_a_timestamp() {
     .await;
     assert_eq!(
         reply.headers["retry-after"],
-        "Mon, 23 Nov 2026 10:00:00 GMT"
+        "Mon, 23 Nov 2099 10:00:00 GMT"
     );
 }
 
 #[tokio::test]
 async fn retry_after_is_an_http_date_for_a_system_time() {
     let reply = serve(|| ChatError::Closed {
-        until: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        until: UNIX_EPOCH + Duration::from_secs(4_102_444_800),
     })
     .await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         reply.headers["retry-after"],
-        "Tue, 14 Nov 2023 22:13:20 GMT"
+        "Fri, 01 Jan 2100 00:00:00 GMT"
     );
 }
 
@@ -346,7 +346,7 @@ async fn a_transparent_struct_delegates_headers_too() {
     assert_eq!(reply.body["error"], "maintenance");
     assert_eq!(
         reply.headers["retry-after"],
-        "Mon, 23 Nov 2026 10:00:00 GMT"
+        "Mon, 23 Nov 2099 10:00:00 GMT"
     );
 }
 

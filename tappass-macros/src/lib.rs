@@ -131,7 +131,7 @@ pub fn governed(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `code = "prompt_rejected"` | the body's `error` code, snake case; defaults to the snake-case name of the variant (or struct) |
 /// | `code = field` | the code is the value of a named field (`AsRef<str>`) |
 /// | `message = "…"` | a fixed public message instead of the `Display` text, for failures whose details belong in logs |
-/// | `retry_after = field` | sets `Retry-After` from a named field: an HTTP date for `SystemTime` and `tappass::Timestamp`, delta-seconds for `Duration`; `Option` of these sends no header when `None` |
+/// | `retry_after = field` | sets `Retry-After` from a named field: an HTTP date for `SystemTime` and `tappass::Timestamp` (`0` once passed, at most the end of 9999), delta-seconds for `Duration` (rounded up, any size); `Option` of these sends no header when `None` |
 /// | `headers = path::to_fn` | calls `path::to_fn(&self, &mut HeaderMap)` to add headers, such as `WWW-Authenticate` |
 /// | `transparent` | the case has exactly one field, a `GovernanceError`, whose mapping is used as it is |
 ///

@@ -377,6 +377,26 @@ fn json_string(out: &mut Vec<u8>, value: &str) {
 /// A value that can fill the `Retry-After` header: a point in time (sent as an
 /// HTTP date) or a delay (sent as delta-seconds). `#[governance(retry_after =
 /// field)]` needs the field's type to implement it.
+///
+/// Every value gives a valid header:
+///
+/// - a point in time that has passed (before 1970 included) gives `0`;
+/// - a point in time ahead gives its HTTP date, rounded up to the whole
+///   second (a client must not come back early) and clamped to
+///   `Fri, 31 Dec 9999 23:59:59 GMT`, the last an HTTP date can say;
+/// - a delay gives its whole seconds, rounded up, up to `u64::MAX` for
+///   `Duration::MAX`.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use tappass::response::RetryAfter;
+///
+/// assert_eq!(UNIX_EPOCH.retry_after().unwrap(), "0");
+/// assert_eq!(Duration::from_millis(1500).retry_after().unwrap(), "2");
+/// assert_eq!(Duration::MAX.retry_after().unwrap(), u64::MAX.to_string().as_str());
+/// let never = tappass::Timestamp::MAX;
+/// assert_eq!(never.retry_after().unwrap(), "Fri, 31 Dec 9999 23:59:59 GMT");
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`retry_after` needs a `SystemTime`, `Duration` or `tappass::Timestamp` field, not `{Self}`",
     note = "`Retry-After` is sent as an HTTP date for a point in time and as delta-seconds for a delay; `Option` of these is accepted too"
@@ -388,20 +408,25 @@ pub trait RetryAfter {
 
 impl RetryAfter for std::time::SystemTime {
     fn retry_after(&self) -> Option<HeaderValue> {
-        HeaderValue::from_str(&httpdate::fmt_http_date(*self)).ok()
+        crate::Timestamp::from(*self).retry_after()
     }
 }
 
 impl RetryAfter for crate::Timestamp {
     fn retry_after(&self) -> Option<HeaderValue> {
-        self.to_system_time().retry_after()
+        if self.duration_from_now().is_zero() {
+            return Some(HeaderValue::from_static("0"));
+        }
+        HeaderValue::from_str(&self.ceil_to_second().to_http_date()).ok()
     }
 }
 
 impl RetryAfter for std::time::Duration {
     fn retry_after(&self) -> Option<HeaderValue> {
         // Round up: a client must not come back before the delay is over.
-        let secs = self.as_secs() + u64::from(self.subsec_nanos() > 0);
+        let secs = self
+            .as_secs()
+            .saturating_add(u64::from(self.subsec_nanos() > 0));
         Some(HeaderValue::from(secs))
     }
 }
