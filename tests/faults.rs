@@ -16,7 +16,7 @@ use axum::Router;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use support::{
-    bounded, capture_logs, chat_answer, event, refused_url, BlackHole, Reply, TapPass, CHAT, KEY,
+    bounded, capture_logs, chat_answer, event, BlackHole, Refusing, Reply, TapPass, CHAT, KEY,
 };
 use tappass::{Agent, TapPassLayer};
 use tokio::task::JoinHandle;
@@ -116,12 +116,13 @@ fn assert_clean(text: &str, tappass: &str) {
 #[tokio::test]
 async fn tappass_down_is_503_unavailable() {
     bounded(async {
-        let tappass = refused_url().await;
-        let app = serve(agent(&tappass, Duration::from_secs(2), 1)).await;
+        let refusing = Refusing::start();
+        let tappass = refusing.url();
+        let app = serve(agent(tappass, Duration::from_secs(2), 1)).await;
         let (status, body) = call(&app, "/chat").await;
-        assert_failure(status, &body, 503, "governance_unavailable", &tappass);
+        assert_failure(status, &body, 503, "governance_unavailable", tappass);
         let (status, body) = call(&app, "/stream").await;
-        assert_failure(status, &body, 503, "governance_unavailable", &tappass);
+        assert_failure(status, &body, 503, "governance_unavailable", tappass);
     })
     .await
 }
@@ -389,7 +390,8 @@ async fn logs_and_bodies_never_contain_the_key() {
             .unwrap();
         let _ = tokio::time::timeout(Duration::from_secs(5), response.bytes()).await;
 
-        let down = serve(agent(&refused_url().await, 300 * MS, 1)).await;
+        let refusing = Refusing::start();
+        let down = serve(agent(refusing.url(), 300 * MS, 1)).await;
         let (status, body) = call(&down, "/chat").await;
         assert_eq!(status, 503);
         assert_clean(&body, tappass.url());

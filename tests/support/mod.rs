@@ -396,12 +396,31 @@ fn huge_body(total: usize, shared: Arc<Shared>) -> Body {
 
 // ---- other endpoints -------------------------------------------------------
 
-/// A URL where nothing listens (a port just bound and released).
-pub async fn refused_url() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("local addr");
-    drop(listener);
-    format!("http://{addr}")
+/// A port that refuses connections: a socket bound to it and not listening,
+/// held for as long as this lives, so that no other test can take the port.
+pub struct Refusing {
+    url: String,
+    socket: tokio::net::TcpSocket,
+}
+
+impl Refusing {
+    pub fn start() -> Refusing {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind("127.0.0.1:0".parse().expect("address"))
+            .expect("bind");
+        let url = format!("http://{}", socket.local_addr().expect("local addr"));
+        Refusing { url, socket }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Starts listening on the same port: the server "comes up".
+    pub fn listen(self) -> TcpListener {
+        self.socket.listen(128).expect("listen")
+    }
 }
 
 /// A server that accepts connections and never reads nor answers; stopped

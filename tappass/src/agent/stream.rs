@@ -151,7 +151,11 @@ impl Stream for ChatStream {
 
 struct SseState {
     response: reqwest::Response,
+    /// Bytes received and not yet parsed: at most one line.
     buffer: BytesMut,
+    /// How much of `buffer` is known to hold no newline, so that each byte is
+    /// scanned once however the server chunks the stream.
+    scanned: usize,
     /// The `data:` lines of the event being read.
     data: String,
     finished: bool,
@@ -168,8 +172,9 @@ impl SseState {
     /// The next chunk, `Ok(None)` at a clean end.
     async fn next(&mut self) -> Result<Option<ChatChunk>, Error> {
         loop {
-            while let Some(pos) = self.buffer.iter().position(|&b| b == b'\n') {
-                let line = self.buffer.split_to(pos + 1);
+            while let Some(pos) = self.buffer[self.scanned..].iter().position(|&b| b == b'\n') {
+                let line = self.buffer.split_to(self.scanned + pos + 1);
+                self.scanned = 0;
                 match self.line(&line)? {
                     Some(Step::Chunk(chunk)) => return Ok(Some(chunk)),
                     Some(Step::Done) => {
@@ -179,6 +184,7 @@ impl SseState {
                     None => {}
                 }
             }
+            self.scanned = self.buffer.len();
             if self.buffer.len() > MAX_EVENT_BYTES {
                 return Err(Error::Protocol(
                     "a stream event is larger than 1 MiB".to_owned(),
@@ -206,6 +212,7 @@ impl SseState {
                     let mut last = None;
                     if !self.buffer.is_empty() {
                         let rest = self.buffer.split();
+                        self.scanned = 0;
                         last = self.line(&rest)?;
                     }
                     if last.is_none() && !self.data.is_empty() {
@@ -333,10 +340,21 @@ impl Agent {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
         if !is_sse {
-            // A server that answers a stream request with one JSON body: one chunk.
-            let bytes =
-                super::transport::read_limited(answer.response, self.inner.max_response_bytes)
-                    .await?;
+            // A server that answers a stream request with one JSON body: one
+            // chunk, read within the agent's timeout like any other answer.
+            let read =
+                super::transport::read_limited(answer.response, self.inner.max_response_bytes);
+            let bytes = tokio::time::timeout(self.inner.timeout, read)
+                .await
+                .map_err(|_| {
+                    Error::unavailable(
+                        format!(
+                            "the TapPass stream answered JSON and then stalled: not all of it within {:?}",
+                            self.inner.timeout
+                        ),
+                        None,
+                    )
+                })??;
             let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
                 Error::Protocol(format!("the stream answer is neither SSE nor JSON ({e})"))
             })?;
@@ -358,6 +376,7 @@ impl Agent {
         let state = SseState {
             response: answer.response,
             buffer: BytesMut::new(),
+            scanned: 0,
             data: String::new(),
             finished: false,
             done: false,
