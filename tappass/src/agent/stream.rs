@@ -462,7 +462,7 @@ mod tests {
         );
         let (whole, at_once) = parse(body.as_bytes(), body.len());
         let (split, byte_by_byte) = parse(body.as_bytes(), 1);
-        assert_eq!(whole, [content.clone()]);
+        assert_eq!(whole, std::slice::from_ref(&content));
         assert_eq!(split, [content]);
         // Generous: per-call overhead in a debug build, on a loaded machine.
         assert!(
