@@ -229,8 +229,9 @@ async fn a_wait_answered_at_once_is_polled_at_most_once_a_second() {
         let took = started.elapsed();
         assert_eq!(approval.state, tappass::agent::ApprovalState::Pending);
         let polls = tappass.hits(WAIT);
-        // Polls start at 0, 1 and 2 s; a tight loop would make thousands.
-        assert!((2..=4).contains(&polls), "{polls} polls in {took:?}");
+        // Polls start at 0, 1 and 2 s (fewer on a loaded machine); a tight
+        // loop would make thousands.
+        assert!((1..=4).contains(&polls), "{polls} polls in {took:?}");
         assert!(took >= max_wait - 100 * MS, "gave up early: {took:?}");
     })
     .await
@@ -361,10 +362,16 @@ async fn fail_open_covers_5xx_but_never_a_429() {
         let verdict = agent.govern_tool("t", json!({})).await.expect("fails open");
         assert!(verdict.degraded);
 
-        // 429 on every attempt, 429 then 503, 503 then 429: all fail closed.
-        for script in [[429, 429, 429], [429, 503, 503], [503, 503, 429]] {
+        // 429 on every attempt, 429 then 503 or 500, 503 then 429: all fail closed.
+        let scripts: [&[u16]; 4] = [
+            &[429, 429, 429],
+            &[429, 503, 503],
+            &[429, 500],
+            &[503, 503, 429],
+        ];
+        for script in scripts {
             for path in [CHAT, "/v1/govern"] {
-                for status in script {
+                for &status in script {
                     tappass.push(path, Reply::status(status).header("retry-after", "0"));
                 }
             }

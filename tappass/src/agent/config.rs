@@ -95,6 +95,10 @@ impl AgentBuilder {
     }
 
     /// The server's base URL (default: `TAPPASS_URL`, else `http://localhost:9620`).
+    ///
+    /// A URL with user info (`https://user:password@host`) is refused by
+    /// [`build`](Self::build): the key authenticates, and credentials in the
+    /// URL would reach every message that names the server.
     pub fn url(mut self, url: impl Into<String>) -> Self {
         self.url = Some(url.into());
         self

@@ -72,7 +72,8 @@ impl Agent {
     /// An agent for the TapPass server at `url`, authenticated with `api_key`.
     ///
     /// Fails with [`Error::Config`](crate::Error::Config) for a URL that is not
-    /// an absolute `http(s)` URL or an empty key. Use [`Agent::builder`] for
+    /// an absolute `http(s)` URL, a URL with user info (`user:password@`,
+    /// never shown in the error) or an empty key. Use [`Agent::builder`] for
     /// timeouts, retries and the model.
     pub fn new(url: impl AsRef<str>, api_key: impl Into<String>) -> Result<Agent, crate::Error> {
         Agent::builder(url.as_ref()).api_key(api_key).build()

@@ -299,9 +299,8 @@ impl Agent {
         request_id: &str,
         max_wait: Duration,
     ) -> Result<Approval, Error> {
-        let started = Instant::now();
         // `None`: further away than the clock can say, that is, never.
-        let deadline = started.checked_add(max_wait);
+        let deadline = Instant::now().checked_add(max_wait);
         let left =
             |now: Instant| deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(now));
         let wait_path = approval_path(request_id, "/wait")?;
@@ -333,10 +332,10 @@ impl Agent {
             let pause = MIN_POLL_INTERVAL
                 .saturating_sub(poll_started.elapsed())
                 .max(retry_after.unwrap_or_default());
-            let now = Instant::now();
-            if pause >= left(now) {
+            let left_now = left(Instant::now());
+            if pause >= left_now {
                 // No time for another poll: sleep out what is left, then answer.
-                tokio::time::sleep(left(now).min(pause)).await;
+                tokio::time::sleep(left_now).await;
                 return Ok(approval);
             }
             tokio::time::sleep(pause).await;

@@ -201,14 +201,16 @@ impl Agent {
                     let bytes = bytes.map(|b| redact(b, inner.key.expose()));
                     rate_limited |= status == StatusCode::TOO_MANY_REQUESTS;
                     match classify(status, &headers, bytes, path)? {
-                        Retryable::No(err) => return Err(err),
+                        Retryable::No(err) => {
+                            return Err(slow_down(err, rate_limited, Some(status), None))
+                        }
                         Retryable::Yes(err, after) if last => {
-                            return Err(slow_down(err, rate_limited, after))
+                            return Err(slow_down(err, rate_limited, Some(status), after))
                         }
                         Retryable::Yes(_, after) => after,
                     }
                 }
-                Err(err) if last => return Err(slow_down(err, rate_limited, None)),
+                Err(err) if last => return Err(slow_down(err, rate_limited, None, None)),
                 Err(_) => None,
             };
             let delay = backoff(&inner.retry, attempt, retry_after);
@@ -237,10 +239,16 @@ impl Agent {
 
 /// The last failure of a call, as an [`Error::RateLimited`] when the server
 /// answered `429` on any attempt: it is alive, so the call must not fail open.
-fn slow_down(err: Error, rate_limited: bool, retry_after: Option<Duration>) -> Error {
+/// `now` is the status of the last attempt, when it got an answer.
+fn slow_down(
+    err: Error,
+    rate_limited: bool,
+    now: Option<StatusCode>,
+    retry_after: Option<Duration>,
+) -> Error {
     match err {
         Error::Unavailable { message, .. } if rate_limited => Error::RateLimited {
-            message: if message.contains(" 429 ") {
+            message: if now == Some(StatusCode::TOO_MANY_REQUESTS) {
                 message
             } else {
                 format!("{message}, after an earlier attempt was answered 429 Too Many Requests")
