@@ -439,6 +439,7 @@ async fn fifty_concurrent_first_calls_against_a_refused_port_all_fail_within_one
         let app = serve(agent).await;
         let budget = 600 * MS;
         let (answers, took) = call_concurrently(&app, "/chat", 50).await;
+        eprintln!("50 concurrent first calls: {took:?} (one budget {budget:?})");
         assert_eq!(answers.len(), 50);
         for (status, body) in &answers {
             assert_failure(*status, body, 503, "governance_unavailable", refusing.url());
@@ -461,6 +462,7 @@ async fn fifty_concurrent_first_calls_against_a_hanging_server_all_fail_within_o
         let app = serve(agent(hole.url(), 300 * MS, 1)).await;
         let budget = 2 * 300 * MS + 20 * MS;
         let (answers, took) = call_concurrently(&app, "/chat", 50).await;
+        eprintln!("50 concurrent first calls: {took:?} (one budget {budget:?})");
         assert_eq!(answers.len(), 50);
         for (status, body) in &answers {
             assert_failure(*status, body, 503, "governance_unavailable", hole.url());
