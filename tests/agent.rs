@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use support::{bounded, chat_answer, event, refused_url, Reply, TapPass, CHAT, KEY};
+use support::{bounded, chat_answer, event, Refusing, Reply, TapPass, CHAT, KEY};
 use tappass::decision::Redaction;
 use tappass::{Agent, ChatChunk, Error, GovernanceDecision, Session, Timestamp};
 
@@ -372,8 +372,8 @@ async fn plain_500_is_unavailable() {
 #[tokio::test]
 async fn connection_refused_is_retried_then_unavailable() {
     bounded(async {
-        let url = refused_url().await;
-        let agent = Agent::builder(&url)
+        let refusing = Refusing::start();
+        let agent = Agent::builder(refusing.url())
             .api_key(KEY)
             .max_retries(2)
             .retry_base_delay(100 * MS)
@@ -395,12 +395,12 @@ async fn connection_refused_is_retried_then_unavailable() {
 #[tokio::test]
 async fn connection_refused_is_retried_until_the_server_comes_up() {
     bounded(async {
-        let url = refused_url().await;
-        let addr = url.trim_start_matches("http://").to_owned();
+        let refusing = Refusing::start();
+        let url = refusing.url().to_owned();
         // The server comes up on that port after the first attempts failed.
         let late = tokio::spawn(async move {
             tokio::time::sleep(150 * MS).await;
-            let listener = tokio::net::TcpListener::bind(&addr).await.expect("rebind");
+            let listener = refusing.listen();
             let app = axum::Router::new()
                 .route(
                     "/health",
@@ -794,7 +794,8 @@ async fn redactions_are_an_error_only_when_asked() {
 #[tokio::test]
 async fn fail_open_lets_chats_through_only_when_unavailable() {
     bounded(async {
-        let open = Agent::builder(refused_url().await)
+        let refusing = Refusing::start();
+        let open = Agent::builder(refusing.url())
             .api_key(KEY)
             .max_retries(0)
             .fail_open(true)
@@ -1231,7 +1232,8 @@ async fn no_error_shows_the_key() {
                 .unwrap()
         };
         // Nothing listening.
-        errors.push(quick(&refused_url().await).chat("hi").await.unwrap_err());
+        let refusing = Refusing::start();
+        errors.push(quick(refusing.url()).chat("hi").await.unwrap_err());
 
         let server = TapPass::start().await;
         let echo = format!("you sent Authorization: Bearer {KEY}");

@@ -6,6 +6,7 @@
 
 mod support;
 
+use std::future::IntoFuture as _;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
@@ -16,9 +17,9 @@ use axum::Router;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use support::{
-    bounded, capture_logs, chat_answer, event, refused_url, BlackHole, Reply, TapPass, CHAT, KEY,
+    bounded, capture_logs, chat_answer, event, BlackHole, Refusing, Reply, TapPass, CHAT, KEY,
 };
-use tappass::{Agent, TapPassLayer};
+use tappass::{Agent, Error, TapPassLayer};
 use tokio::task::JoinHandle;
 
 const MS: Duration = Duration::from_millis(1);
@@ -116,12 +117,13 @@ fn assert_clean(text: &str, tappass: &str) {
 #[tokio::test]
 async fn tappass_down_is_503_unavailable() {
     bounded(async {
-        let tappass = refused_url().await;
-        let app = serve(agent(&tappass, Duration::from_secs(2), 1)).await;
+        let refusing = Refusing::start();
+        let tappass = refusing.url();
+        let app = serve(agent(tappass, Duration::from_secs(2), 1)).await;
         let (status, body) = call(&app, "/chat").await;
-        assert_failure(status, &body, 503, "governance_unavailable", &tappass);
+        assert_failure(status, &body, 503, "governance_unavailable", tappass);
         let (status, body) = call(&app, "/stream").await;
-        assert_failure(status, &body, 503, "governance_unavailable", &tappass);
+        assert_failure(status, &body, 503, "governance_unavailable", tappass);
     })
     .await
 }
@@ -389,7 +391,8 @@ async fn logs_and_bodies_never_contain_the_key() {
             .unwrap();
         let _ = tokio::time::timeout(Duration::from_secs(5), response.bytes()).await;
 
-        let down = serve(agent(&refused_url().await, 300 * MS, 1)).await;
+        let refusing = Refusing::start();
+        let down = serve(agent(refusing.url(), 300 * MS, 1)).await;
         let (status, body) = call(&down, "/chat").await;
         assert_eq!(status, 503);
         assert_clean(&body, tappass.url());
@@ -405,4 +408,150 @@ async fn logs_and_bodies_never_contain_the_key() {
         !text.contains("SECRET"),
         "the logs leak the API key:\n{text}"
     );
+}
+
+// ---- a dead control plane does not make concurrent first calls queue -------
+
+/// Sends `n` requests to the service at once; every status and body, and how
+/// long they took together.
+async fn call_concurrently(app: &App, path: &str, n: usize) -> (Vec<(u16, String)>, Duration) {
+    let started = Instant::now();
+    let calls = (0..n).map(|_| call(app, path));
+    let answers = futures_util::future::join_all(calls).await;
+    (answers, started.elapsed())
+}
+
+/// One call's retry budget against a refused port is its backoff delays:
+/// with two retries from a 200 ms base, at most 200 + 400 ms. Fifty calls
+/// queueing behind one another's version checks would take 50 times that;
+/// sharing one check, they all fail together. The bound is generous (a loaded
+/// 2-core machine): a quarter of what 50 queued budgets would take.
+#[tokio::test]
+async fn fifty_concurrent_first_calls_against_a_refused_port_all_fail_within_one_budget() {
+    bounded(async {
+        let refusing = Refusing::start();
+        let agent = Agent::builder(refusing.url())
+            .api_key(KEY)
+            .max_retries(2)
+            .retry_base_delay(200 * MS)
+            .build()
+            .expect("agent");
+        let app = serve(agent).await;
+        let budget = 600 * MS;
+        let (answers, took) = call_concurrently(&app, "/chat", 50).await;
+        eprintln!("50 concurrent first calls: {took:?} (one budget {budget:?})");
+        assert_eq!(answers.len(), 50);
+        for (status, body) in &answers {
+            assert_failure(*status, body, 503, "governance_unavailable", refusing.url());
+        }
+        assert!(
+            took < 50 * budget / 4,
+            "50 concurrent first calls took {took:?}: they queued (one budget is {budget:?}, 50 would be {:?})",
+            50 * budget
+        );
+    })
+    .await
+}
+
+/// Against a server that accepts and never answers, one call's budget is two
+/// attempts of 300 ms and a short backoff.
+#[tokio::test]
+async fn fifty_concurrent_first_calls_against_a_hanging_server_all_fail_within_one_budget() {
+    bounded(async {
+        let hole = BlackHole::start().await;
+        let app = serve(agent(hole.url(), 300 * MS, 1)).await;
+        let budget = 2 * 300 * MS + 20 * MS;
+        let (answers, took) = call_concurrently(&app, "/chat", 50).await;
+        eprintln!("50 concurrent first calls: {took:?} (one budget {budget:?})");
+        assert_eq!(answers.len(), 50);
+        for (status, body) in &answers {
+            assert_failure(*status, body, 503, "governance_unavailable", hole.url());
+        }
+        assert!(
+            took < 50 * budget / 4,
+            "50 concurrent first calls took {took:?}: they queued (one budget is {budget:?}, 50 would be {:?})",
+            50 * budget
+        );
+    })
+    .await
+}
+
+/// The same without the layer: every caller gets `Error::Unavailable`, and a
+/// call after the shared check failed tries again (and can succeed).
+#[tokio::test]
+async fn concurrent_first_calls_share_one_failed_check_and_the_next_call_checks_again() {
+    bounded(async {
+        let hole = BlackHole::start().await;
+        let agent = agent(hole.url(), 300 * MS, 0);
+        let started = Instant::now();
+        let results =
+            futures_util::future::join_all((0..50).map(|_| agent.chat("hi").into_future())).await;
+        let took = started.elapsed();
+        for result in results {
+            let err = result.expect_err("a hanging server cannot answer");
+            assert!(err.is_unavailable(), "{err:?}");
+        }
+        assert!(took < 50 * 300 * MS / 4, "took {took:?}: the calls queued");
+
+        let tappass = TapPass::start().await;
+        tappass.push(CHAT, Reply::ok(chat_answer("checked again")));
+        let agent = Agent::builder(tappass.url())
+            .api_key(KEY)
+            .max_retries(0)
+            .build()
+            .expect("agent");
+        tappass.push("/health", Reply::status(503));
+        let failed =
+            futures_util::future::join_all((0..10).map(|_| agent.chat("hi").into_future())).await;
+        assert!(failed
+            .iter()
+            .all(|r| r.as_ref().is_err_and(Error::is_unavailable)));
+        assert_eq!(
+            tappass.hits("/health"),
+            1,
+            "ten concurrent calls share one check"
+        );
+        let answer = agent.chat("hi").await.expect("the next call checks again");
+        assert_eq!(answer.content, "checked again");
+        assert_eq!(tappass.hits("/health"), 2);
+        assert_eq!(agent.server_version(), Some("0.6.3"));
+    })
+    .await
+}
+
+// ---- 429 is never an ungoverned call ----------------------------------------
+
+/// A fail-open service whose control plane says "slow down" answers 503 with
+/// the server's `Retry-After`: the handler never runs ungoverned.
+#[tokio::test]
+async fn a_429_through_a_fail_open_service_is_503_with_retry_after_not_an_ungoverned_call() {
+    bounded(async {
+        let tappass = TapPass::start().await;
+        tappass.always(CHAT, Reply::status(429).header("retry-after", "0"));
+        let agent = Agent::builder(tappass.url())
+            .api_key(KEY)
+            .max_retries(1)
+            .retry_base_delay(10 * MS)
+            .fail_open(true)
+            .build()
+            .expect("agent");
+        let app = serve(agent).await;
+        let response = reqwest::Client::new()
+            .post(format!("{}/chat", app.url))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(response.status().as_u16(), 503);
+        assert_eq!(
+            response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap()),
+            Some("0")
+        );
+        let body = response.text().await.expect("body");
+        assert_failure(503, &body, 503, "governance_unavailable", tappass.url());
+        assert_eq!(tappass.hits(CHAT), 2, "429 is retried, then fails closed");
+    })
+    .await
 }

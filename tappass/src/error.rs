@@ -48,6 +48,29 @@ pub enum Error {
         source: Option<BoxError>,
     },
 
+    /// The control plane is up but asked this client to slow down (HTTP 429),
+    /// on every attempt the retry policy allowed (`governance_unavailable`,
+    /// 503: fail closed, with `Retry-After` when the server gave one).
+    ///
+    /// Unlike [`Unavailable`](Error::Unavailable), this is never let through
+    /// ungoverned by [`AgentBuilder::fail_open`](crate::agent::AgentBuilder::fail_open):
+    /// the server is alive and governing.
+    #[governance(
+        status = 503,
+        code = "governance_unavailable",
+        retry_after = retry_after,
+        message = "the governance control plane asked this service to slow down, so the request was refused (fail closed); retry later"
+    )]
+    #[error("the TapPass control plane asked to slow down: {message}")]
+    RateLimited {
+        /// What happened, for logs.
+        #[governance(skip)]
+        message: String,
+        /// How long the server asked to wait, when it said.
+        #[governance(skip)]
+        retry_after: Option<std::time::Duration>,
+    },
+
     /// The control plane refused the API key (`governance_misconfigured`, 500).
     #[governance(
         status = 500,
@@ -101,8 +124,17 @@ impl Error {
     }
 
     /// Whether the control plane was unavailable (down, timed out, 5xx).
+    ///
+    /// A server that answered `429` is not unavailable: see
+    /// [`is_rate_limited`](Error::is_rate_limited).
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Error::Unavailable { .. })
+    }
+
+    /// Whether the control plane answered `429` (slow down) until the retries
+    /// ran out.
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self, Error::RateLimited { .. })
     }
 
     pub(crate) fn config(message: impl Into<String>) -> Self {

@@ -7,7 +7,7 @@
 //! ([`Agent::dropped_events`](crate::Agent::dropped_events)) and logged.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use http::Method;
@@ -57,9 +57,13 @@ enum Command {
 }
 
 /// The agent's handle on its reporter task, started on first use.
+///
+/// The task runs on the runtime of the call that started it. When that
+/// runtime shuts down, the task dies with it (what it still held is counted as
+/// dropped) and the next report starts a new one on its own runtime.
 pub(crate) struct Reporter {
     capacity: usize,
-    sender: OnceLock<mpsc::Sender<Command>>,
+    sender: Mutex<Option<mpsc::Sender<Command>>>,
     dropped: Arc<AtomicU64>,
 }
 
@@ -67,7 +71,7 @@ impl Reporter {
     pub(crate) fn new(capacity: usize) -> Self {
         Reporter {
             capacity,
-            sender: OnceLock::new(),
+            sender: Mutex::new(None),
             dropped: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -78,6 +82,12 @@ impl Reporter {
 
     fn count_drop(&self, why: &str) {
         count_drop(&self.dropped, 1, why);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<mpsc::Sender<Command>>> {
+        self.sender
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -97,23 +107,26 @@ impl Agent {
     /// Queues an audit event for delivery; never blocks.
     pub fn report(&self, event: AuditEvent) {
         let reporter = &self.inner.events;
-        let sender = match reporter.sender.get() {
-            Some(s) => s,
-            None => {
-                let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-                    reporter.count_drop("no tokio runtime to deliver audit events on");
-                    return;
-                };
-                reporter.sender.get_or_init(|| {
-                    let (tx, rx) = mpsc::channel(reporter.capacity);
-                    runtime.spawn(run(
-                        Arc::downgrade(&self.inner),
-                        rx,
-                        reporter.dropped.clone(),
-                    ));
-                    tx
-                })
-            }
+        let mut sender = reporter.lock();
+        // No task yet, or it died with the runtime it ran on: start one here.
+        if sender.as_ref().is_none_or(mpsc::Sender::is_closed) {
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                reporter.count_drop("no tokio runtime to deliver audit events on");
+                return;
+            };
+            let (tx, rx) = mpsc::channel(reporter.capacity);
+            runtime.spawn(run(
+                Arc::downgrade(&self.inner),
+                Queue {
+                    rx,
+                    batch: Vec::with_capacity(BATCH),
+                    dropped: reporter.dropped.clone(),
+                },
+            ));
+            *sender = Some(tx);
+        }
+        let Some(sender) = sender.as_ref() else {
+            return;
         };
         if let Err(err) = sender.try_send(Command::Event(event)) {
             let why = match err {
@@ -126,113 +139,115 @@ impl Agent {
 
     /// Delivers queued events now; see [`Agent::flush_events`].
     pub(crate) async fn flush_reporter(&self) {
-        let Some(sender) = self.inner.events.sender.get() else {
+        let Some(sender) = self.inner.events.lock().clone() else {
             return;
         };
         let (tx, rx) = oneshot::channel();
         if sender.send(Command::Flush(tx)).await.is_ok() {
-            let _ = rx.await;
+            // An error here means the task died first; it counted what it held.
+            let _delivered_or_dead = rx.await;
+        }
+    }
+}
+
+/// What the reporter task holds. Dropped with the task, it counts the events
+/// it could not deliver: a runtime that shuts down drops its tasks mid-way.
+struct Queue {
+    rx: mpsc::Receiver<Command>,
+    /// The events of the next batch, kept here until the server took them.
+    batch: Vec<AuditEvent>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        self.rx.close();
+        let mut lost = self.batch.len() as u64;
+        while let Ok(command) = self.rx.try_recv() {
+            if let Command::Event(_) = command {
+                lost += 1;
+            }
+        }
+        if lost > 0 {
+            count_drop(
+                &self.dropped,
+                lost,
+                "the runtime running the audit reporter shut down before delivery",
+            );
         }
     }
 }
 
 /// The reporter task: batches events and sends them until every agent handle
 /// is gone, then delivers what is left.
-async fn run(
-    agent: Weak<crate::agent::Inner>,
-    mut rx: mpsc::Receiver<Command>,
-    dropped: Arc<AtomicU64>,
-) {
-    let mut batch: Vec<AuditEvent> = Vec::with_capacity(BATCH);
+async fn run(agent: Weak<crate::agent::Inner>, mut queue: Queue) {
     loop {
-        let command = if batch.is_empty() {
-            rx.recv().await
+        let command = if queue.batch.is_empty() {
+            queue.rx.recv().await
         } else {
-            match tokio::time::timeout(LINGER, rx.recv()).await {
+            match tokio::time::timeout(LINGER, queue.rx.recv()).await {
                 Ok(c) => c,
                 Err(_) => {
-                    deliver(&agent, &mut batch, &dropped).await;
+                    deliver(&agent, &mut queue).await;
                     continue;
                 }
             }
         };
         match command {
             Some(Command::Event(e)) => {
-                batch.push(e);
-                if batch.len() >= BATCH {
-                    deliver(&agent, &mut batch, &dropped).await;
+                queue.batch.push(e);
+                if queue.batch.len() >= BATCH {
+                    deliver(&agent, &mut queue).await;
                 }
             }
             Some(Command::Flush(done)) => {
-                while let Ok(Command::Event(e)) = rx.try_recv() {
-                    batch.push(e);
-                    if batch.len() >= BATCH {
-                        deliver(&agent, &mut batch, &dropped).await;
+                while let Ok(Command::Event(e)) = queue.rx.try_recv() {
+                    queue.batch.push(e);
+                    if queue.batch.len() >= BATCH {
+                        deliver(&agent, &mut queue).await;
                     }
                 }
-                deliver(&agent, &mut batch, &dropped).await;
-                let _ = done.send(());
+                deliver(&agent, &mut queue).await;
+                // The flusher may have stopped waiting; nothing to tell then.
+                let _flusher_gone = done.send(());
             }
             None => {
-                deliver(&agent, &mut batch, &dropped).await;
+                deliver(&agent, &mut queue).await;
                 return;
             }
         }
     }
 }
 
-async fn deliver(
-    agent: &Weak<crate::agent::Inner>,
-    batch: &mut Vec<AuditEvent>,
-    dropped: &AtomicU64,
-) {
-    if batch.is_empty() {
+/// Sends the batch; it stays in the queue until the server answered, so a
+/// task dropped mid-way counts it as dropped.
+async fn deliver(agent: &Weak<crate::agent::Inner>, queue: &mut Queue) {
+    if queue.batch.is_empty() {
         return;
     }
-    let events = std::mem::take(batch);
+    let n = queue.batch.len() as u64;
     let Some(inner) = agent.upgrade() else {
-        count_drop(
-            dropped,
-            events.len() as u64,
-            "the agent was dropped before delivery",
-        );
+        queue.batch.clear();
+        count_drop(&queue.dropped, n, "the agent was dropped before delivery");
         return;
     };
     let agent = Agent { inner };
-    let body = match crate::agent::json_bytes(&events) {
-        Ok(bytes) => bytes,
-        Err(_) => return,
+    let result = match crate::agent::json_bytes(&queue.batch) {
+        // Retries are the transport's; its `Idempotency-Key` makes them safe.
+        Ok(body) => agent
+            .send_with(
+                Method::POST,
+                "/v1/events",
+                Some(body),
+                &crate::agent::Opts::default(),
+            )
+            .await
+            .map(drop),
+        Err(err) => Err(err),
     };
-    let key = idempotency_key();
-    // Retries are the transport's; the key makes them safe.
-    let result = agent
-        .send_with(
-            Method::POST,
-            "/v1/events",
-            Some(body),
-            &crate::agent::Opts {
-                extra: &[("idempotency-key", &key)],
-                ..Default::default()
-            },
-        )
-        .await;
+    queue.batch.clear();
     if let Err(err) = result {
-        count_drop(
-            dropped,
-            events.len() as u64,
-            "the server did not take the audit batch",
-        );
+        count_drop(&queue.dropped, n, "the server did not take the audit batch");
         tracing::debug!(error = %err, "audit batch not delivered");
     }
-}
-
-fn idempotency_key() -> String {
-    use rand::RngExt;
-    let bytes: [u8; 16] = rand::rng().random();
-    let mut key = String::with_capacity(36);
-    key.push_str("evt_");
-    for b in bytes {
-        key.push_str(&format!("{b:02x}"));
-    }
-    key
 }

@@ -302,7 +302,7 @@ impl Agent {
         let result = crate::agent::in_span(&span, self.chat_inner(request)).await;
         crate::agent::record_outcome(&span, &result);
         match result {
-            Err(err) if self.inner.fail_open && err.is_unavailable() => {
+            Err(err) if self.fails_open(&err) => {
                 tracing::warn!(error = %err, "TapPass is unavailable; failing OPEN: this chat was not governed");
                 Ok(ChatResponse {
                     degraded: true,

@@ -63,7 +63,7 @@ pub struct AgentBuilder {
 impl fmt::Debug for AgentBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AgentBuilder")
-            .field("url", &self.url)
+            .field("url", &self.url.as_deref().map(shown))
             .field("api_key", &self.api_key)
             .field("model", &self.model)
             .field("connect_timeout", &self.connect_timeout)
@@ -95,6 +95,10 @@ impl AgentBuilder {
     }
 
     /// The server's base URL (default: `TAPPASS_URL`, else `http://localhost:9620`).
+    ///
+    /// A URL with user info (`https://user:password@host`) is refused by
+    /// [`build`](Self::build): the key authenticates, and credentials in the
+    /// URL would reach every message that names the server.
     pub fn url(mut self, url: impl Into<String>) -> Self {
         self.url = Some(url.into());
         self
@@ -128,7 +132,10 @@ impl AgentBuilder {
 
     /// How many times a call is retried after a connection error, a timeout,
     /// or a 429, 502, 503 or 504 answer that carries no decision (default 2).
-    /// Decisions and other answers are never retried.
+    /// Decisions and other answers are never retried. Every retry of a `POST`
+    /// carries the same `Idempotency-Key` as its first attempt, so a server
+    /// that already took the call answers as it did then instead of governing
+    /// or recording it twice.
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.retry.max_retries = retries;
         self
@@ -168,8 +175,13 @@ impl AgentBuilder {
     /// [`ChatResponse`](super::ChatResponse) with `degraded: true` and empty
     /// content, [`Agent::govern_tool`](super::Agent::govern_tool) a
     /// [`ToolVerdict`](super::ToolVerdict) with `degraded: true`, and each logs
-    /// a warning. Decisions are never bypassed, nor are configuration,
-    /// authentication or protocol failures. Streams still fail closed.
+    /// a warning.
+    ///
+    /// Nothing else fails open: not decisions, not configuration,
+    /// authentication or protocol failures, and not a `429`: a server that
+    /// says "slow down" is alive and governing, so a call that met a `429` on
+    /// any attempt fails closed with [`Error::RateLimited`]. Streams always
+    /// fail closed.
     ///
     /// The risk: while TapPass is down, prompts and tool calls reach the model
     /// and the tools with no policy applied and no audit trail on the server.
@@ -239,7 +251,7 @@ impl AgentBuilder {
                 max_response_bytes: self.max_response_bytes,
                 redaction_as_error: self.redaction_as_error,
                 fail_open: self.fail_open,
-                version: tokio::sync::OnceCell::new(),
+                version: super::VersionCheck::default(),
                 events: Reporter::new(self.event_queue),
             }),
         })
@@ -257,14 +269,26 @@ fn env(name: &str) -> Result<Option<String>, Error> {
     }
 }
 
-/// Checks that `url` is an absolute http(s) URL and drops trailing slashes.
+/// Checks that `url` is an absolute http(s) URL without credentials, query or
+/// fragment, and drops trailing slashes.
+///
+/// Error messages show the URL as [`shown`] does: never a password.
 pub(crate) fn normalize_url(url: &str) -> Result<String, Error> {
     let trimmed = url.trim().trim_end_matches('/');
     let parsed = url::Url::parse(trimmed).map_err(|e| {
         Error::config(format!(
-            "the TapPass URL `{trimmed}` is not a valid URL ({e}); expected e.g. https://tappass.example.com"
+            "the TapPass URL `{}` is not a valid URL ({e}); expected e.g. https://tappass.example.com",
+            shown(trimmed)
         ))
     })?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        // A URL with credentials would carry them into every error, log line
+        // and approval link that names the server: refuse it outright.
+        return Err(Error::config(format!(
+            "the TapPass URL `{}` holds user info (`user:password@`); remove it: the agent authenticates with the API key (`.api_key(\"tp_...\")` or TAPPASS_API_KEY)",
+            shown(trimmed)
+        )));
+    }
     if !matches!(parsed.scheme(), "http" | "https") || !parsed.has_host() {
         return Err(Error::config(format!(
             "the TapPass URL `{trimmed}` must be an absolute http:// or https:// URL"
@@ -276,4 +300,25 @@ pub(crate) fn normalize_url(url: &str) -> Result<String, Error> {
         )));
     }
     Ok(trimmed.to_owned())
+}
+
+/// `url` as it may be shown in a message or `Debug`: any user info replaced by
+/// `<redacted>`; text that does not parse as a URL but holds an `@` is not
+/// shown at all, since it may hold credentials.
+pub(crate) fn shown(url: &str) -> String {
+    match url::Url::parse(url.trim()) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let cleared = parsed.set_username("").is_ok() && parsed.set_password(None).is_ok();
+            if cleared {
+                let text = parsed.to_string();
+                let host_at = text.find("://").map_or(0, |i| i + 3);
+                format!("{}<redacted>@{}", &text[..host_at], &text[host_at..])
+            } else {
+                "<a URL with user info, not shown>".to_owned()
+            }
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) if url.contains('@') => "<a URL that may hold user info, not shown>".to_owned(),
+        Err(_) => url.to_owned(),
+    }
 }

@@ -56,7 +56,7 @@ pub(crate) struct Inner {
     pub(crate) max_response_bytes: usize,
     pub(crate) redaction_as_error: bool,
     pub(crate) fail_open: bool,
-    pub(crate) version: tokio::sync::OnceCell<String>,
+    pub(crate) version: VersionCheck,
     pub(crate) events: Reporter,
 }
 
@@ -72,7 +72,8 @@ impl Agent {
     /// An agent for the TapPass server at `url`, authenticated with `api_key`.
     ///
     /// Fails with [`Error::Config`](crate::Error::Config) for a URL that is not
-    /// an absolute `http(s)` URL or an empty key. Use [`Agent::builder`] for
+    /// an absolute `http(s)` URL, a URL with user info (`user:password@`,
+    /// never shown in the error) or an empty key. Use [`Agent::builder`] for
     /// timeouts, retries and the model.
     pub fn new(url: impl AsRef<str>, api_key: impl Into<String>) -> Result<Agent, crate::Error> {
         Agent::builder(url.as_ref()).api_key(api_key).build()
@@ -117,18 +118,115 @@ impl Agent {
         self.flush_reporter().await
     }
 
+    /// Whether `err` lets a call through ungoverned: only when the agent fails
+    /// open and the control plane was unreachable (never on a decision, a
+    /// `429`, or a configuration, key or protocol failure).
+    pub(crate) fn fails_open(&self, err: &crate::Error) -> bool {
+        self.inner.fail_open && err.is_unavailable()
+    }
+
     /// Checks once per agent that the server speaks protocol 0.6.0 or later.
+    ///
+    /// Concurrent first calls share one check and all get its outcome, so
+    /// that against a dead or hanging server they fail together within one
+    /// call's retry budget instead of queueing behind one another. A failed
+    /// check is tried again by the next call that finds it finished.
     pub(crate) async fn ensure_version(&self) -> Result<(), crate::Error> {
-        self.inner
-            .version
-            .get_or_try_init(|| transport::check_version(self))
-            .await
-            .map(drop)
+        let check = &self.inner.version;
+        if check.version.get().is_some() {
+            return Ok(());
+        }
+        let running = {
+            let mut running = check
+                .running
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if check.version.get().is_some() {
+                return Ok(());
+            }
+            match running.as_ref() {
+                Some(shared) if !matches!(shared.peek(), Some(Err(_))) => shared.clone(),
+                _ => {
+                    let shared = self.start_version_check()?;
+                    *running = Some(shared.clone());
+                    shared
+                }
+            }
+        };
+        match running.await {
+            Ok(version) => {
+                // Already set by a concurrent caller of the same check: the same value.
+                let _already = check.version.set(version);
+                Ok(())
+            }
+            Err(err) => Err(duplicate(&err)),
+        }
+    }
+
+    /// Runs the version check as a task of its own: it finishes (within one
+    /// call's retry budget) even when every caller waiting on it is dropped,
+    /// and it holds no reference from the agent to itself once done.
+    fn start_version_check(&self) -> Result<SharedCheck, crate::Error> {
+        use futures_util::FutureExt as _;
+        use tracing::Instrument as _;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            crate::Error::config(
+                "the TapPass agent was called outside a Tokio runtime; call it from async code running on Tokio",
+            )
+        })?;
+        let agent = self.clone();
+        let task = runtime.spawn(
+            async move { transport::check_version(&agent).await.map_err(Arc::new) }
+                .in_current_span(),
+        );
+        Ok(task
+            .map(|joined| {
+                joined.unwrap_or_else(|err| {
+                    Err(Arc::new(crate::Error::unavailable(
+                        format!("the TapPass version check did not finish: {err}"),
+                        None,
+                    )))
+                })
+            })
+            .boxed()
+            .shared())
     }
 
     /// The server version seen by the version check, once it has run.
     pub fn server_version(&self) -> Option<&str> {
-        self.inner.version.get().map(String::as_str)
+        self.inner.version.version.get().map(String::as_str)
+    }
+}
+
+/// The once-per-agent version check: its result once it succeeded, and the
+/// check in flight that concurrent first calls share.
+#[derive(Default)]
+pub(crate) struct VersionCheck {
+    version: std::sync::OnceLock<String>,
+    running: std::sync::Mutex<Option<SharedCheck>>,
+}
+
+type SharedCheck = futures_util::future::Shared<
+    futures_util::future::BoxFuture<'static, Result<String, Arc<crate::Error>>>,
+>;
+
+/// A copy of a shared check's failure for each caller that waited on it: the
+/// same variant and message (the underlying source stays with the first).
+fn duplicate(err: &crate::Error) -> crate::Error {
+    use crate::Error;
+    match err {
+        Error::Governance(decision) => Error::Governance(decision.clone()),
+        Error::Config(message) => Error::Config(message.clone()),
+        Error::Unavailable { message, .. } => Error::unavailable(message.clone(), None),
+        Error::RateLimited {
+            message,
+            retry_after,
+        } => Error::RateLimited {
+            message: message.clone(),
+            retry_after: *retry_after,
+        },
+        Error::Authentication { status } => Error::Authentication { status: *status },
+        Error::Protocol(message) => Error::Protocol(message.clone()),
     }
 }
 

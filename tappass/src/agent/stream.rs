@@ -151,10 +151,7 @@ impl Stream for ChatStream {
 
 struct SseState {
     response: reqwest::Response,
-    buffer: BytesMut,
-    /// The `data:` lines of the event being read.
-    data: String,
-    finished: bool,
+    parser: SseParser,
     done: bool,
     read_timeout: std::time::Duration,
 }
@@ -168,25 +165,42 @@ impl SseState {
     /// The next chunk, `Ok(None)` at a clean end.
     async fn next(&mut self) -> Result<Option<ChatChunk>, Error> {
         loop {
-            while let Some(pos) = self.buffer.iter().position(|&b| b == b'\n') {
-                let line = self.buffer.split_to(pos + 1);
-                match self.line(&line)? {
-                    Some(Step::Chunk(chunk)) => return Ok(Some(chunk)),
-                    Some(Step::Done) => {
-                        self.done = true;
-                        return Ok(None);
-                    }
-                    None => {}
+            match self.parser.next_step()? {
+                Some(Step::Chunk(chunk)) => return Ok(Some(chunk)),
+                Some(Step::Done) => {
+                    self.done = true;
+                    return Ok(None);
+                }
+                None => {}
+            }
+            match self.read().await? {
+                Some(bytes) => self.parser.feed(&bytes),
+                None => {
+                    self.done = true;
+                    return match self.parser.end()? {
+                        Some(Step::Chunk(chunk)) => Ok(Some(chunk)),
+                        // A final `data: [DONE]` is a clean end, blank line or not.
+                        Some(Step::Done) => Ok(None),
+                        None if self.parser.finished => Ok(None),
+                        None => Err(Error::unavailable(
+                            "the TapPass stream ended before its last chunk",
+                            None,
+                        )),
+                    };
                 }
             }
-            if self.buffer.len() > MAX_EVENT_BYTES {
-                return Err(Error::Protocol(
-                    "a stream event is larger than 1 MiB".to_owned(),
-                ));
-            }
-            // A stream has no total timeout, but each wait for its next bytes
-            // is bounded by the agent's timeout.
-            let next = match tokio::time::timeout(self.read_timeout, self.response.chunk()).await {
+        }
+    }
+
+    /// The next bytes of the body, `None` at its end. A stream has no total
+    /// timeout, but each wait for its next bytes is bounded by the agent's
+    /// timeout; bytes already received are taken without arming a timer.
+    async fn read(&mut self) -> Result<Option<bytes::Bytes>, Error> {
+        let mut read = std::pin::pin!(self.response.chunk());
+        let ready = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
+        let next = match ready {
+            Poll::Ready(next) => next,
+            Poll::Pending => match tokio::time::timeout(self.read_timeout, read).await {
                 Ok(next) => next,
                 Err(_) => {
                     self.done = true;
@@ -198,47 +212,68 @@ impl SseState {
                         None,
                     ));
                 }
-            };
-            match next {
-                Ok(Some(bytes)) => self.buffer.extend_from_slice(&bytes),
-                Ok(None) => {
-                    // A last event may lack its blank line.
-                    let mut last = None;
-                    if !self.buffer.is_empty() {
-                        let rest = self.buffer.split();
-                        last = self.line(&rest)?;
-                    }
-                    if last.is_none() && !self.data.is_empty() {
-                        last = self.dispatch()?;
-                    }
-                    match last {
-                        Some(Step::Chunk(chunk)) => return Ok(Some(chunk)),
-                        // A final `data: [DONE]` is a clean end, blank line or not.
-                        Some(Step::Done) => {
-                            self.done = true;
-                            return Ok(None);
-                        }
-                        None => {}
-                    }
-                    self.done = true;
-                    return if self.finished {
-                        Ok(None)
-                    } else {
-                        Err(Error::unavailable(
-                            "the TapPass stream ended before its last chunk",
-                            None,
-                        ))
-                    };
-                }
-                Err(err) => {
-                    self.done = true;
-                    return Err(Error::unavailable(
-                        format!("the TapPass stream was cut off: {}", err.without_url()),
-                        None,
-                    ));
-                }
+            },
+        };
+        next.map_err(|err| {
+            self.done = true;
+            Error::unavailable(
+                format!("the TapPass stream was cut off: {}", err.without_url()),
+                None,
+            )
+        })
+    }
+}
+
+/// The Server-Sent Events parser, apart from any I/O: bytes in, chat chunks
+/// out. Its cost is linear in the bytes fed, however they are split.
+#[derive(Default)]
+struct SseParser {
+    /// Bytes received and not yet parsed: at most one line.
+    buffer: BytesMut,
+    /// How much of `buffer` is known to hold no newline, so that each byte is
+    /// scanned once however the server chunks the stream.
+    scanned: usize,
+    /// The `data:` lines of the event being read.
+    data: String,
+    /// A chunk with a `finish_reason` was seen.
+    finished: bool,
+}
+
+impl SseParser {
+    fn feed(&mut self, bytes: &[u8]) {
+        self.buffer.extend_from_slice(bytes);
+    }
+
+    /// The next event of the bytes fed so far, `None` when it needs more.
+    fn next_step(&mut self) -> Result<Option<Step>, Error> {
+        while let Some(pos) = self.buffer[self.scanned..].iter().position(|&b| b == b'\n') {
+            let line = self.buffer.split_to(self.scanned + pos + 1);
+            self.scanned = 0;
+            if let Some(step) = self.line(&line)? {
+                return Ok(Some(step));
             }
         }
+        self.scanned = self.buffer.len();
+        if self.buffer.len() > MAX_EVENT_BYTES {
+            return Err(Error::Protocol(
+                "a stream event is larger than 1 MiB".to_owned(),
+            ));
+        }
+        Ok(None)
+    }
+
+    /// The body ended: a last event may lack its newline or its blank line.
+    fn end(&mut self) -> Result<Option<Step>, Error> {
+        let mut last = None;
+        if !self.buffer.is_empty() {
+            let rest = self.buffer.split();
+            self.scanned = 0;
+            last = self.line(&rest)?;
+        }
+        if last.is_none() && !self.data.is_empty() {
+            last = self.dispatch()?;
+        }
+        Ok(last)
     }
 
     fn line(&mut self, raw: &[u8]) -> Result<Option<Step>, Error> {
@@ -333,10 +368,21 @@ impl Agent {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
         if !is_sse {
-            // A server that answers a stream request with one JSON body: one chunk.
-            let bytes =
-                super::transport::read_limited(answer.response, self.inner.max_response_bytes)
-                    .await?;
+            // A server that answers a stream request with one JSON body: one
+            // chunk, read within the agent's timeout like any other answer.
+            let read =
+                super::transport::read_limited(answer.response, self.inner.max_response_bytes);
+            let bytes = tokio::time::timeout(self.inner.timeout, read)
+                .await
+                .map_err(|_| {
+                    Error::unavailable(
+                        format!(
+                            "the TapPass stream answered JSON and then stalled: not all of it within {:?}",
+                            self.inner.timeout
+                        ),
+                        None,
+                    )
+                })??;
             let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
                 Error::Protocol(format!("the stream answer is neither SSE nor JSON ({e})"))
             })?;
@@ -357,9 +403,7 @@ impl Agent {
         }
         let state = SseState {
             response: answer.response,
-            buffer: BytesMut::new(),
-            data: String::new(),
-            finished: false,
+            parser: SseParser::default(),
             done: false,
             read_timeout: self.inner.timeout,
         };
@@ -379,5 +423,52 @@ impl Agent {
         Ok(ChatStream {
             inner: Box::pin(stream),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// Parses `body` fed in pieces of `size` bytes: the chunks' contents, and
+    /// how long the parser took.
+    fn parse(body: &[u8], size: usize) -> (Vec<String>, Duration) {
+        let mut parser = SseParser::default();
+        let mut contents = Vec::new();
+        let started = Instant::now();
+        for piece in body.chunks(size) {
+            parser.feed(piece);
+            while let Some(step) = parser.next_step().expect("valid SSE") {
+                match step {
+                    Step::Chunk(chunk) => contents.push(chunk.content),
+                    Step::Done => return (contents, started.elapsed()),
+                }
+            }
+        }
+        panic!("no [DONE]")
+    }
+
+    /// A 1 MiB event fed one byte at a time costs a constant per byte more
+    /// than the same event fed at once, not a rescan of everything buffered:
+    /// the quadratic parser needed about 5 * 10^11 byte comparisons here.
+    #[test]
+    fn a_1_mib_event_fed_byte_by_byte_parses_in_linear_time() {
+        let content = "x".repeat(MAX_EVENT_BYTES - 200);
+        let body = format!(
+            "data: {}\n\ndata: [DONE]\n\n",
+            serde_json::json!({"content": content, "finish_reason": "stop"})
+        );
+        let (whole, at_once) = parse(body.as_bytes(), body.len());
+        let (split, byte_by_byte) = parse(body.as_bytes(), 1);
+        assert_eq!(whole, std::slice::from_ref(&content));
+        assert_eq!(split, [content]);
+        // Generous: per-call overhead in a debug build, on a loaded machine.
+        assert!(
+            byte_by_byte < 50 * at_once + Duration::from_millis(500),
+            "byte by byte {byte_by_byte:?}, at once {at_once:?}"
+        );
+        eprintln!("1 MiB event: at once {at_once:?}, byte by byte {byte_by_byte:?}");
     }
 }

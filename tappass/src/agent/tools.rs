@@ -15,6 +15,10 @@ use crate::{Error, GovernanceDecision, Timestamp};
 
 /// The longest single long-poll asked of the server.
 const MAX_POLL: Duration = Duration::from_secs(30);
+/// How long past its `timeout_seconds` a long-poll may take before it is cut.
+const POLL_GRACE: Duration = Duration::from_secs(10);
+/// The shortest time between the starts of two polls of an approval.
+const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A tool call to govern, being configured; `.await` it to ask the server.
 ///
@@ -65,7 +69,7 @@ impl<'a> IntoFuture for ToolCallRequest<'a> {
             let result = super::in_span(&span, self.agent.govern(&self)).await;
             super::record_outcome(&span, &result);
             match result {
-                Err(err) if self.agent.inner.fail_open && err.is_unavailable() => {
+                Err(err) if self.agent.fails_open(&err) => {
                     tracing::warn!(tool = %self.tool, error = %err, "TapPass is unavailable; failing OPEN: this tool call was not governed");
                     Ok(ToolVerdict {
                         reason: "not governed: the control plane was unavailable and the agent fails open".to_owned(),
@@ -239,12 +243,22 @@ impl Agent {
             "needs_approval" | "escalate" => {
                 let approval = raw.get("approval").and_then(Value::as_object);
                 let request_id = str_field(approval, "request_id");
+                let approval_url = match str_field(approval, "approval_url") {
+                    Some(url) => Some(url),
+                    None => match &request_id {
+                        Some(id) => {
+                            let path = approval_path(id, "").map_err(|_| {
+                                Error::Protocol(format!(
+                                    "/v1/govern answered an approval request id `{id}` that cannot name a URL path segment"
+                                ))
+                            })?;
+                            Some(format!("{}{path}", self.url()))
+                        }
+                        None => None,
+                    },
+                };
                 Err(GovernanceDecision::ApprovalRequired(ApprovalRequired {
-                    approval_url: str_field(approval, "approval_url").or_else(|| {
-                        request_id
-                            .as_ref()
-                            .map(|id| format!("{}/v1/me/approvals/{id}", self.url()))
-                    }),
+                    approval_url,
                     expires_at: str_field(approval, "expires_at").and_then(|s| s.parse().ok()),
                     resume_token: request_id,
                     reason,
@@ -261,8 +275,11 @@ impl Agent {
     }
 
     /// Reads an approval request once (`GET /v1/me/approvals/{id}`).
+    ///
+    /// The id travels percent-encoded as one path segment; an empty id, `.`
+    /// and `..` are refused with [`Error::Config`].
     pub async fn approval(&self, request_id: &str) -> Result<Approval, Error> {
-        let path = format!("/v1/me/approvals/{}", encode_segment(request_id));
+        let path = approval_path(request_id, "")?;
         let raw = self.send_json(Method::GET, &path, None).await?;
         Ok(Approval::from_json(raw, request_id))
     }
@@ -271,47 +288,66 @@ impl Agent {
     /// long-polling the server (`GET /v1/me/approvals/{id}/wait`). Returns the
     /// request as it stands at the end: still [`ApprovalState::Pending`] when
     /// nobody decided in time.
+    ///
+    /// Any `max_wait` is accepted, up to [`Duration::MAX`] (wait for ever).
+    /// Between two polls it waits for the server's `Retry-After`, and never
+    /// less than a second from the start of the previous poll, so a server that
+    /// answers at once is not polled in a tight loop. The id is refused as in
+    /// [`Agent::approval`].
     pub async fn wait_for_approval(
         &self,
         request_id: &str,
         max_wait: Duration,
     ) -> Result<Approval, Error> {
-        let deadline = Instant::now() + max_wait;
-        let id = encode_segment(request_id);
+        // `None`: further away than the clock can say, that is, never.
+        let deadline = Instant::now().checked_add(max_wait);
+        let left =
+            |now: Instant| deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(now));
+        let wait_path = approval_path(request_id, "/wait")?;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let poll = left.min(MAX_POLL);
-            let secs = poll.as_secs().max(1);
-            let path = format!("/v1/me/approvals/{id}/wait?timeout_seconds={secs}");
+            let poll_started = Instant::now();
+            let secs = left(poll_started).min(MAX_POLL).as_secs().max(1);
+            let path = format!("{wait_path}?timeout_seconds={secs}");
             let opts = Opts {
-                timeout: Some(Duration::from_secs(secs) + Duration::from_secs(10)),
+                timeout: Some(Duration::from_secs(secs) + POLL_GRACE),
                 pass: &[408],
                 ..Opts::default()
             };
             let answer = self.send_with(Method::GET, &path, None, &opts).await?;
-            let pending = answer.response.status().as_u16() == 408;
+            let pending = answer.response.status() == http::StatusCode::REQUEST_TIMEOUT;
+            let retry_after = super::transport::retry_after(answer.response.headers());
             let bytes =
                 super::transport::read_limited(answer.response, self.inner.max_response_bytes)
                     .await?;
             let raw: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            let approval = Approval::from_json(raw, request_id);
-            if (!pending && approval.state.is_settled()) || Instant::now() >= deadline {
-                return Ok(if pending {
-                    Approval {
-                        state: ApprovalState::Pending,
-                        ..approval
-                    }
-                } else {
-                    approval
-                });
+            let mut approval = Approval::from_json(raw, request_id);
+            if pending {
+                approval.state = ApprovalState::Pending;
+            }
+            if approval.state.is_settled() {
+                return Ok(approval);
+            }
+            // The next poll starts no sooner than the server asked and than
+            // the shortest interval after this one started; never past the end.
+            let pause = MIN_POLL_INTERVAL
+                .saturating_sub(poll_started.elapsed())
+                .max(retry_after.unwrap_or_default());
+            let left_now = left(Instant::now());
+            if pause >= left_now {
+                // No time for another poll: sleep out what is left, then answer.
+                tokio::time::sleep(left_now).await;
+                return Ok(approval);
+            }
+            tokio::time::sleep(pause).await;
+            if left(Instant::now()).is_zero() {
+                return Ok(approval);
             }
         }
     }
 }
 
-/// Keeps an id safe as one URL path segment.
-fn encode_segment(id: &str) -> String {
-    id.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
-        .collect()
+/// `/v1/me/approvals/{id}{tail}`, the id as one percent-encoded segment.
+fn approval_path(request_id: &str, tail: &str) -> Result<String, Error> {
+    let id = super::transport::path_segment(request_id, "approval request id")?;
+    Ok(format!("/v1/me/approvals/{id}{tail}"))
 }

@@ -52,6 +52,27 @@ fn parse_url(base_url: &str, path: &str) -> Result<reqwest::Url, Error> {
     })
 }
 
+/// What is left as it is in a path segment: RFC 3986's unreserved characters.
+/// Everything else, `/`, `%`, `?` and `#` among it, is percent-encoded.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `id` as exactly one URL path segment, percent-encoded, for the paths that
+/// embed an id (`/v1/me/approvals/{id}`). Nothing is dropped from it; an
+/// empty id, `.` and `..` are refused, since a URL would resolve them to
+/// another route. `what` names the id in the error.
+pub(crate) fn path_segment(id: &str, what: &str) -> Result<String, Error> {
+    if matches!(id, "" | "." | "..") {
+        return Err(Error::config(format!(
+            "the {what} `{id}` cannot be put in a URL path (it would name another route); pass the id the server gave"
+        )));
+    }
+    Ok(percent_encoding::utf8_percent_encode(id, SEGMENT).to_string())
+}
+
 /// A request body as JSON bytes.
 pub(crate) fn json_bytes<T: serde::Serialize + ?Sized>(value: &T) -> Result<Bytes, Error> {
     serde_json::to_vec(value)
@@ -105,6 +126,13 @@ impl Agent {
         let inner = &self.inner;
         let url = endpoint(inner, path)?;
         let correlation = session::with_current(|s| s.map(crate::Session::headers));
+        // One key for the call, the same on each of its retries, so that a
+        // server that got an attempt whose answer we lost answers the retry
+        // with that answer instead of governing or recording the call twice.
+        let idempotency_key = (method == Method::POST).then(idempotency_key);
+        // A server that said "slow down" once in this call is alive: whatever
+        // the later attempts meet, the call must not fail open.
+        let mut rate_limited = false;
         let mut attempt = 0u32;
         loop {
             let mut request = inner
@@ -113,6 +141,9 @@ impl Agent {
                 .header(http::header::AUTHORIZATION, inner.authorization.clone());
             if !opts.streaming {
                 request = request.timeout(opts.timeout.unwrap_or(inner.timeout));
+            }
+            if let Some(key) = &idempotency_key {
+                request = request.header(IDEMPOTENCY_KEY, key.clone());
             }
             for (name, value) in opts.extra {
                 request = request.header(*name, *value);
@@ -145,6 +176,7 @@ impl Agent {
                     .await
                     .map_err(|err| transport_error(err, url.as_str()))
             };
+            let last = attempt >= inner.retry.max_retries;
             let retry_after = match outcome {
                 Ok(response)
                     if response.status().is_success()
@@ -167,22 +199,19 @@ impl Agent {
                     // A server may echo the key back (`invalid key tp_…`): never
                     // let it into an error, a log line or a response body.
                     let bytes = bytes.map(|b| redact(b, inner.key.expose()));
-                    let failure = classify(status, &headers, bytes, path)?;
-                    match failure {
-                        Retryable::No(err) => return Err(err),
-                        Retryable::Yes(err, after) if attempt >= inner.retry.max_retries => {
-                            let _ = after;
-                            return Err(err);
+                    rate_limited |= status == StatusCode::TOO_MANY_REQUESTS;
+                    match classify(status, &headers, bytes, path)? {
+                        Retryable::No(err) => {
+                            return Err(slow_down(err, rate_limited, Some(status), None))
+                        }
+                        Retryable::Yes(err, after) if last => {
+                            return Err(slow_down(err, rate_limited, Some(status), after))
                         }
                         Retryable::Yes(_, after) => after,
                     }
                 }
-                Err(err) => {
-                    if attempt >= inner.retry.max_retries {
-                        return Err(err);
-                    }
-                    None
-                }
+                Err(err) if last => return Err(slow_down(err, rate_limited, None, None)),
+                Err(_) => None,
             };
             let delay = backoff(&inner.retry, attempt, retry_after);
             tracing::debug!(attempt, ?delay, path, "retrying a TapPass call");
@@ -205,6 +234,28 @@ impl Agent {
                 "{path} answered 2xx with a body that is not JSON ({e})"
             ))
         })
+    }
+}
+
+/// The last failure of a call, as an [`Error::RateLimited`] when the server
+/// answered `429` on any attempt: it is alive, so the call must not fail open.
+/// `now` is the status of the last attempt, when it got an answer.
+fn slow_down(
+    err: Error,
+    rate_limited: bool,
+    now: Option<StatusCode>,
+    retry_after: Option<Duration>,
+) -> Error {
+    match err {
+        Error::Unavailable { message, .. } if rate_limited => Error::RateLimited {
+            message: if now == Some(StatusCode::TOO_MANY_REQUESTS) {
+                message
+            } else {
+                format!("{message}, after an earlier attempt was answered 429 Too Many Requests")
+            },
+            retry_after,
+        },
+        other => other,
     }
 }
 
@@ -322,6 +373,16 @@ fn classify(
             "{path} answered {status}{server_message}; check that TAPPASS_URL is the base URL of a TapPass server (0.6.0 or later)"
         )),
     }))
+}
+
+/// The header that makes a `POST` safe to retry (`PROTOCOL.md`, Idempotency).
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// A fresh idempotency key: 128 random bits as 32 lowercase hex digits.
+pub(crate) fn idempotency_key() -> http::HeaderValue {
+    let bits: u128 = rand::rng().random();
+    http::HeaderValue::try_from(format!("{bits:032x}"))
+        .expect("hex digits are a valid header value")
 }
 
 fn is_retryable_status(status: StatusCode) -> bool {
