@@ -45,6 +45,11 @@ impl EventLog {
         self.events.iter().cloned().collect()
     }
 
+    /// Every event, oldest first, borrowed (for the console's summaries).
+    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = &Value> + '_ {
+        self.events.iter()
+    }
+
     /// The events of one session, oldest first.
     pub(crate) fn for_session(&self, session_id: &str) -> Vec<Value> {
         self.events
@@ -136,11 +141,24 @@ pub(crate) async fn ingest(
 }
 
 /// `GET /v1/audit/sessions/{session_id}`: the session's recorded events. No
-/// authentication, so that the `audit_url` opens in a browser.
+/// authentication, so that the `audit_url` opens in a browser, which gets the
+/// console's page of the session (`Accept: text/html`); others get the JSON.
 pub(crate) async fn audit_session(
     State(shared): State<Arc<Shared>>,
     Path(session_id): Path<String>,
+    headers: HeaderMap,
 ) -> Response {
+    if super::console::wants_html(&headers) {
+        return with_vary(super::console::session_page(&shared, &session_id));
+    }
     let events = shared.events().for_session(&session_id);
-    Json(json!({ "session_id": session_id, "events": events })).into_response()
+    with_vary(Json(json!({ "session_id": session_id, "events": events })).into_response())
+}
+
+/// Marks an answer that depends on `Accept`, so that caches keep both.
+fn with_vary(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(http::header::VARY, http::HeaderValue::from_static("accept"));
+    response
 }

@@ -1,0 +1,155 @@
+//! The dev console: pages for people at the dev server's root.
+//!
+//! One module per page — [`sessions`] (`/`), [`session`] (a session's
+//! `audit_url`, for a browser), [`approvals`] (`/approvals`) and [`policy`]
+//! (`/policy`) — rendered with maud (which escapes every value it is given)
+//! into the shared [`layout`]. The pages work without JavaScript; a small
+//! served script only reloads them while they are open.
+//!
+//! Reading needs nothing. The one state change, deciding an approval, is a
+//! form that carries the server's [`FormToken`]; [`guard`] refuses (403) a
+//! request without it, with a wrong one, or sent from another origin, so no
+//! other web page the developer visits can press the buttons.
+
+mod approvals;
+mod layout;
+mod policy;
+mod session;
+mod sessions;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use http::{header, HeaderMap, HeaderValue};
+
+use super::ids;
+use super::server::Shared;
+
+pub(crate) use session::page as session_page;
+
+/// The console's routes, to merge into the dev server's router.
+///
+/// `GET /` answers the sessions page only to a browser (`Accept: text/html`);
+/// other clients get the server's JSON 404 there, as before the console.
+pub(crate) fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/", get(sessions::page))
+        .route("/approvals", get(approvals::page))
+        .route("/approvals/{request_id}/approve", post(approvals::approve))
+        .route("/approvals/{request_id}/deny", post(approvals::deny))
+        .route("/policy", get(policy::page))
+        .route("/console.css", get(layout::stylesheet))
+        .route("/console.js", get(layout::script))
+        .layer(Extension(FormToken(ids::random_id("", 32))))
+}
+
+// ---- The form token and the origin check ----------------------------------------
+
+/// The per-server secret every console form carries (field `token`).
+///
+/// It is random per server start and only ever written into the console's own
+/// pages, which other origins cannot read.
+#[derive(Clone)]
+pub(crate) struct FormToken(String);
+
+impl FormToken {
+    /// The token's text, to put in a hidden form field.
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `given` is the token, compared in time independent of where they differ.
+    fn matches(&self, given: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), given.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+/// Why a state-changing request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// `Sec-Fetch-Site` says the request came from another site or origin.
+    CrossSite,
+    /// `Origin` names another origin than the one the request was sent to.
+    ForeignOrigin,
+    /// The form has no `token` field.
+    MissingToken,
+    /// The form's `token` is not this server's.
+    WrongToken,
+}
+
+impl Refusal {
+    fn message(self) -> &'static str {
+        match self {
+            Refusal::CrossSite | Refusal::ForeignOrigin => {
+                "this request came from another web page; the console only takes its own forms. Open the console and press the button there."
+            }
+            Refusal::MissingToken => {
+                "the form has no console token; reload the console page and press the button again."
+            }
+            Refusal::WrongToken => {
+                "the console token does not match this server (it changes when the server restarts); reload the console page and press the button again."
+            }
+        }
+    }
+}
+
+/// Checks a state-changing request to the console: that it comes from the
+/// console's own origin (by `Sec-Fetch-Site` and `Origin`, when the browser
+/// sends them) and that its form body carries the server's token.
+fn guard(headers: &HeaderMap, token: &FormToken, form: &[u8]) -> Result<(), Refusal> {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        if site.as_bytes() != b"same-origin" {
+            return Err(Refusal::CrossSite);
+        }
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let host = headers.get(header::HOST).map(HeaderValue::as_bytes);
+        let own = host.is_some_and(|host| {
+            origin
+                .as_bytes()
+                .strip_prefix(b"http://")
+                .is_some_and(|o| o == host)
+        });
+        if !own {
+            return Err(Refusal::ForeignOrigin);
+        }
+    }
+    let given = url::form_urlencoded::parse(form)
+        .find(|(key, _)| key == "token")
+        .map(|(_, value)| value);
+    match given {
+        None => Err(Refusal::MissingToken),
+        Some(given) if token.matches(&given) => Ok(()),
+        Some(_) => Err(Refusal::WrongToken),
+    }
+}
+
+// ---- Content negotiation ----------------------------------------------------------
+
+/// Whether the client asked for HTML: `Accept` names `text/html` with a
+/// weight above zero and at least that of `application/json`. Browsers do;
+/// API clients (no `Accept`, `*/*`, `application/json`) do not.
+pub(crate) fn wants_html(headers: &HeaderMap) -> bool {
+    let (mut html, mut json) = (0.0f32, 0.0f32);
+    for accept in headers.get_all(header::ACCEPT) {
+        let Ok(accept) = accept.to_str() else {
+            continue;
+        };
+        for range in accept.split(',') {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or("").trim();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if media.eq_ignore_ascii_case("text/html") {
+                html = html.max(q);
+            } else if media.eq_ignore_ascii_case("application/json") {
+                json = json.max(q);
+            }
+        }
+    }
+    html > 0.0 && html >= json
+}

@@ -1,0 +1,143 @@
+//! A session's page: its event timeline, answered at the session's
+//! `audit_url` to a browser (the JSON of the events to everyone else).
+
+use maud::{html, Markup};
+use serde_json::Value;
+
+use axum::response::Response;
+use http::StatusCode;
+
+use super::layout::{self, decision_class, Refresh};
+use crate::dev::server::Shared;
+
+/// The page of session `session_id`: every recorded event, oldest first.
+pub(crate) fn page(shared: &Shared, session_id: &str) -> Response {
+    let events = shared.events().for_session(session_id);
+    layout::page(
+        shared,
+        StatusCode::OK,
+        None,
+        &format!("Session {session_id}"),
+        Refresh::Off,
+        timeline(session_id, &events),
+    )
+}
+
+/// The facts of the session and its timeline.
+fn timeline(session_id: &str, events: &[Value]) -> Markup {
+    let str_of = |e: &Value, key: &str| e.get(key).and_then(Value::as_str).map(str::to_owned);
+    let agent = events.iter().rev().find_map(|e| str_of(e, "agent_id"));
+    let decisions = events.iter().filter(|e| kind(e) == "decision").count();
+    html! {
+        p.dim { a href="/" { "Sessions" } " / session" }
+        h1.mono { (session_id) }
+        div.facts {
+            div { "Agent" b.mono { @match &agent { Some(a) => (a), None => "—" } } }
+            div { "Events" b { (events.len()) } }
+            div { "Decisions" b { (decisions) } }
+            div { "First" b { (layout::when(events.first().and_then(|e| e.get("occurred_at")))) } }
+            div { "Last" b { (layout::when(events.last().and_then(|e| e.get("occurred_at")))) } }
+        }
+        div.panel {
+            @if events.is_empty() {
+                p.empty { "No events are recorded for this session (yet)." }
+            } @else {
+                ol.timeline {
+                    @for event in events { (item(event)) }
+                }
+            }
+        }
+    }
+}
+
+/// An event's `event_type` (empty when it has none).
+fn kind(event: &Value) -> &str {
+    event
+        .get("event_type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+/// One event: when, what, a one-line summary and its details.
+fn item(event: &Value) -> Markup {
+    let details = event.get("details").unwrap_or(&Value::Null);
+    let field = |key: &str| details.get(key).filter(|v| !v.is_null());
+    let text = |key: &str| field(key).map(value_text);
+    html! {
+        li class=(format!("event {}", kind(event))) {
+            div { (layout::when(event.get("occurred_at"))) }
+            div.kind { @match kind(event) { "" => span.dim { "(no type)" }, k => (k) } }
+            div.summary {
+                @match kind(event) {
+                    "decision" => {
+                        @let decision = text("decision").unwrap_or_default();
+                        span class=(format!("badge {}", decision_class(&decision))) { (decision) }
+                        @if let Some(rule) = text("rule") { " by rule " code { (rule) } }
+                        @if let Some(tool) = text("tool") { " on tool " code { (tool) } }
+                        @if let Some(reason) = text("reason") { " — " span.reason { (reason) } }
+                    }
+                    "tool_call" => {
+                        "tool " code { (text("tool").unwrap_or_default()) }
+                        @if let Some(outcome) = text("outcome") {
+                            " → " span class=(format!("badge {}", decision_class(&outcome))) { (outcome) }
+                        }
+                        @if let Some(rule) = text("rule") { " by rule " code { (rule) } }
+                    }
+                    "chat_call" => {
+                        "chat"
+                        @if let Some(model) = text("model") { " with " code { (model) } }
+                        @if let Some(tokens) = text("total_tokens") { ", " (tokens) " tokens" }
+                        @if let Some(class) = text("classification") { ", " (class) }
+                    }
+                    "approval" => {
+                        @let state = text("state").unwrap_or_default();
+                        "approval " span class=(format!("badge {}", decision_class(&state))) { (state) }
+                        @if let Some(tool) = text("tool") { " for tool " code { (tool) } }
+                        @if let Some(id) = text("request_id") { " " span.dim.mono { (id) } }
+                    }
+                    "session_open" => { "session opened" }
+                    "session_close" => { "session closed" }
+                    _ => {}
+                }
+                details {
+                    summary { "details" }
+                    dl.fields {
+                        @for key in ["agent_id", "task_id"] {
+                            @if let Some(v) = event.get(key).filter(|v| !v.is_null()) {
+                                dt { (key) } dd { (layout::value(v)) }
+                            }
+                        }
+                        @match details {
+                            Value::Object(map) => {
+                                @for (key, v) in map { dt { (key) } dd { (layout::value(v)) } }
+                            }
+                            Value::Null => {}
+                            other => { dt { "details" } dd { (layout::value(other)) } }
+                        }
+                        @if let Value::Object(map) = event {
+                            @for (key, v) in map.iter().filter(|(k, _)| !is_known(k)) {
+                                dt { (key) } dd { (layout::value(v)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The envelope fields the timeline shows in their own place.
+fn is_known(key: &str) -> bool {
+    matches!(
+        key,
+        "event_type" | "occurred_at" | "session_id" | "agent_id" | "task_id" | "details"
+    )
+}
+
+/// A value as one line of text: strings as they are, others as JSON.
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
