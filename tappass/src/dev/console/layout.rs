@@ -74,7 +74,9 @@ pub(super) fn page(
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="referrer" content="no-referrer";
+                // `same-origin`: no referrer leaves the console, and its own forms keep
+                // their `Origin` (under `no-referrer` a browser sends `Origin: null`).
+                meta name="referrer" content="same-origin";
                 title { (title) " · TapPass dev console" }
                 link rel="stylesheet" href="/console.css";
                 @if refresh == Refresh::Auto {
