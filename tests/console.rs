@@ -689,3 +689,48 @@ async fn the_policy_page_lists_the_rules_in_order_with_matches_and_decisions() {
     assert_eq!(ssn[3], "detector = \"us_ssn\"");
     assert!(ssn[4].starts_with("policy_block"));
 }
+
+#[tokio::test]
+async fn a_long_timeline_is_paged_with_facts_over_all_its_events() {
+    let server = DevServer::start().await.unwrap();
+    let events: Vec<Value> = (0..1_203)
+        .map(|i| {
+            let kind = if i % 2 == 0 { "decision" } else { "tool_call" };
+            json!({"event_type": kind, "session_id": "ses_long", "agent_id": "agt",
+                   "occurred_at": "2026-01-01T00:00:00Z", "details": {"n": i}})
+        })
+        .collect();
+    post_events(&server, Value::Array(events)).await;
+    let n_of = |doc: &Html| -> Vec<String> {
+        doc.select(&sel("ol.timeline li"))
+            .map(|li| {
+                let dd = sel("dl.fields dd");
+                li.select(&dd).map(text).last().unwrap()
+            })
+            .collect()
+    };
+    let (_, _, first) = page(&server, "/v1/audit/sessions/ses_long").await;
+    let shown = n_of(&first);
+    assert_eq!((shown.len(), shown[0].as_str(), shown[499].as_str()), (500, "0", "499"));
+    assert_eq!(texts(&first, ".facts b")[1..3], ["1203", "602"]);
+    let next: Vec<&str> = first
+        .select(&sel("nav.pager a[rel=next]"))
+        .map(|a| a.value().attr("href").unwrap())
+        .collect();
+    assert_eq!(next, ["/v1/audit/sessions/ses_long?page=2"]);
+    let (_, _, last) = page(&server, "/v1/audit/sessions/ses_long?page=3").await;
+    let shown = n_of(&last);
+    assert_eq!((shown.len(), shown[0].as_str(), shown[202].as_str()), (203, "1000", "1202"));
+    assert_eq!(texts(&last, "nav.pager span"), ["events 1001–1203 of 1203"]);
+    assert!(texts(&last, "nav.pager a[rel=next]").is_empty());
+    // The JSON of the audit_url is not paged: every event.
+    let json: Value = client()
+        .get(format!("{}/v1/audit/sessions/ses_long?page=3", server.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(json["events"].as_array().unwrap().len(), 1_203);
+}

@@ -5,7 +5,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
@@ -146,10 +146,15 @@ pub(crate) async fn ingest(
 pub(crate) async fn audit_session(
     State(shared): State<Arc<Shared>>,
     Path(session_id): Path<String>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     if super::console::wants_html(&headers) {
-        return with_vary(super::console::session_page(&shared, &session_id));
+        return with_vary(super::console::session_page(
+            &shared,
+            &session_id,
+            query.as_deref(),
+        ));
     }
     let events = shared.events().for_session(&session_id);
     with_vary(Json(json!({ "session_id": session_id, "events": events })).into_response())

@@ -126,6 +126,17 @@ fn guard(headers: &HeaderMap, token: &FormToken, form: &[u8]) -> Result<(), Refu
     }
 }
 
+// ---- Paging -------------------------------------------------------------------------
+
+/// The 1-based page number of a query's `page=N` (1 when absent or not a number).
+fn page_number(query: Option<&str>) -> usize {
+    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "page")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
 // ---- Content negotiation ----------------------------------------------------------
 
 /// Whether the client asked for HTML: `Accept` names `text/html` with a

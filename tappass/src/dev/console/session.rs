@@ -8,43 +8,96 @@ use axum::response::Response;
 use http::StatusCode;
 
 use super::layout::{self, decision_class, Refresh};
+use crate::dev::events::EventLog;
 use crate::dev::server::Shared;
 
-/// The page of session `session_id`: every recorded event, oldest first.
-pub(crate) fn page(shared: &Shared, session_id: &str) -> Response {
-    let events = shared.events().for_session(session_id);
+/// Events per page of the timeline.
+const PER_PAGE: usize = 500;
+
+/// What the page shows of a session: facts over all its events, and the
+/// events of one page, owned, so that the log is free while it renders.
+struct Shown {
+    total: usize,
+    decisions: usize,
+    agent: Option<String>,
+    first_at: Option<Value>,
+    last_at: Option<Value>,
+    pages: usize,
+    number: usize,
+    events: Vec<Value>,
+}
+
+/// Reads page `number` (1-based; clamped) of session `session_id` from `log`.
+fn read(log: &EventLog, session_id: &str, number: usize) -> Shown {
+    let all: Vec<&Value> = log
+        .iter()
+        .filter(|e| e.get("session_id").and_then(Value::as_str) == Some(session_id))
+        .collect();
+    let pages = all.len().div_ceil(PER_PAGE).max(1);
+    let number = number.clamp(1, pages);
+    let at = |e: Option<&&Value>| e.and_then(|e| e.get("occurred_at")).cloned();
+    Shown {
+        total: all.len(),
+        decisions: all.iter().filter(|e| kind(e) == "decision").count(),
+        agent: all
+            .iter()
+            .rev()
+            .find_map(|e| e.get("agent_id").and_then(Value::as_str))
+            .map(str::to_owned),
+        first_at: at(all.first()),
+        last_at: at(all.last()),
+        pages,
+        number,
+        events: all
+            .iter()
+            .skip((number - 1) * PER_PAGE)
+            .take(PER_PAGE)
+            .map(|e| (*e).clone())
+            .collect(),
+    }
+}
+
+/// The page of session `session_id`: its events, oldest first, [`PER_PAGE`]
+/// a page (`?page=N`).
+pub(crate) fn page(shared: &Shared, session_id: &str, query: Option<&str>) -> Response {
+    let shown = read(&shared.events(), session_id, super::page_number(query));
     layout::page(
         shared,
         StatusCode::OK,
         None,
         &format!("Session {session_id}"),
         Refresh::Off,
-        timeline(session_id, &events),
+        timeline(session_id, &shown),
     )
 }
 
 /// The facts of the session and its timeline.
-fn timeline(session_id: &str, events: &[Value]) -> Markup {
-    let str_of = |e: &Value, key: &str| e.get(key).and_then(Value::as_str).map(str::to_owned);
-    let agent = events.iter().rev().find_map(|e| str_of(e, "agent_id"));
-    let decisions = events.iter().filter(|e| kind(e) == "decision").count();
+fn timeline(session_id: &str, shown: &Shown) -> Markup {
+    let href = layout::session_href(session_id);
     html! {
         p.dim { a href="/" { "Sessions" } " / session" }
         h1.mono { (session_id) }
         div.facts {
-            div { "Agent" b.mono { @match &agent { Some(a) => (a), None => "—" } } }
-            div { "Events" b { (events.len()) } }
-            div { "Decisions" b { (decisions) } }
-            div { "First" b { (layout::when(events.first().and_then(|e| e.get("occurred_at")))) } }
-            div { "Last" b { (layout::when(events.last().and_then(|e| e.get("occurred_at")))) } }
+            div { "Agent" b.mono { @match &shown.agent { Some(a) => (a), None => "—" } } }
+            div { "Events" b { (shown.total) } }
+            div { "Decisions" b { (shown.decisions) } }
+            div { "First" b { (layout::when(shown.first_at.as_ref())) } }
+            div { "Last" b { (layout::when(shown.last_at.as_ref())) } }
         }
         div.panel {
-            @if events.is_empty() {
+            @if shown.events.is_empty() {
                 p.empty { "No events are recorded for this session (yet)." }
             } @else {
-                ol.timeline {
-                    @for event in events { (item(event)) }
+                ol.timeline start=((shown.number - 1) * PER_PAGE + 1) {
+                    @for event in &shown.events { (item(event)) }
                 }
+            }
+        }
+        @if shown.pages > 1 {
+            nav.pager {
+                @if shown.number > 1 { a rel="prev" href=(format!("{href}?page={}", shown.number - 1)) { "← Earlier" } }
+                span.dim { "events " ((shown.number - 1) * PER_PAGE + 1) "–" ((shown.number - 1) * PER_PAGE + shown.events.len()) " of " (shown.total) }
+                @if shown.number < shown.pages { a rel="next" href=(format!("{href}?page={}", shown.number + 1)) { "Later →" } }
             }
         }
     }

@@ -17,28 +17,37 @@ use crate::dev::server::{self, Shared};
 /// Sessions per page.
 const PER_PAGE: usize = 50;
 
-/// One session, as the list shows it.
-struct Summary {
-    id: String,
+/// One session, as the list shows it, borrowed from the event log.
+struct Summary<'a> {
+    id: &'a str,
     /// The agent of the session's latest event that names one.
-    agent: Option<String>,
+    agent: Option<&'a str>,
     events: usize,
     decisions: usize,
     /// The `occurred_at` of the session's latest event.
-    last_at: Option<Value>,
+    last_at: Option<&'a Value>,
     /// The log position of that event: the list's order.
     last_seen: usize,
 }
 
+/// A [`Summary`] of the page shown, owned, so that the log is free while it renders.
+struct Row {
+    id: String,
+    agent: Option<String>,
+    events: usize,
+    decisions: usize,
+    last_at: Option<Value>,
+}
+
 /// The sessions in `log`, the most recently active first.
-fn summaries(log: &EventLog) -> Vec<Summary> {
-    let mut by_id: HashMap<&str, Summary> = HashMap::new();
+fn summaries(log: &EventLog) -> Vec<Summary<'_>> {
+    let mut by_id: HashMap<&str, Summary<'_>> = HashMap::new();
     for (i, event) in log.iter().enumerate() {
         let Some(id) = event.get("session_id").and_then(Value::as_str) else {
             continue;
         };
-        let s = by_id.entry(id).or_insert_with(|| Summary {
-            id: id.to_owned(),
+        let s = by_id.entry(id).or_insert(Summary {
+            id,
             agent: None,
             events: 0,
             decisions: 0,
@@ -50,23 +59,14 @@ fn summaries(log: &EventLog) -> Vec<Summary> {
             s.decisions += 1;
         }
         if let Some(agent) = event.get("agent_id").and_then(Value::as_str) {
-            s.agent = Some(agent.to_owned());
+            s.agent = Some(agent);
         }
-        s.last_at = event.get("occurred_at").cloned();
+        s.last_at = event.get("occurred_at");
         s.last_seen = i;
     }
-    let mut list: Vec<Summary> = by_id.into_values().collect();
+    let mut list: Vec<Summary<'_>> = by_id.into_values().collect();
     list.sort_unstable_by(|a, b| b.last_seen.cmp(&a.last_seen));
     list
-}
-
-/// The 1-based page number of `?page=N` (1 when absent or not a number).
-fn page_number(query: Option<&str>) -> usize {
-    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .find(|(k, _)| k == "page")
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-        .unwrap_or(1)
-        .max(1)
 }
 
 /// `GET /`: the sessions page to a browser; the server's JSON 404 to others.
@@ -80,18 +80,33 @@ pub(super) async fn page(
     if !super::wants_html(&headers) {
         return server::not_found(method, uri).await;
     }
-    let all = summaries(&shared.events());
-    let pages = all.len().div_ceil(PER_PAGE).max(1);
-    let number = page_number(query.as_deref()).min(pages);
-    let shown = all.iter().skip((number - 1) * PER_PAGE).take(PER_PAGE);
+    let (total, pages, number, shown) = {
+        let log = shared.events();
+        let all = summaries(&log);
+        let pages = all.len().div_ceil(PER_PAGE).max(1);
+        let number = super::page_number(query.as_deref()).min(pages);
+        let shown: Vec<Row> = all
+            .iter()
+            .skip((number - 1) * PER_PAGE)
+            .take(PER_PAGE)
+            .map(|s| Row {
+                id: s.id.to_owned(),
+                agent: s.agent.map(str::to_owned),
+                events: s.events,
+                decisions: s.decisions,
+                last_at: s.last_at.cloned(),
+            })
+            .collect();
+        (all.len(), pages, number, shown)
+    };
     let body = html! {
         h1 { "Sessions" }
         p.lead {
-            (all.len()) " session" @if all.len() != 1 { "s" } ", the most recently active first. "
+            (total) " session" @if total != 1 { "s" } ", the most recently active first. "
             "A session's page shows its events: chats, tool calls, decisions and approvals."
         }
         div.panel {
-            @if all.is_empty() {
+            @if total == 0 {
                 p.empty {
                     "No sessions yet. Point an agent or a governed service at "
                     code { (shared.base_url) } " with any " code { "tp_" } " API key."
@@ -102,7 +117,7 @@ pub(super) async fn page(
                         th { "Session" } th { "Agent" } th.num { "Events" } th.num { "Decisions" } th { "Last activity" }
                     } }
                     tbody {
-                        @for s in shown {
+                        @for s in &shown {
                             tr {
                                 td { a.mono href=(layout::session_href(&s.id)) { (s.id) } }
                                 td.mono { @match &s.agent { Some(a) => (a), None => span.dim { "—" } } }
