@@ -711,7 +711,10 @@ async fn a_long_timeline_is_paged_with_facts_over_all_its_events() {
     };
     let (_, _, first) = page(&server, "/v1/audit/sessions/ses_long").await;
     let shown = n_of(&first);
-    assert_eq!((shown.len(), shown[0].as_str(), shown[499].as_str()), (500, "0", "499"));
+    assert_eq!(
+        (shown.len(), shown[0].as_str(), shown[499].as_str()),
+        (500, "0", "499")
+    );
     assert_eq!(texts(&first, ".facts b")[1..3], ["1203", "602"]);
     let next: Vec<&str> = first
         .select(&sel("nav.pager a[rel=next]"))
@@ -720,12 +723,18 @@ async fn a_long_timeline_is_paged_with_facts_over_all_its_events() {
     assert_eq!(next, ["/v1/audit/sessions/ses_long?page=2"]);
     let (_, _, last) = page(&server, "/v1/audit/sessions/ses_long?page=3").await;
     let shown = n_of(&last);
-    assert_eq!((shown.len(), shown[0].as_str(), shown[202].as_str()), (203, "1000", "1202"));
+    assert_eq!(
+        (shown.len(), shown[0].as_str(), shown[202].as_str()),
+        (203, "1000", "1202")
+    );
     assert_eq!(texts(&last, "nav.pager span"), ["events 1001–1203 of 1203"]);
     assert!(texts(&last, "nav.pager a[rel=next]").is_empty());
     // The JSON of the audit_url is not paged: every event.
     let json: Value = client()
-        .get(format!("{}/v1/audit/sessions/ses_long?page=3", server.url()))
+        .get(format!(
+            "{}/v1/audit/sessions/ses_long?page=3",
+            server.url()
+        ))
         .send()
         .await
         .unwrap()
