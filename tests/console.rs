@@ -522,6 +522,9 @@ async fn what_clients_send_is_escaped_everywhere_it_is_shown() {
     assert!(!texts(&timeline, "main b").contains(&"ses".to_owned()));
 }
 
+/// Extra request headers: name and value.
+type Headers = Vec<(&'static str, String)>;
+
 /// Posts the approve form of `id` with `form` and extra `headers`; the status.
 async fn press_approve(
     server: &DevServer,
@@ -547,7 +550,7 @@ async fn deciding_needs_the_servers_token_and_its_own_origin() {
     let own_origin = server.url();
     let host = own_origin.trim_start_matches("http://").to_owned();
     let wrong = "A".repeat(token.len());
-    let refused: [(&str, String, Vec<(&str, String)>); 7] = [
+    let refused: [(&str, String, Headers); 8] = [
         ("no token", String::new(), vec![]),
         ("another field", format!("tokens={token}"), vec![]),
         ("a wrong token", format!("token={wrong}"), vec![]),
@@ -570,6 +573,14 @@ async fn deciding_needs_the_servers_token_and_its_own_origin() {
             "a cross-site fetch",
             format!("token={token}"),
             vec![("sec-fetch-site", "cross-site".to_owned())],
+        ),
+        (
+            "a rebound host name",
+            format!("token={token}"),
+            vec![
+                ("host", "rebound.example".to_owned()),
+                ("origin", "http://rebound.example".to_owned()),
+            ],
         ),
     ];
     for (what, form, headers) in &refused {

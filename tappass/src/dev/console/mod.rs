@@ -8,8 +8,9 @@
 //!
 //! Reading needs nothing. The one state change, deciding an approval, is a
 //! form that carries the server's [`FormToken`]; [`guard`] refuses (403) a
-//! request without it, with a wrong one, or sent from another origin, so no
-//! other web page the developer visits can press the buttons.
+//! request without it, with a wrong one, sent from another origin, or sent to
+//! a host name other than `localhost` (DNS rebinding), so no other web page
+//! the developer visits can press the buttons.
 
 mod approvals;
 mod layout;
@@ -77,6 +78,9 @@ enum Refusal {
     MissingToken,
     /// The form's `token` is not this server's.
     WrongToken,
+    /// `Host` is a name other than `localhost`: the page may be another
+    /// site's whose name was made to point at this server (DNS rebinding).
+    ForeignHost,
 }
 
 impl Refusal {
@@ -88,6 +92,9 @@ impl Refusal {
             Refusal::MissingToken => {
                 "the form has no console token; reload the console page and press the button again."
             }
+            Refusal::ForeignHost => {
+                "the console takes its forms only at localhost or an IP address; open it at the address tappass-dev printed."
+            }
             Refusal::WrongToken => {
                 "the console token does not match this server (it changes when the server restarts); reload the console page and press the button again."
             }
@@ -95,10 +102,15 @@ impl Refusal {
     }
 }
 
-/// Checks a state-changing request to the console: that it comes from the
-/// console's own origin (by `Sec-Fetch-Site` and `Origin`, when the browser
-/// sends them) and that its form body carries the server's token.
+/// Checks a state-changing request to the console: that it was sent to
+/// `localhost` or an IP address, that it comes from the console's own origin
+/// (by `Sec-Fetch-Site` and `Origin`, when the browser sends them) and that
+/// its form body carries the server's token.
 fn guard(headers: &HeaderMap, token: &FormToken, form: &[u8]) -> Result<(), Refusal> {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    if !host.is_some_and(is_local_host) {
+        return Err(Refusal::ForeignHost);
+    }
     if let Some(site) = headers.get("sec-fetch-site") {
         if site.as_bytes() != b"same-origin" {
             return Err(Refusal::CrossSite);
@@ -124,6 +136,20 @@ fn guard(headers: &HeaderMap, token: &FormToken, form: &[u8]) -> Result<(), Refu
         Some(given) if token.matches(&given) => Ok(()),
         Some(_) => Err(Refusal::WrongToken),
     }
+}
+
+/// Whether `host` (a `Host` header: name or address, maybe a port) is
+/// `localhost` or an IP address, not a name someone else may control.
+fn is_local_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => {
+            return v6
+                .split_once(']')
+                .is_some_and(|(ip, _port)| ip.parse::<std::net::Ipv6Addr>().is_ok())
+        }
+        None => host.rsplit_once(':').map_or(host, |(name, _port)| name),
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::Ipv4Addr>().is_ok()
 }
 
 // ---- Paging -------------------------------------------------------------------------
@@ -163,4 +189,55 @@ pub(crate) fn wants_html(headers: &HeaderMap) -> bool {
         }
     }
     html > 0.0 && html >= json
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_hosts_are_localhost_and_ip_addresses() {
+        for host in [
+            "127.0.0.1:9620",
+            "127.0.0.1",
+            "localhost:80",
+            "LOCALHOST",
+            "[::1]:9620",
+            "[::1]",
+            "10.0.0.7:1",
+        ] {
+            assert!(is_local_host(host), "{host}");
+        }
+        for host in [
+            "evil.example:9620",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io:9620",
+            "[::1",
+            "[evil]:1",
+            "",
+            ":9620",
+        ] {
+            assert!(!is_local_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn accept_headers_of_browsers_ask_for_html_and_of_api_clients_do_not() {
+        let wants = |accept: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT, HeaderValue::from_str(accept).unwrap());
+            wants_html(&headers)
+        };
+        assert!(wants(
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+        ));
+        assert!(wants("TEXT/HTML"));
+        assert!(wants("application/json;q=0.5, text/html"));
+        assert!(!wants("*/*"));
+        assert!(!wants("application/json"));
+        assert!(!wants("text/html;q=0"));
+        assert!(!wants("text/html;q=0.4, application/json"));
+        assert!(!wants("text/html;q=nonsense;q=0"));
+        assert!(!wants_html(&HeaderMap::new()));
+    }
 }

@@ -65,7 +65,7 @@ fn summaries(log: &EventLog) -> Vec<Summary<'_>> {
         s.last_seen = i;
     }
     let mut list: Vec<Summary<'_>> = by_id.into_values().collect();
-    list.sort_unstable_by(|a, b| b.last_seen.cmp(&a.last_seen));
+    list.sort_unstable_by_key(|s| std::cmp::Reverse(s.last_seen));
     list
 }
 
