@@ -72,6 +72,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => {
             let dev = DevServer::start().await?;
             println!("Started the TapPass development server at {}", dev.url());
+            println!(
+                "Its console (sessions, approvals, policy) is at {}/",
+                dev.url()
+            );
             let layer = TapPassLayer::builder()
                 .tappass_url(dev.url())
                 .api_key("tp_quickstart_dev_key")

@@ -137,6 +137,7 @@ async fn main() -> ExitCode {
         env!("CARGO_PKG_VERSION")
     );
     println!("policy: {policy_name} ({rules} rules)");
+    println!("console: {url}/ (sessions, approvals and the policy, in a browser)");
     println!();
     println!("Use it from an agent or service:");
     println!("    export TAPPASS_URL={url} TAPPASS_API_KEY=tp_dev");
@@ -144,7 +145,7 @@ async fn main() -> ExitCode {
     println!(
         "    curl -s {url}/v1/chat/completions -H 'Authorization: Bearer tp_dev' -H 'Content-Type: application/json' \\\n        -d '{{\"model\":\"gpt-4o-mini\",\"messages\":[{{\"role\":\"user\",\"content\":\"hello\"}}]}}'"
     );
-    println!("Pending approvals, and approving one:");
+    println!("Pending approvals (or open {url}/approvals), and approving one:");
     println!("    curl -s {url}/v1/me/approvals -H 'Authorization: Bearer tp_dev'");
     println!("    curl -s -X POST {url}/v1/me/approvals/REQUEST_ID/approve -H 'Authorization: Bearer tp_dev'");
     println!();

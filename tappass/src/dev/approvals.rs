@@ -79,6 +79,8 @@ pub struct Approval {
 
 struct Entry {
     row: Approval,
+    asked: Asked,
+    agent: String,
     resume_token: String,
     changes: watch::Sender<ApprovalState>,
 }
@@ -113,9 +115,65 @@ pub(crate) struct Approvals {
     order: VecDeque<String>,
 }
 
+/// The most of a prompt or of tool arguments an approval keeps to show, in bytes.
+const MAX_ASKED_BYTES: usize = 4096;
+
+/// What an approval asks a human to let through, kept to show in the console
+/// (cut at [`MAX_ASKED_BYTES`]); not part of the wire row.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Asked {
+    /// A chat prompt (after any redaction), for `approval_required`.
+    Prompt(String),
+    /// A tool call, for `needs_approval` and `escalate`.
+    Tool {
+        /// The tool called.
+        name: String,
+        /// Its arguments as JSON text.
+        args: String,
+    },
+}
+
+impl Asked {
+    /// A prompt, cut to [`MAX_ASKED_BYTES`].
+    pub(crate) fn prompt(text: &str) -> Asked {
+        Asked::Prompt(cut(text))
+    }
+
+    /// A tool call, its arguments cut to [`MAX_ASKED_BYTES`] of JSON text.
+    pub(crate) fn tool(name: &str, args: &serde_json::Value) -> Asked {
+        Asked::Tool {
+            name: cut(name),
+            args: cut(&args.to_string()),
+        }
+    }
+}
+
+/// `text`, or its first [`MAX_ASKED_BYTES`] (on a character boundary) and `…`.
+fn cut(text: &str) -> String {
+    if text.len() <= MAX_ASKED_BYTES {
+        return text.to_owned();
+    }
+    let mut end = MAX_ASKED_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// An approval row with what it asks and who asks, for the console.
+#[derive(Debug, Clone)]
+pub(crate) struct Asking {
+    pub(crate) row: Approval,
+    pub(crate) asked: Asked,
+    /// The asking agent's UUID.
+    pub(crate) agent: String,
+}
+
 /// What a new approval is for.
 pub(crate) struct NewApproval<'a> {
     pub(crate) fingerprint: String,
+    pub(crate) asked: Asked,
+    pub(crate) agent: &'a str,
     pub(crate) tool: Option<&'a str>,
     pub(crate) reason: &'a str,
     pub(crate) session_id: &'a str,
@@ -170,6 +228,8 @@ impl Approvals {
             row.request_id.clone(),
             Entry {
                 row: row.clone(),
+                asked: new.asked,
+                agent: new.agent.to_owned(),
                 resume_token: resume_token.clone(),
                 changes,
             },
@@ -194,6 +254,23 @@ impl Approvals {
                 if entry.row.state == ApprovalState::Pending {
                     out.push(entry.row.clone());
                 }
+            }
+        }
+        out
+    }
+
+    /// Every row, newest first, with what it asks and who asks.
+    pub(crate) fn asking(&mut self) -> Vec<Asking> {
+        let now = Timestamp::now();
+        let mut out = Vec::with_capacity(self.order.len());
+        for id in self.order.iter().rev() {
+            if let Some(entry) = self.rows.get_mut(id) {
+                entry.refresh(now);
+                out.push(Asking {
+                    row: entry.row.clone(),
+                    asked: entry.asked.clone(),
+                    agent: entry.agent.clone(),
+                });
             }
         }
         out
@@ -336,6 +413,8 @@ mod tests {
     fn new(fp: &str, secs: u64) -> NewApproval<'static> {
         NewApproval {
             fingerprint: fp.to_owned(),
+            asked: Asked::tool("send_email", &json!({"to": "a@example.com"})),
+            agent: "agt",
             tool: Some("send_email"),
             reason: "because",
             session_id: "ses_1",

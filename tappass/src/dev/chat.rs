@@ -18,7 +18,7 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue};
 use serde_json::{json, Value};
 
-use super::approvals::{ApprovalState, NewApproval};
+use super::approvals::{ApprovalState, Asked, NewApproval};
 use super::correlation::Correlation;
 use super::decision::Stop;
 use super::events::server_event;
@@ -164,6 +164,8 @@ fn evaluate(shared: &Shared, corr: &Correlation, prompt: &str) -> Outcome {
                     Some(found) => found,
                     None => approvals.open(NewApproval {
                         fingerprint,
+                        asked: Asked::prompt(&prompt),
+                        agent: &corr.agent_uuid,
                         tool: None,
                         reason: &rule.reason,
                         session_id: &corr.session_id,

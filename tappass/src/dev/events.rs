@@ -5,7 +5,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
@@ -43,6 +43,11 @@ impl EventLog {
     /// Every event, oldest first.
     pub(crate) fn all(&self) -> Vec<Value> {
         self.events.iter().cloned().collect()
+    }
+
+    /// Every event, oldest first, borrowed (for the console's summaries).
+    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = &Value> + '_ {
+        self.events.iter()
     }
 
     /// The events of one session, oldest first.
@@ -136,11 +141,29 @@ pub(crate) async fn ingest(
 }
 
 /// `GET /v1/audit/sessions/{session_id}`: the session's recorded events. No
-/// authentication, so that the `audit_url` opens in a browser.
+/// authentication, so that the `audit_url` opens in a browser, which gets the
+/// console's page of the session (`Accept: text/html`); others get the JSON.
 pub(crate) async fn audit_session(
     State(shared): State<Arc<Shared>>,
     Path(session_id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> Response {
+    if super::console::wants_html(&headers) {
+        return with_vary(super::console::session_page(
+            &shared,
+            &session_id,
+            query.as_deref(),
+        ));
+    }
     let events = shared.events().for_session(&session_id);
-    Json(json!({ "session_id": session_id, "events": events })).into_response()
+    with_vary(Json(json!({ "session_id": session_id, "events": events })).into_response())
+}
+
+/// Marks an answer that depends on `Accept`, so that caches keep both.
+fn with_vary(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(http::header::VARY, http::HeaderValue::from_static("accept"));
+    response
 }

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::{json, Value};
 
-use super::approvals::{Approval, ApprovalState, NewApproval};
+use super::approvals::{Approval, ApprovalState, Asked, NewApproval};
 use super::correlation::Correlation;
 use super::decision::Stop;
 use super::events::server_event;
@@ -133,6 +133,8 @@ fn evaluate(
                     Some(found) => found,
                     None => approvals.open(NewApproval {
                         fingerprint,
+                        asked: Asked::tool(&b.tool, &b.args),
+                        agent: &corr.agent_uuid,
                         tool: Some(&b.tool),
                         reason: &rule.reason,
                         session_id: &corr.session_id,

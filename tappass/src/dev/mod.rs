@@ -25,6 +25,7 @@
 
 mod approvals;
 mod chat;
+mod console;
 mod correlation;
 mod decision;
 mod events;

@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use super::approvals::{Approval, ApprovalState, Approvals};
 use super::events::EventLog;
 use super::policy::{Policy, PolicyError};
-use super::{approvals, chat, events, govern, ids};
+use super::{approvals, chat, console, events, govern, ids};
 
 /// The TapPass version the dev server reports on `/health`.
 pub(crate) const SERVER_VERSION: &str = "0.6.3";
@@ -361,6 +361,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(events::audit_session),
         )
         .merge(authenticated)
+        .merge(console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -419,7 +420,7 @@ async fn health(State(shared): State<Arc<Shared>>) -> Response {
     .into_response()
 }
 
-async fn not_found(method: Method, uri: Uri) -> Response {
+pub(crate) async fn not_found(method: Method, uri: Uri) -> Response {
     json_error(
         StatusCode::NOT_FOUND,
         "not_found",
