@@ -159,7 +159,7 @@ async fn main() -> ExitCode {
 
     stop_signal().await;
     println!("\nstopping…");
-    let events = server.events().len();
+    let events = server.event_count();
     server.shutdown().await;
     println!("stopped ({events} audit events were recorded)");
     ExitCode::SUCCESS

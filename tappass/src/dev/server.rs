@@ -124,6 +124,12 @@ impl DevServer {
         self.inner.shared.events().for_session(session_id)
     }
 
+    /// How many audit events the server holds now (what [`events`](DevServer::events)
+    /// would return, without parsing them).
+    pub fn event_count(&self) -> usize {
+        self.inner.shared.events().len()
+    }
+
     /// The bytes the audit event log accounts for now: each event's compact
     /// JSON text, its session id and a fixed slot. It never exceeds the cap
     /// set by [`max_event_log_bytes`](DevServerBuilder::max_event_log_bytes).

@@ -916,6 +916,7 @@ async fn a_started_server_serves_and_shuts_down() {
     );
     assert_eq!(server.events_for_session("ses_socket").len(), 1);
     assert_eq!(server.events().len(), 1);
+    assert_eq!(server.event_count(), 1);
 
     let addr = server.addr();
     server.shutdown().await;
