@@ -19,7 +19,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -27,7 +27,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use tokio::sync::watch;
 
 use super::ids;
-use super::server::{body_too_large, json_error, Caller, Failure, Shared, MAX_BODY_BYTES};
+use super::server::{body_bytes, json_error, Caller, Failure, Shared};
 
 /// The longest `Idempotency-Key` accepted, in bytes.
 pub(crate) const MAX_KEY_LEN: usize = 256;
@@ -204,8 +204,11 @@ pub(crate) async fn replay(
     };
     let key = scoped(caller, request.uri().path(), key);
     let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return body_too_large().into_response();
+    // Read as the handlers read it: within the router's body limit.
+    let read = Bytes::from_request(Request::from_parts(parts.clone(), body), &()).await;
+    let body = match body_bytes(read) {
+        Ok(body) => body,
+        Err(failure) => return failure.into_response(),
     };
     let fingerprint = ids::fnv1a128(&[&body]);
 

@@ -598,7 +598,7 @@ pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, F
 }
 
 /// The 413 for a request body over [`MAX_BODY_BYTES`].
-pub(crate) fn body_too_large() -> Failure {
+fn body_too_large() -> Failure {
     Failure::too_large(format_args!(
         "request bodies are limited to {} KiB",
         MAX_BODY_BYTES / 1024

@@ -232,6 +232,27 @@ async fn bodies_are_capped_at_one_mebibyte() {
     assert_eq!(a.json()["error"], "payload_too_large");
 }
 
+#[tokio::test]
+async fn bodies_with_an_idempotency_key_are_capped_too() {
+    let h = Harness::new();
+    let big = format!(
+        "{{\"messages\":[{{\"role\":\"user\",\"content\":\"{}\"}}]}}",
+        "a".repeat(super::server::MAX_BODY_BYTES)
+    );
+    for path in ["/v1/chat/completions", "/v1/govern"] {
+        let a = h
+            .send(
+                Harness::request(Method::POST, path)
+                    .header("idempotency-key", "k-big")
+                    .body(Body::from(big.clone()))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        assert_eq!(a.json()["error"], "payload_too_large");
+    }
+}
+
 // ---- Chat ---------------------------------------------------------------------------
 
 #[tokio::test]
