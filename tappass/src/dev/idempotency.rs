@@ -318,7 +318,7 @@ mod tests {
         let Begin::Run(done) = answers.begin("k") else {
             panic!("a new key runs")
         };
-        let Begin::Wait(mut waiting) = answers.begin("k") else {
+        let Begin::Wait(waiting) = answers.begin("k") else {
             panic!("a running key is waited on")
         };
         answers.abandon("k");
