@@ -23,7 +23,9 @@ USAGE:
 
 OPTIONS:
     --listen ADDR            Address to listen on [default: 127.0.0.1:9620]
-                             (port 0 picks a free port)
+                             (port 0 picks a free port; an address that is not
+                             loopback is warned about: there is no real
+                             authentication)
     --policy FILE            Policy file in TOML [default: the built-in policy]
     --print-default-policy   Print the built-in policy and exit
     -h, --help               Print this help and exit
@@ -138,6 +140,11 @@ async fn main() -> ExitCode {
     );
     println!("policy: {policy_name} ({rules} rules)");
     println!("console: {url}/ (sessions, approvals and the policy, in a browser)");
+    if !server.is_loopback() {
+        eprintln!(
+            "tappass-dev: warning: listening on {listen}, not only on loopback: the dev server has no real authentication (any `tp_` key is accepted), so anyone who can reach this address can read its audit events and decide its approvals. Use --listen 127.0.0.1:PORT unless that is what you want."
+        );
+    }
     println!();
     println!("Use it from an agent or service:");
     println!("    export TAPPASS_URL={url} TAPPASS_API_KEY=tp_dev");
@@ -153,7 +160,7 @@ async fn main() -> ExitCode {
 
     stop_signal().await;
     println!("\nstopping…");
-    let events = server.events().len();
+    let events = server.event_count();
     server.shutdown().await;
     println!("stopped ({events} audit events were recorded)");
     ExitCode::SUCCESS

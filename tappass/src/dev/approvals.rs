@@ -19,8 +19,10 @@ use crate::Timestamp;
 
 /// The longest a client may long-poll `…/wait`, in seconds.
 pub(crate) const MAX_WAIT_SECONDS: u64 = 30;
-/// How many approval rows the server keeps; the oldest go first.
-const MAX_APPROVALS: usize = 10_000;
+/// How many approval rows the server keeps. When a new one needs room, the
+/// oldest row nobody waits on goes first (timed out, decided or cancelled); a
+/// pending row goes only when every row is pending.
+pub(crate) const MAX_APPROVALS: usize = 10_000;
 
 /// Where an approval stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -196,18 +198,12 @@ impl Approvals {
         }
     }
 
-    /// Opens a pending approval.
+    /// Opens a pending approval, making room first (see [`MAX_APPROVALS`]).
     pub(crate) fn open(&mut self, new: NewApproval<'_>) -> Found {
-        while self.order.len() >= MAX_APPROVALS {
-            if let Some(old) = self.order.pop_front() {
-                if let Some(entry) = self.rows.remove(&old) {
-                    if self.by_fingerprint.get(&entry.row.fingerprint) == Some(&old) {
-                        self.by_fingerprint.remove(&entry.row.fingerprint);
-                    }
-                }
-            }
-        }
         let now = Timestamp::now();
+        while self.order.len() >= MAX_APPROVALS {
+            self.evict_one(now);
+        }
         let row = Approval {
             request_id: ids::random_id("apr_", 24),
             state: ApprovalState::Pending,
@@ -235,6 +231,31 @@ impl Approvals {
             },
         );
         Found { row, resume_token }
+    }
+
+    /// Removes the oldest settled row (timed out by `now`, decided or
+    /// cancelled), else the oldest pending one.
+    fn evict_one(&mut self, now: Timestamp) {
+        let rows = &mut self.rows;
+        let settled = self.order.iter().position(|id| {
+            rows.get_mut(id).is_none_or(|entry| {
+                entry.refresh(now);
+                entry.row.state != ApprovalState::Pending
+            })
+        });
+        let Some(old) = self.order.remove(settled.unwrap_or(0)) else {
+            return;
+        };
+        if let Some(entry) = self.rows.remove(&old) {
+            if self.by_fingerprint.get(&entry.row.fingerprint) == Some(&old) {
+                self.by_fingerprint.remove(&entry.row.fingerprint);
+            }
+        }
+    }
+
+    /// How many rows the store holds, in every state.
+    pub(crate) fn len(&self) -> usize {
+        self.order.len()
     }
 
     /// The row of `request_id`.
@@ -446,6 +467,34 @@ mod tests {
         assert_eq!(a.get(&id).unwrap().state, ApprovalState::TimedOut);
         assert!(a.for_fingerprint("fp").is_none());
         assert!(!a.decide(&id, ApprovalState::Approved));
+    }
+
+    #[test]
+    fn eviction_takes_settled_rows_before_anyones_pending_one() {
+        let mut a = Approvals::default();
+        let ids: Vec<String> = (0..MAX_APPROVALS)
+            .map(|i| a.open(new(&format!("fp{i}"), 3600)).row.request_id)
+            .collect();
+        // Settled rows in the middle, newest first: approved, denied, timed out.
+        assert!(a.decide(&ids[9_000], ApprovalState::Approved));
+        assert!(a.decide(&ids[5_000], ApprovalState::Denied));
+        a.rows.get_mut(&ids[7_000]).unwrap().row.expires_at = Timestamp::now();
+        for i in 0..3 {
+            a.open(new(&format!("more{i}"), 3600));
+            assert_eq!(a.len(), MAX_APPROVALS);
+        }
+        // The three settled rows went, oldest first; every pending row stayed.
+        for gone in [5_000, 7_000, 9_000] {
+            assert!(a.get(&ids[gone]).is_none(), "{gone}");
+        }
+        assert!(a.for_fingerprint("fp9000").is_none());
+        assert_eq!(a.pending().len(), MAX_APPROVALS);
+        assert!(a.get(&ids[0]).is_some());
+        // When every row is pending, the oldest pending row goes.
+        a.open(new("last", 3600));
+        assert!(a.get(&ids[0]).is_none());
+        assert!(a.get(&ids[1]).is_some());
+        assert!(a.for_fingerprint("last").is_some());
     }
 
     #[test]

@@ -24,11 +24,20 @@ use super::decision::Stop;
 use super::events::server_event;
 use super::ids;
 use super::policy::{Action, Matcher};
-use super::server::{body_bytes, parse_json, with_headers, Caller, Failure, Shared};
+use super::server::{
+    body_bytes, parse_json, with_headers, Caller, Failure, Shared, MAX_FIELD_BYTES,
+};
 use crate::decision::Redaction;
 
-/// How many words go into one streamed chunk.
+/// How many words go into one streamed chunk, at least.
 const WORDS_PER_CHUNK: usize = 3;
+/// The most text chunks one streamed answer has: a long answer gets more words
+/// per chunk, so its size stays within a small factor of the text's.
+const MAX_CHUNKS: usize = 256;
+/// Prompts up to this size are evaluated on the runtime's worker; a longer one
+/// goes to tokio's blocking pool, since a policy's own regular expressions can
+/// take up to quadratic time to find every match in it.
+const INLINE_PROMPT_BYTES: usize = 16 << 10;
 
 /// A chat request, as far as the dev server reads it.
 struct ChatRequest {
@@ -47,7 +56,13 @@ fn parse_request(body: &Value) -> Result<ChatRequest, String> {
         .ok_or("the body must be a JSON object with `messages`")?;
     let model = match obj.get("model") {
         None | Some(Value::Null) => "tappass-dev-echo".to_owned(),
-        Some(Value::String(m)) => m.clone(),
+        Some(Value::String(m)) if m.len() <= MAX_FIELD_BYTES => m.clone(),
+        Some(Value::String(m)) => {
+            return Err(format!(
+                "`model` is {} bytes; it may be at most {MAX_FIELD_BYTES}",
+                m.len()
+            ))
+        }
         Some(_) => return Err("`model` must be a string".into()),
     };
     let stream = match obj.get("stream") {
@@ -130,6 +145,22 @@ fn step(name: &str, action: &str, detected: bool, message: &str, started: Instan
         "message": message,
         "duration_ms": (ms * 1000.0).round() / 1000.0,
     })
+}
+
+/// Runs the prompt rules of the policy over `prompt`: on this worker for a
+/// short prompt, on the blocking pool for a long one ([`INLINE_PROMPT_BYTES`]).
+async fn evaluate_off_worker(
+    shared: &Arc<Shared>,
+    corr: &Correlation,
+    prompt: String,
+) -> Result<Outcome, Failure> {
+    if prompt.len() <= INLINE_PROMPT_BYTES {
+        return Ok(evaluate(shared, corr, &prompt));
+    }
+    let (shared, corr) = (shared.clone(), corr.clone());
+    tokio::task::spawn_blocking(move || evaluate(&shared, &corr, &prompt))
+        .await
+        .map_err(|e| Failure::internal(format_args!("the policy evaluation failed: {e}")))
 }
 
 /// Runs the prompt rules of the policy over `prompt`.
@@ -234,7 +265,7 @@ pub(crate) async fn completions(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Failure> {
     let bytes = body_bytes(body)?;
-    let request = parse_request(&parse_json(&bytes)?).map_err(Failure::invalid)?;
+    let mut request = parse_request(&parse_json(&bytes)?).map_err(Failure::invalid)?;
     let corr = Correlation::resolve(
         &shared,
         &caller,
@@ -243,29 +274,30 @@ pub(crate) async fn completions(
         None,
     )?;
 
-    let (prompt, redactions, steps) =
-        match evaluate(&shared, &corr, &request.messages[request.last_user].1) {
-            Outcome::Stop { stop, rule, reason } => {
-                let body = stop.body(&reason, &corr);
-                shared.events().push(server_event(
-                    "decision",
-                    &corr,
-                    json!({
-                        "decision": stop.name(),
-                        "rule": rule,
-                        "reason": reason,
-                        "status": stop.status().as_u16(),
-                        "call": "chat",
-                    }),
-                ));
-                return Ok(stop.respond(body, &corr));
-            }
-            Outcome::Pass {
-                prompt,
-                redactions,
-                steps,
-            } => (prompt, redactions, steps),
-        };
+    // Only the evaluated prompt counts from here on.
+    let original = std::mem::take(&mut request.messages[request.last_user].1);
+    let (prompt, redactions, steps) = match evaluate_off_worker(&shared, &corr, original).await? {
+        Outcome::Stop { stop, rule, reason } => {
+            let body = stop.body(&reason, &corr);
+            shared.events().push(server_event(
+                "decision",
+                &corr,
+                json!({
+                    "decision": stop.name(),
+                    "rule": rule,
+                    "reason": reason,
+                    "status": stop.status().as_u16(),
+                    "call": "chat",
+                }),
+            ));
+            return Ok(stop.respond(body, &corr));
+        }
+        Outcome::Pass {
+            prompt,
+            redactions,
+            steps,
+        } => (prompt, redactions, steps),
+    };
 
     let reply = format!("Echo: {prompt}");
     let prompt_tokens: u64 = request
@@ -372,10 +404,12 @@ fn stream(
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
         })
     };
+    let words = reply.split_inclusive(' ').count();
+    let per_chunk = WORDS_PER_CHUNK.max(words.div_ceil(MAX_CHUNKS));
     let mut pieces: Vec<String> = Vec::new();
     let mut current = String::new();
     for (i, word) in reply.split_inclusive(' ').enumerate() {
-        if i > 0 && i % WORDS_PER_CHUNK == 0 {
+        if i > 0 && i % per_chunk == 0 {
             pieces.push(std::mem::take(&mut current));
         }
         current.push_str(word);

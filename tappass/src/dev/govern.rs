@@ -22,7 +22,9 @@ use super::decision::Stop;
 use super::events::server_event;
 use super::ids;
 use super::policy::{Action, Matcher};
-use super::server::{body_bytes, parse_json, with_headers, Caller, Failure, Shared};
+use super::server::{
+    body_bytes, parse_json, with_headers, Caller, Failure, Shared, MAX_FIELD_BYTES,
+};
 use crate::Timestamp;
 
 /// A behaviour, as far as the dev server reads it.
@@ -41,7 +43,11 @@ fn parse_behaviour(body: &Value) -> Result<Behaviour, String> {
     let opt_str = |key: &str| -> Result<Option<String>, String> {
         match obj.get(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::String(s)) if s.len() <= MAX_FIELD_BYTES => Ok(Some(s.clone())),
+            Some(Value::String(s)) => Err(format!(
+                "`{key}` is {} bytes; it may be at most {MAX_FIELD_BYTES}",
+                s.len()
+            )),
             Some(_) => Err(format!("`{key}` must be a string or null")),
         }
     };
@@ -57,6 +63,12 @@ fn parse_behaviour(body: &Value) -> Result<Behaviour, String> {
         ),
     };
     let tool = match payload.get("tool") {
+        Some(Value::String(t)) if t.len() > MAX_FIELD_BYTES => {
+            return Err(format!(
+                "`payload.tool` is {} bytes; a tool's name may be at most {MAX_FIELD_BYTES}",
+                t.len()
+            ))
+        }
         Some(Value::String(t)) if !t.trim().is_empty() => t.clone(),
         _ => return Err("`payload.tool` must be the tool's name, a non-empty string".into()),
     };

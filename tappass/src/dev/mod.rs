@@ -30,6 +30,7 @@ mod correlation;
 mod decision;
 mod events;
 mod govern;
+mod idempotency;
 mod ids;
 mod policy;
 mod server;

@@ -21,14 +21,20 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::approvals::{Approval, ApprovalState, Approvals};
-use super::events::EventLog;
+use super::events::{self, EventLog};
+use super::idempotency::{self, Answers};
 use super::policy::{Policy, PolicyError};
-use super::{approvals, chat, console, events, govern, ids};
+use super::{approvals, chat, console, govern, ids};
 
 /// The TapPass version the dev server reports on `/health`.
 pub(crate) const SERVER_VERSION: &str = "0.6.3";
 /// The largest request body the server reads: 1 MiB.
 pub(crate) const MAX_BODY_BYTES: usize = 1 << 20;
+/// The longest short string field the server keeps, in bytes: a chat's
+/// `model`, a behaviour's `payload.tool` and `behavior_id`, and an audit
+/// event's `event_type`, `agent_id`, `session_id`, `task_id` and `occurred_at`.
+/// A longer one is refused with `400`, never truncated.
+pub(crate) const MAX_FIELD_BYTES: usize = 256;
 /// How long [`DevServer::shutdown`] waits for open requests before it stops anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -78,6 +84,7 @@ impl DevServer {
         DevServerBuilder {
             policy: None,
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            max_event_log_bytes: events::DEFAULT_MAX_LOG_BYTES,
         }
     }
 
@@ -102,10 +109,12 @@ impl DevServer {
         &self.inner.shared.policy
     }
 
-    /// Every audit event recorded so far, oldest first: those posted to
+    /// Every audit event the server still holds, oldest first: those posted to
     /// `/v1/events` as they were sent, and those the server records itself for
     /// chats (`chat_call`), tool calls (`tool_call`), decisions (`decision`)
-    /// and approvals (`approval`).
+    /// and approvals (`approval`). The log keeps at most 100,000 events and
+    /// [`max_event_log_bytes`](DevServerBuilder::max_event_log_bytes) of
+    /// them; the oldest go first.
     pub fn events(&self) -> Vec<Value> {
         self.inner.shared.events().all()
     }
@@ -113,6 +122,26 @@ impl DevServer {
     /// The recorded audit events whose `session_id` is `session_id`.
     pub fn events_for_session(&self, session_id: &str) -> Vec<Value> {
         self.inner.shared.events().for_session(session_id)
+    }
+
+    /// How many audit events the server holds now (what [`events`](DevServer::events)
+    /// would return, without parsing them).
+    pub fn event_count(&self) -> usize {
+        self.inner.shared.events().len()
+    }
+
+    /// The bytes the audit event log accounts for now: each event's compact
+    /// JSON text, its session id and a fixed slot. It never exceeds the cap
+    /// set by [`max_event_log_bytes`](DevServerBuilder::max_event_log_bytes).
+    pub fn event_log_bytes(&self) -> usize {
+        self.inner.shared.events().bytes()
+    }
+
+    /// Whether the server listens on a loopback address only. When it does not,
+    /// anyone who can reach the address can use it: it has no real
+    /// authentication (any `tp_` key is accepted), so it warns at start.
+    pub fn is_loopback(&self) -> bool {
+        is_loopback(self.inner.addr)
     }
 
     /// The approvals waiting for a human, oldest first.
@@ -164,9 +193,20 @@ impl DevServer {
 
 impl fmt::Debug for DevServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = &self.inner.shared;
+        let (events, event_bytes, event_cap) = {
+            let log = shared.events();
+            (log.len(), log.bytes(), log.max_bytes())
+        };
+        let (answers, answer_bytes) = shared.answers().usage();
         f.debug_struct("DevServer")
-            .field("url", &self.inner.shared.base_url)
-            .field("rules", &self.inner.shared.policy.len())
+            .field("url", &shared.base_url)
+            .field("rules", &shared.policy.len())
+            .field("events", &events)
+            .field("event_bytes", &format_args!("{event_bytes} of {event_cap}"))
+            .field("approvals", &shared.approvals().len())
+            .field("idempotent_answers", &answers)
+            .field("idempotent_answer_bytes", &answer_bytes)
             .finish()
     }
 }
@@ -177,6 +217,7 @@ impl fmt::Debug for DevServer {
 pub struct DevServerBuilder {
     policy: Option<Policy>,
     listen: SocketAddr,
+    max_event_log_bytes: usize,
 }
 
 impl DevServerBuilder {
@@ -197,7 +238,19 @@ impl DevServerBuilder {
         self
     }
 
+    /// The most bytes of audit events the server keeps (the default is 64 MiB;
+    /// less than 1 MiB is taken as 1 MiB). An event costs its compact JSON
+    /// text, its session id and a fixed slot of a few dozen bytes; when a new
+    /// event would pass the cap (or 100,000 events), the oldest go first.
+    pub fn max_event_log_bytes(mut self, bytes: usize) -> Self {
+        self.max_event_log_bytes = bytes;
+        self
+    }
+
     /// Binds the address and starts serving on the current tokio runtime.
+    ///
+    /// On an address that is not loopback it logs a warning (`tracing`, level
+    /// `WARN`): the server has no real authentication.
     ///
     /// Fails with [`Error::Config`](crate::Error::Config) when the address
     /// cannot be bound (in use, not local, no permission).
@@ -213,7 +266,17 @@ impl DevServerBuilder {
         let addr = listener.local_addr().map_err(|e| {
             crate::Error::config(format!("the TapPass dev server has no local address: {e}"))
         })?;
-        let shared = Arc::new(Shared::new(self.policy.unwrap_or_default(), base_url(addr)));
+        if !is_loopback(addr) {
+            tracing::warn!(
+                %addr,
+                "the TapPass dev server listens on a non-loopback address: it has no real authentication (any `tp_` key is accepted), so anyone who can reach {addr} can read its audit events and decide its approvals; listen on 127.0.0.1 unless that is what you want"
+            );
+        }
+        let shared = Arc::new(Shared::new(
+            self.policy.unwrap_or_default(),
+            base_url(addr),
+            self.max_event_log_bytes,
+        ));
         let (stop, mut stopped) = watch::channel(false);
         let on_stop = {
             let shared = shared.clone();
@@ -242,6 +305,18 @@ impl DevServerBuilder {
     }
 }
 
+/// Whether `addr` is a loopback address (`127.0.0.0/8`, `::1`, or an
+/// IPv4-mapped loopback address). `0.0.0.0` and `[::]` are not: they listen on
+/// every interface.
+pub(crate) fn is_loopback(addr: SocketAddr) -> bool {
+    match addr.ip() {
+        IpAddr::V4(ip) => ip.is_loopback(),
+        IpAddr::V6(ip) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
 /// `http://ADDR`, with an unspecified address shown as loopback.
 fn base_url(addr: SocketAddr) -> String {
     let ip = match addr.ip() {
@@ -261,17 +336,24 @@ pub(crate) struct Shared {
     started: Instant,
     approvals: Mutex<Approvals>,
     events: Mutex<EventLog>,
+    answers: Mutex<Answers>,
     agents: Mutex<HashSet<String>>,
 }
 
+/// How many distinct agents `/health` counts (ids are at most 256 bytes).
+const MAX_AGENTS: usize = 10_000;
+
 impl Shared {
-    pub(crate) fn new(policy: Policy, base_url: String) -> Shared {
+    /// The state of a server with `policy` at `base_url`, keeping at most
+    /// `max_event_log_bytes` of audit events.
+    pub(crate) fn new(policy: Policy, base_url: String, max_event_log_bytes: usize) -> Shared {
         Shared {
             policy,
             base_url,
             started: Instant::now(),
             approvals: Mutex::default(),
-            events: Mutex::default(),
+            events: Mutex::new(EventLog::new(max_event_log_bytes)),
+            answers: Mutex::default(),
             agents: Mutex::default(),
         }
     }
@@ -288,10 +370,15 @@ impl Shared {
         self.events.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The answers remembered per `Idempotency-Key`. Never held across an `.await`.
+    pub(crate) fn answers(&self) -> MutexGuard<'_, Answers> {
+        self.answers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Counts an agent for `/health`.
     pub(crate) fn saw_agent(&self, agent: &str) {
         let mut agents = self.agents.lock().unwrap_or_else(PoisonError::into_inner);
-        if agents.len() < 100_000 && !agents.contains(agent) {
+        if agents.len() < MAX_AGENTS && agent.len() <= MAX_FIELD_BYTES && !agents.contains(agent) {
             agents.insert(agent.to_owned());
         }
     }
@@ -341,9 +428,16 @@ impl Shared {
 
 /// The dev server's routes, over `shared`.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    let authenticated = Router::new()
+    // Inside authentication, so that the middleware knows the caller.
+    let idempotent = Router::new()
         .route("/v1/chat/completions", post(chat::completions))
         .route("/v1/govern", post(govern::govern))
+        .route_layer(middleware::from_fn_with_state(
+            shared.clone(),
+            idempotency::replay,
+        ));
+    let authenticated = Router::new()
+        .merge(idempotent)
         .route("/v1/events", post(events::ingest))
         .route("/v1/me/approvals", get(approvals::list))
         .route("/v1/me/approvals/{request_id}", get(approvals::get))
@@ -453,6 +547,24 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
+    /// 413 `payload_too_large` with `message`.
+    pub(crate) fn too_large(message: impl fmt::Display) -> Failure {
+        Failure {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "payload_too_large",
+            message: message.to_string(),
+        }
+    }
+
+    /// 500 `internal` with `message`.
+    pub(crate) fn internal(message: impl fmt::Display) -> Failure {
+        Failure {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: message.to_string(),
+        }
+    }
+
     /// 400 `invalid_request` with `message`.
     pub(crate) fn invalid(message: impl fmt::Display) -> Failure {
         Failure {
@@ -475,14 +587,7 @@ pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, F
     body.map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            Failure {
-                status,
-                code: "payload_too_large",
-                message: format!(
-                    "request bodies are limited to {} KiB",
-                    MAX_BODY_BYTES / 1024
-                ),
-            }
+            body_too_large()
         } else {
             Failure {
                 status,
@@ -491,6 +596,14 @@ pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, F
             }
         }
     })
+}
+
+/// The 413 for a request body over [`MAX_BODY_BYTES`].
+fn body_too_large() -> Failure {
+    Failure::too_large(format_args!(
+        "request bodies are limited to {} KiB",
+        MAX_BODY_BYTES / 1024
+    ))
 }
 
 /// Parses a JSON body, or answers 400 `invalid_request`.

@@ -39,7 +39,11 @@ impl Harness {
     }
 
     fn with(policy: Policy) -> Harness {
-        let shared = Arc::new(Shared::new(policy, "http://dev.test".into()));
+        let shared = Arc::new(Shared::new(
+            policy,
+            "http://dev.test".into(),
+            super::events::DEFAULT_MAX_LOG_BYTES,
+        ));
         Harness {
             app: router(shared.clone()),
             shared,
@@ -226,6 +230,27 @@ async fn bodies_are_capped_at_one_mebibyte() {
         .await;
     assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(a.json()["error"], "payload_too_large");
+}
+
+#[tokio::test]
+async fn bodies_with_an_idempotency_key_are_capped_too() {
+    let h = Harness::new();
+    let big = format!(
+        "{{\"messages\":[{{\"role\":\"user\",\"content\":\"{}\"}}]}}",
+        "a".repeat(super::server::MAX_BODY_BYTES)
+    );
+    for path in ["/v1/chat/completions", "/v1/govern"] {
+        let a = h
+            .send(
+                Harness::request(Method::POST, path)
+                    .header("idempotency-key", "k-big")
+                    .body(Body::from(big.clone()))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        assert_eq!(a.json()["error"], "payload_too_large");
+    }
 }
 
 // ---- Chat ---------------------------------------------------------------------------
@@ -912,6 +937,7 @@ async fn a_started_server_serves_and_shuts_down() {
     );
     assert_eq!(server.events_for_session("ses_socket").len(), 1);
     assert_eq!(server.events().len(), 1);
+    assert_eq!(server.event_count(), 1);
 
     let addr = server.addr();
     server.shutdown().await;
@@ -1038,4 +1064,514 @@ async fn a_policy_file_is_read_or_refused() {
     assert!(err.to_string().contains("bad.toml"), "{err}");
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---- Idempotency of chat and govern, over real sockets ----------------------------------------
+
+/// One raw answer: status, the headers that matter here, and the body text.
+#[derive(Debug, PartialEq)]
+struct Raw {
+    status: u16,
+    retry_after: Option<String>,
+    body: String,
+    replayed: bool,
+}
+
+async fn post_raw(server: &DevServer, key: &str, path: &str, idem: &str, body: &Value) -> Raw {
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", server.url()))
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .header("idempotency-key", idem)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let retry_after = header("retry-after");
+    let replayed = header("idempotent-replayed").as_deref() == Some("true");
+    Raw {
+        status: response.status().as_u16(),
+        retry_after,
+        replayed,
+        body: response.text().await.unwrap(),
+    }
+}
+
+fn chat_body(prompt: &str, session: &str) -> Value {
+    json!({"messages": [{"role": "user", "content": prompt}], "metadata": {"session_id": session}})
+}
+
+#[tokio::test]
+async fn a_repeated_chat_key_answers_the_first_answer_and_records_nothing() {
+    let server = DevServer::start().await.unwrap();
+    for (prompt, status) in [
+        ("hello there", 200),
+        ("incident mode", 503),         // a decision, with Retry-After
+        ("my ssn is 123-45-6789", 403), // a policy block
+    ] {
+        let session = format!("ses_idem_{status}");
+        let body = chat_body(prompt, &session);
+        let first = post_raw(&server, "tp_a", "/v1/chat/completions", &session, &body).await;
+        assert_eq!(first.status, status, "{}", first.body);
+        assert!(!first.replayed);
+        let recorded = server.events_for_session(&session).len();
+        assert!(recorded >= 1);
+        let again = post_raw(&server, "tp_a", "/v1/chat/completions", &session, &body).await;
+        assert!(again.replayed);
+        assert_eq!(
+            (again.status, &again.retry_after, &again.body),
+            (first.status, &first.retry_after, &first.body)
+        );
+        assert_eq!(server.events_for_session(&session).len(), recorded);
+    }
+    // Streams are answered again byte for byte.
+    let mut body = chat_body("one two three four five six seven", "ses_idem_sse");
+    body["stream"] = true.into();
+    let first = post_raw(&server, "tp_a", "/v1/chat/completions", "k-sse", &body).await;
+    let again = post_raw(&server, "tp_a", "/v1/chat/completions", "k-sse", &body).await;
+    assert!(first.body.ends_with("data: [DONE]\n\n"), "{}", first.body);
+    assert_eq!(again.body, first.body);
+    assert_eq!(server.events_for_session("ses_idem_sse").len(), 1);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_repeated_govern_key_opens_no_second_approval_and_records_nothing() {
+    let server = DevServer::start().await.unwrap();
+    let body = json!({"type": "TOOL_CALL", "agent_id": null, "session_id": "ses_idem_tool",
+                      "payload": {"tool": "send_email", "args": {"to": "x"}}});
+    let first = post_raw(&server, "tp_a", "/v1/govern", "k-1", &body).await;
+    assert_eq!(first.status, 200);
+    let v: Value = serde_json::from_str(&first.body).unwrap();
+    assert_eq!(v["outcome"], "needs_approval");
+    let events = server.events_for_session("ses_idem_tool").len();
+    assert_eq!(events, 2); // tool_call and decision
+    let again = post_raw(&server, "tp_a", "/v1/govern", "k-1", &body).await;
+    assert!(again.replayed);
+    assert_eq!((again.status, &again.body), (first.status, &first.body));
+    assert_eq!(server.pending_approvals().len(), 1);
+    assert_eq!(server.events_for_session("ses_idem_tool").len(), events);
+    // A different body under the same key is refused, and records nothing.
+    let other = json!({"session_id": "ses_idem_tool", "payload": {"tool": "read_file"}});
+    let reused = post_raw(&server, "tp_a", "/v1/govern", "k-1", &other).await;
+    assert_eq!(reused.status, 422, "{}", reused.body);
+    assert!(reused.body.contains("idempotency_key_reused"));
+    assert_eq!(server.events_for_session("ses_idem_tool").len(), events);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn idempotency_keys_are_scoped_by_api_key_and_route() {
+    let server = DevServer::start().await.unwrap();
+    let body = chat_body("hello", "ses_scope");
+    let a = post_raw(&server, "tp_alice", "/v1/chat/completions", "same", &body).await;
+    let b = post_raw(&server, "tp_bob", "/v1/chat/completions", "same", &body).await;
+    assert_eq!((a.status, b.status), (200, 200));
+    assert!(!b.replayed, "bob must not read alice's answer");
+    let task =
+        |r: &Raw| serde_json::from_str::<Value>(&r.body).unwrap()["tappass"]["task_id"].clone();
+    assert_ne!(task(&a), task(&b));
+    assert_eq!(server.events_for_session("ses_scope").len(), 2);
+    // The same key on another route is another call.
+    let govern = json!({"session_id": "ses_scope", "payload": {"tool": "read_file"}});
+    let g = post_raw(&server, "tp_alice", "/v1/govern", "same", &govern).await;
+    assert_eq!(g.status, 200);
+    assert!(!g.replayed);
+    // So are event batches.
+    let batch = json!([{"event_type": "x", "session_id": "ses_scope"}]);
+    for key in ["tp_alice", "tp_bob"] {
+        let e = post_raw(&server, key, "/v1/events", "same", &batch).await;
+        assert_eq!(e.status, 202, "{}", e.body);
+    }
+    let e = post_raw(&server, "tp_bob", "/v1/events", "same", &batch).await;
+    assert_eq!(e.status, 200);
+    assert!(e.body.contains("\"duplicate\":true"));
+    // A malformed key is a 400 on every route.
+    for path in ["/v1/chat/completions", "/v1/govern", "/v1/events"] {
+        let long = "k".repeat(257);
+        let r = post_raw(&server, "tp_alice", path, &long, &body).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        assert!(r.body.contains("Idempotency-Key"));
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_repeats_of_a_key_are_governed_once() {
+    let server = DevServer::start().await.unwrap();
+    let body = chat_body("hello all at once", "ses_concurrent");
+    let calls: Vec<_> = (0..16)
+        .map(|_| {
+            let (server, body) = (server.clone(), body.clone());
+            tokio::spawn(async move {
+                post_raw(&server, "tp_a", "/v1/chat/completions", "k-once", &body).await
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for call in calls {
+        answers.push(call.await.unwrap());
+    }
+    assert!(answers
+        .iter()
+        .all(|a| a.status == 200 && a.body == answers[0].body));
+    assert_eq!(answers.iter().filter(|a| !a.replayed).count(), 1);
+    assert_eq!(server.events_for_session("ses_concurrent").len(), 1);
+    server.shutdown().await;
+}
+
+// ---- Bounded memory ---------------------------------------------------------------------------
+
+/// An event whose compact JSON is exactly `size` bytes (for sizes above ~200).
+fn event_of_size(session: &str, i: usize, size: usize) -> Value {
+    let mut e = json!({"event_type": "bulk", "agent_id": "agt-1", "occurred_at": "2026-01-01T00:00:00Z",
+                       "session_id": session, "task_id": null, "details": {"i": i, "pad": ""}});
+    let pad = size - e.to_string().len();
+    e["details"]["pad"] = "x".repeat(pad).into();
+    assert_eq!(e.to_string().len(), size);
+    e
+}
+
+#[test]
+fn a_flood_of_maximal_events_stays_under_the_default_byte_cap() {
+    use super::events::{EventLog, DEFAULT_MAX_LOG_BYTES, MAX_EVENT_BYTES};
+    let mut log = EventLog::new(DEFAULT_MAX_LOG_BYTES);
+    let per_cap = DEFAULT_MAX_LOG_BYTES / MAX_EVENT_BYTES;
+    let total = per_cap * 5 / 2;
+    for i in 0..total {
+        log.push(event_of_size("ses_flood", i, MAX_EVENT_BYTES));
+        assert!(
+            log.bytes() <= DEFAULT_MAX_LOG_BYTES,
+            "after {i}: {}",
+            log.bytes()
+        );
+    }
+    // Full, and what is left is the newest events, in order.
+    assert!(log.bytes() > DEFAULT_MAX_LOG_BYTES - 2 * MAX_EVENT_BYTES);
+    let kept: Vec<u64> = log
+        .all()
+        .iter()
+        .map(|e| e["details"]["i"].as_u64().unwrap())
+        .collect();
+    assert!(
+        kept.len() < per_cap && kept.len() > per_cap - 5,
+        "{}",
+        kept.len()
+    );
+    let first = (total - kept.len()) as u64;
+    assert_eq!(kept, (first..total as u64).collect::<Vec<_>>());
+}
+
+#[test]
+fn many_small_events_are_capped_by_count_as_well() {
+    use super::events::{EventLog, DEFAULT_MAX_LOG_BYTES, MAX_EVENTS};
+    let mut log = EventLog::new(DEFAULT_MAX_LOG_BYTES);
+    for i in 0..MAX_EVENTS + 10 {
+        log.push(json!({ "i": i }));
+    }
+    assert_eq!(log.len(), MAX_EVENTS);
+    assert_eq!(log.all()[0]["i"], 10);
+}
+
+#[tokio::test]
+async fn posted_events_over_the_limits_are_refused_whole() {
+    use super::events::MAX_EVENT_BYTES;
+    let h = Harness::new();
+    let fine = event_of_size("ses_limits", 0, 300);
+    let big = event_of_size("ses_limits", 1, MAX_EVENT_BYTES + 1);
+    let a = h.post("/v1/events", json!([fine, big])).await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", a.text);
+    assert_eq!(a.json()["error"], "payload_too_large");
+    assert!(a.json()["message"].as_str().unwrap().contains("event #1"));
+    let exact = event_of_size("ses_limits", 2, MAX_EVENT_BYTES);
+    assert_eq!(
+        h.post("/v1/events", json!([exact])).await.status,
+        StatusCode::ACCEPTED
+    );
+
+    for field in [
+        "event_type",
+        "agent_id",
+        "session_id",
+        "task_id",
+        "occurred_at",
+    ] {
+        let mut e = fine.clone();
+        e[field] = "x".repeat(257).into();
+        let a = h.post("/v1/events", json!([fine, e])).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{field}: {}", a.text);
+        let message = a.json()["message"].as_str().unwrap().to_owned();
+        assert!(
+            message.contains(&format!("event #1: `{field}`")),
+            "{message}"
+        );
+        e[field] = "x".repeat(256).into();
+        assert_eq!(
+            h.post("/v1/events", json!([e])).await.status,
+            StatusCode::ACCEPTED
+        );
+    }
+    // Only the accepted batches were recorded.
+    assert_eq!(h.shared.events().len(), 6);
+}
+
+#[tokio::test]
+async fn long_model_and_tool_names_are_refused() {
+    let h = Harness::new();
+    let a = h
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "m".repeat(257), "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(a.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("`model` is 257 bytes"));
+    let a = h.govern(&"t".repeat(257), json!({})).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(a.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("`payload.tool`"));
+    assert!(h.shared.events().all().is_empty());
+}
+
+#[tokio::test]
+async fn a_long_streamed_answer_has_a_bounded_number_of_chunks() {
+    let h = Harness::new();
+    let prompt = "word ".repeat(100_000);
+    let a = h
+        .post(
+            "/v1/chat/completions",
+            json!({"messages": [{"role": "user", "content": prompt}], "stream": true}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    let frames = a.text.matches("data: ").count();
+    assert!(frames <= 256 + 2, "{frames} frames");
+    // Within a small factor of the text itself.
+    assert!(a.text.len() < 2 * prompt.len(), "{} bytes", a.text.len());
+    let text: String = a
+        .text
+        .split("\n\n")
+        .filter_map(|f| f.strip_prefix("data: "))
+        .filter(|f| *f != "[DONE]")
+        .filter_map(|f| serde_json::from_str::<Value>(f).ok())
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(text, format!("Echo: {prompt}"));
+}
+
+#[tokio::test]
+async fn a_long_prompt_is_redacted_off_the_worker_with_the_same_result() {
+    let h = Harness::new();
+    let prompt = "mail a@b.io now. ".repeat(4_000); // 68 KB, past the inline limit
+    let a = h.chat(&prompt).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", &a.text[..200]);
+    let t = &a.json()["tappass"];
+    assert_eq!(t["redactions"].as_array().unwrap().len(), 4_000);
+    assert_eq!(
+        t["redacted_content"],
+        "mail [REDACTED_EMAIL] now. ".repeat(4_000)
+    );
+}
+
+#[tokio::test]
+async fn the_event_log_stays_under_a_configured_cap_over_sockets() {
+    use super::events::MAX_EVENT_BYTES;
+    let cap = 1 << 20;
+    let server = DevServer::builder()
+        .max_event_log_bytes(cap)
+        .start()
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let per_batch = (super::server::MAX_BODY_BYTES / MAX_EVENT_BYTES) - 1;
+    let mut sent = 0;
+    for _ in 0..6 {
+        let batch: Vec<Value> = (sent..sent + per_batch)
+            .map(|i| event_of_size("ses_cap", i, MAX_EVENT_BYTES))
+            .collect();
+        sent += per_batch;
+        let response = client
+            .post(format!("{}/v1/events", server.url()))
+            .header("authorization", "Bearer tp_dev")
+            .body(Value::from(batch).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+        assert!(
+            server.event_log_bytes() <= cap,
+            "{}",
+            server.event_log_bytes()
+        );
+    }
+    let kept = server.events();
+    assert!(!kept.is_empty() && kept.len() < 16, "{}", kept.len());
+    assert_eq!(kept.last().unwrap()["details"]["i"], sent - 1);
+    assert!(format!("{server:?}").contains(&format!("of {cap}")));
+    server.shutdown().await;
+}
+
+// ---- Paging the audit url ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn paging_walks_every_event_of_the_session_exactly_once() {
+    let h = Harness::new();
+    let n: usize = 2_345;
+    // Interleaved with another session's events, which the walk must skip.
+    let batch: Vec<Value> = (0..n)
+        .flat_map(|i| {
+            [
+                json!({"event_type": "e", "session_id": "ses_walk", "details": {"i": i}}),
+                json!({"event_type": "e", "session_id": "ses_other", "details": {"i": i}}),
+            ]
+        })
+        .collect();
+    assert_eq!(
+        h.post("/v1/events", json!(batch)).await.status,
+        StatusCode::ACCEPTED
+    );
+
+    // The default page: the compatible shape, 1,000 events and a cursor.
+    let first = h
+        .send(
+            Request::get("/v1/audit/sessions/ses_walk")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(first.headers[header::CONTENT_TYPE], "application/json");
+    let v = first.json();
+    assert_eq!(v["session_id"], "ses_walk");
+    assert_eq!(v["events"].as_array().unwrap().len(), 1_000);
+    assert!(v["next_cursor"].is_string());
+
+    for limit in [1, 7, 1_000] {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let mut path = format!("/v1/audit/sessions/ses_walk?limit={limit}");
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let v = h
+                .send(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .json();
+            let events = v["events"].as_array().unwrap();
+            assert!(events.len() <= limit);
+            assert!(!events.is_empty(), "no empty pages");
+            seen.extend(events.iter().map(|e| {
+                assert_eq!(e["session_id"], "ses_walk");
+                e["details"]["i"].as_u64().unwrap()
+            }));
+            pages += 1;
+            match v["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(seen, (0..n as u64).collect::<Vec<_>>(), "limit {limit}");
+        assert_eq!(pages, n.div_ceil(limit), "limit {limit}");
+    }
+}
+
+#[tokio::test]
+async fn a_page_is_bounded_in_bytes_too_and_bad_paging_is_a_400() {
+    use super::events::{MAX_EVENT_BYTES, MAX_PAGE_BYTES};
+    let h = Harness::new();
+    for chunk in 0..3 {
+        let batch: Vec<Value> = (0..10)
+            .map(|i| event_of_size("ses_heavy", chunk * 10 + i, MAX_EVENT_BYTES))
+            .collect();
+        assert_eq!(
+            h.post("/v1/events", json!(batch)).await.status,
+            StatusCode::ACCEPTED
+        );
+    }
+    let a = h
+        .send(
+            Request::get("/v1/audit/sessions/ses_heavy")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(a.text.len() <= MAX_PAGE_BYTES + 1024, "{}", a.text.len());
+    let v = a.json();
+    assert_eq!(
+        v["events"].as_array().unwrap().len(),
+        MAX_PAGE_BYTES / MAX_EVENT_BYTES
+    );
+    assert!(v["next_cursor"].is_string());
+
+    for query in [
+        "limit=0",
+        "limit=1001",
+        "limit=x",
+        "cursor=",
+        "cursor=abc",
+        "cursor=-1",
+    ] {
+        let a = h
+            .send(
+                Request::get(format!("/v1/audit/sessions/ses_heavy?{query}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(a.json()["error"], "invalid_request");
+    }
+    // A cursor past the end, or from before evictions, still answers.
+    let a = h
+        .send(
+            Request::get("/v1/audit/sessions/ses_heavy?cursor=99999999999999")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(a.json()["events"], json!([]));
+    assert!(a.json()["next_cursor"].is_null());
+}
+
+// ---- Listening address ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn only_loopback_addresses_count_as_loopback() {
+    use super::server::is_loopback;
+    for addr in [
+        "127.0.0.1:1",
+        "127.9.9.9:1",
+        "[::1]:1",
+        "[::ffff:127.0.0.1]:1",
+    ] {
+        assert!(is_loopback(addr.parse().unwrap()), "{addr}");
+    }
+    for addr in [
+        "0.0.0.0:1",
+        "[::]:1",
+        "192.168.1.10:1",
+        "[2001:db8::1]:1",
+        "[::ffff:10.0.0.1]:1",
+    ] {
+        assert!(!is_loopback(addr.parse().unwrap()), "{addr}");
+    }
+    let server = DevServer::start().await.unwrap();
+    assert!(server.is_loopback());
+    server.shutdown().await;
 }

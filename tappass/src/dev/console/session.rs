@@ -8,7 +8,7 @@ use axum::response::Response;
 use http::StatusCode;
 
 use super::layout::{self, decision_class, Refresh};
-use crate::dev::events::EventLog;
+use crate::dev::events::{EventLog, Stored};
 use crate::dev::server::Shared;
 
 /// Events per page of the timeline.
@@ -29,20 +29,26 @@ struct Shown {
 
 /// Reads page `number` (1-based; clamped) of session `session_id` from `log`.
 fn read(log: &EventLog, session_id: &str, number: usize) -> Shown {
-    let all: Vec<&Value> = log
+    let all: Vec<&Stored> = log
         .iter()
-        .filter(|e| e.get("session_id").and_then(Value::as_str) == Some(session_id))
+        .filter(|e| e.meta().session_id.as_deref() == Some(session_id))
         .collect();
     let pages = all.len().div_ceil(PER_PAGE).max(1);
     let number = number.clamp(1, pages);
-    let at = |e: Option<&&Value>| e.and_then(|e| e.get("occurred_at")).cloned();
+    let at = |e: Option<&&Stored>| {
+        e.and_then(|e| e.meta().occurred_at.as_deref())
+            .map(|t| Value::String(t.to_owned()))
+    };
     Shown {
         total: all.len(),
-        decisions: all.iter().filter(|e| kind(e) == "decision").count(),
+        decisions: all
+            .iter()
+            .filter(|e| e.meta().event_type.as_deref() == Some("decision"))
+            .count(),
         agent: all
             .iter()
             .rev()
-            .find_map(|e| e.get("agent_id").and_then(Value::as_str))
+            .find_map(|e| e.meta().agent_id.as_deref())
             .map(str::to_owned),
         first_at: at(all.first()),
         last_at: at(all.last()),
@@ -52,7 +58,7 @@ fn read(log: &EventLog, session_id: &str, number: usize) -> Shown {
             .iter()
             .skip((number - 1) * PER_PAGE)
             .take(PER_PAGE)
-            .map(|e| (*e).clone())
+            .map(|e| e.value())
             .collect(),
     }
 }

@@ -25,7 +25,7 @@ struct Summary<'a> {
     events: usize,
     decisions: usize,
     /// The `occurred_at` of the session's latest event.
-    last_at: Option<&'a Value>,
+    last_at: Option<&'a str>,
     /// The log position of that event: the list's order.
     last_seen: usize,
 }
@@ -43,7 +43,8 @@ struct Row {
 fn summaries(log: &EventLog) -> Vec<Summary<'_>> {
     let mut by_id: HashMap<&str, Summary<'_>> = HashMap::new();
     for (i, event) in log.iter().enumerate() {
-        let Some(id) = event.get("session_id").and_then(Value::as_str) else {
+        let meta = event.meta();
+        let Some(id) = meta.session_id.as_deref() else {
             continue;
         };
         let s = by_id.entry(id).or_insert(Summary {
@@ -55,13 +56,13 @@ fn summaries(log: &EventLog) -> Vec<Summary<'_>> {
             last_seen: 0,
         });
         s.events += 1;
-        if event.get("event_type").and_then(Value::as_str) == Some("decision") {
+        if meta.event_type.as_deref() == Some("decision") {
             s.decisions += 1;
         }
-        if let Some(agent) = event.get("agent_id").and_then(Value::as_str) {
+        if let Some(agent) = meta.agent_id.as_deref() {
             s.agent = Some(agent);
         }
-        s.last_at = event.get("occurred_at");
+        s.last_at = meta.occurred_at.as_deref();
         s.last_seen = i;
     }
     let mut list: Vec<Summary<'_>> = by_id.into_values().collect();
@@ -94,7 +95,7 @@ pub(super) async fn page(
                 agent: s.agent.map(str::to_owned),
                 events: s.events,
                 decisions: s.decisions,
-                last_at: s.last_at.cloned(),
+                last_at: s.last_at.map(|t| Value::String(t.to_owned())),
             })
             .collect();
         (all.len(), pages, number, shown)
