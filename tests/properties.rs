@@ -119,7 +119,7 @@ proptest! {
         if let Some(p) = &pipeline { builder = builder.pipeline_uuid(p.clone()); }
         let audit = audit_path.map(|p| format!("https://tappass.example.com/{p}"));
         if let Some(u) = &audit { builder = builder.audit_url(u.clone()); }
-        let session = builder.build();
+        let session = builder.build().unwrap();
         let joined = from_headers(&session.headers()).unwrap().unwrap();
         prop_assert_eq!(joined.id(), id.as_str());
         prop_assert_eq!(joined.agent_uuid(), agent.as_deref());
