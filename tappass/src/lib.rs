@@ -46,10 +46,10 @@ pub mod __private {
         typed, AgentSource, Governed, GovernedContext, Inherit, InjectedAgent, JoinOnly, Need,
         Open, Optional, Probe, Required, Route, RouteFlag, Unused, ViaFromRef, ViaNothing,
     };
-    pub use crate::session::resolve::Flag;
     #[cfg(feature = "utoipa")]
     pub use crate::openapi::derive as openapi;
     pub use crate::response::{render, render_problem, set_retry_after, RetryAfter};
+    pub use crate::session::resolve::Flag;
     pub use axum;
     pub use http;
     pub use serde;

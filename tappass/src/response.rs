@@ -149,7 +149,11 @@ impl<T: GovernanceError + ?Sized> GovernanceError for Box<T> {
 /// choice travels with the request in its scope, which this reads.
 pub fn render<E: GovernanceError + ?Sized>(error: &E) -> Response {
     session::scope::with(|scope| {
-        let form = Form::of(scope.and_then(|s| s.layer()).is_some_and(|l| l.problem_json));
+        let form = Form::of(
+            scope
+                .and_then(|s| s.layer())
+                .is_some_and(|l| l.problem_json),
+        );
         match scope {
             Some(scope) => scope.with_session(|session| respond(error, session, form)),
             None => respond(error, None, form),
@@ -391,7 +395,6 @@ pub fn set_retry_after<T: RetryAfter + ?Sized>(headers: &mut HeaderMap, value: &
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,7 +464,10 @@ mod tests {
     fn a_status_without_a_reason_phrase_gets_its_class() {
         assert_eq!(problem(499, "x")["title"], "Client Error");
         assert_eq!(problem(599, "x")["title"], "Server Error");
-        assert_eq!(problem(500, "governance_misconfigured")["title"], "Internal Server Error");
+        assert_eq!(
+            problem(500, "governance_misconfigured")["title"],
+            "Internal Server Error"
+        );
     }
 
     #[test]

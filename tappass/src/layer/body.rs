@@ -43,7 +43,8 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.project();
         let body = this.body;
-        Scope::bare(Some(this.session.clone())).enter_sync(|| body.poll_frame(cx))
+        Scope::bare(Some(this.session.clone()))
+            .enter_sync(|| body.poll_frame(cx))
             .map(|frame| frame.map(|f| f.map_err(Into::into)))
     }
 

@@ -8,7 +8,7 @@
 //!   toolkit's error ([`Error`](crate::Error), named `TapPassError`), the
 //!   failures alone ([`FailureBody`]), the rejections of the layer and the
 //!   extractors ([`SessionRejection`],
-//!   [`InvalidHeader`](crate::session::InvalidHeader),
+//!   [`InvalidHeader`],
 //!   [`AgentRejection`]) and the RFC 9457
 //!   members ([`ProblemDetails`]).
 //! - [`GovernanceResponses`] declares, in one word, the responses that any
@@ -84,8 +84,8 @@ use crate::decision::{
     RedactionApplied, ToolIntegrityViolation, TrustTierDenied,
 };
 use crate::extract::{AgentRejection, SessionRejection};
-use crate::session::InvalidHeader;
 use crate::response::PROBLEM_JSON;
+use crate::session::InvalidHeader;
 use crate::GovernanceError;
 
 /// The governance responses of a governed route, for the `responses(…)` of

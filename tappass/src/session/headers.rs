@@ -35,7 +35,11 @@ static HEADERS: [Header; 5] = [
     Header::new(SESSION_ID, "X-TapPass-Session-Id", Field::Id),
     Header::new(SESSION_ALIAS, "X-TapPass-Session", Field::Id),
     Header::new(AGENT_UUID, "X-TapPass-Agent-Uuid", Field::AgentUuid),
-    Header::new(PIPELINE_UUID, "X-TapPass-Pipeline-Uuid", Field::PipelineUuid),
+    Header::new(
+        PIPELINE_UUID,
+        "X-TapPass-Pipeline-Uuid",
+        Field::PipelineUuid,
+    ),
     Header::new(AUDIT_URL, "X-TapPass-Audit-Url", Field::AuditUrl),
 ];
 
@@ -112,7 +116,8 @@ impl Field {
                 Ok(match raw {
                     Some(raw) => raw.clone(),
                     // Checked: visible ASCII only.
-                    None => HeaderValue::from_bytes(value).map_err(|_| fail(HeaderProblem::InvalidCharacter))?,
+                    None => HeaderValue::from_bytes(value)
+                        .map_err(|_| fail(HeaderProblem::InvalidCharacter))?,
                 })
             }
         }

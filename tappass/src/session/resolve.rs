@@ -84,7 +84,10 @@ pub(crate) fn for_layer<B>(
 }
 
 /// A `#[governed]` route's decision, and the session its handler receives.
-pub(crate) fn for_route(flag: Flag, parts: &Parts) -> Result<(Route, Option<Session>), InvalidHeader> {
+pub(crate) fn for_route(
+    flag: Flag,
+    parts: &Parts,
+) -> Result<(Route, Option<Session>), InvalidHeader> {
     let layered = scope::with(|scope| {
         let scope = scope?;
         let layer = scope.layer()?;
@@ -160,7 +163,10 @@ impl Route {
     }
 
     /// Turns a handler's output into the route's response.
-    pub(crate) fn respond<R: axum::response::IntoResponse>(self, output: R) -> axum::response::Response {
+    pub(crate) fn respond<R: axum::response::IntoResponse>(
+        self,
+        output: R,
+    ) -> axum::response::Response {
         match self {
             Route::Layered => output.into_response(),
             Route::Own(scope) => {

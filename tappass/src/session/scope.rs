@@ -139,9 +139,6 @@ pub fn current_session() -> Option<Session> {
 /// # }
 /// ```
 pub fn scope<F: IntoFuture>(session: Session, future: F) -> impl Future<Output = F::Output> {
-    let layer = CURRENT
-        .try_with(|scope| scope.layer.clone())
-        .ok()
-        .flatten();
+    let layer = CURRENT.try_with(|scope| scope.layer.clone()).ok().flatten();
     Scope::new(Some(session), None, layer).enter(future.into_future())
 }
