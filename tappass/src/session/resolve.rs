@@ -91,23 +91,32 @@ pub(crate) fn for_route(
     let layered = scope::with(|scope| {
         let scope = scope?;
         let layer = scope.layer()?;
-        let mut state = scope.state_mut();
-        match flag {
-            Flag::Inherit => {}
-            Flag::Open if state.session.is_none() => {
-                let opened = open(&layer.agent, &parts.method, parts.uri.path());
-                state.session = Some(opened.session.clone());
-                state.opened = Some(opened);
-            }
-            Flag::Open => {}
-            // A session the layer opened is dropped; a joined one wins.
-            Flag::JoinOnly => {
-                if state.session.as_ref().is_some_and(Session::is_opened_here) {
-                    state.session = None;
+        let current = scope.session();
+        let session = match flag {
+            Flag::Inherit => current,
+            Flag::Open => match current {
+                Some(session) => Some(session),
+                None => {
+                    // Opened (and reported) before the scope is borrowed to
+                    // change: reporting may read the current session.
+                    let opened = open(&layer.agent, &parts.method, parts.uri.path());
+                    let session = opened.session.clone();
+                    let mut state = scope.state_mut();
+                    state.session = Some(session.clone());
+                    state.opened = Some(opened);
+                    Some(session)
                 }
-            }
-        }
-        Some(state.session.clone())
+            },
+            // A session the layer opened is dropped; a joined one wins.
+            Flag::JoinOnly => match current {
+                Some(session) if session.is_opened_here() => {
+                    scope.state_mut().session = None;
+                    None
+                }
+                other => other,
+            },
+        };
+        Some(session)
     });
     if let Some(session) = layered {
         return Ok((Route::Layered, session));
