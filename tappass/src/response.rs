@@ -148,17 +148,7 @@ impl<T: GovernanceError + ?Sized> GovernanceError for Box<T> {
 /// it renders the error as `application/problem+json` instead: the layer's
 /// choice travels with the request in its scope, which this reads.
 pub fn render<E: GovernanceError + ?Sized>(error: &E) -> Response {
-    session::scope::with(|scope| {
-        let form = Form::of(
-            scope
-                .and_then(|s| s.layer())
-                .is_some_and(|l| l.problem_json),
-        );
-        match scope {
-            Some(scope) => scope.with_session(|session| respond(error, session, form)),
-            None => respond(error, None, form),
-        }
-    })
+    render_in(error, Form::current())
 }
 
 /// Renders a governance error as its RFC 9457 `application/problem+json`
@@ -178,6 +168,14 @@ pub(crate) enum Form {
 }
 
 impl Form {
+    /// The form of the current request: the layer's choice, read from the
+    /// request's scope; plain JSON outside a layer.
+    fn current() -> Form {
+        session::scope::with(|scope| {
+            Form::of(scope.and_then(|s| s.layer()).is_some_and(|l| l.problem_json))
+        })
+    }
+
     /// The form a layer's `problem_json` setting asks for.
     pub(crate) fn of(problem_json: bool) -> Form {
         if problem_json {
