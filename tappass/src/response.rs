@@ -172,7 +172,11 @@ impl Form {
     /// request's scope; plain JSON outside a layer.
     fn current() -> Form {
         session::scope::with(|scope| {
-            Form::of(scope.and_then(|s| s.layer()).is_some_and(|l| l.problem_json))
+            Form::of(
+                scope
+                    .and_then(|s| s.layer())
+                    .is_some_and(|l| l.problem_json),
+            )
         })
     }
 
