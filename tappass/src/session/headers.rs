@@ -27,20 +27,15 @@ pub const MAX_ID_LEN: usize = 128;
 /// The longest audit-url header value accepted, in bytes (after normalisation).
 pub const MAX_AUDIT_URL_LEN: usize = 2048;
 
-/// The correlation headers, one row each: its name, its canonical spelling
-/// (for errors and logs) and the field of the session it fills. The alias
-/// fills the id. A `static`, not a `const`: a `const` would be built and
-/// dropped on every use.
+/// The correlation headers, one row each: its name and its canonical
+/// spelling (for errors and logs). A `static`, not a `const`: a `const` would
+/// be built and dropped on every use.
 static HEADERS: [Header; 5] = [
-    Header::new(SESSION_ID, "X-TapPass-Session-Id", Field::Id),
-    Header::new(SESSION_ALIAS, "X-TapPass-Session", Field::Id),
-    Header::new(AGENT_UUID, "X-TapPass-Agent-Uuid", Field::AgentUuid),
-    Header::new(
-        PIPELINE_UUID,
-        "X-TapPass-Pipeline-Uuid",
-        Field::PipelineUuid,
-    ),
-    Header::new(AUDIT_URL, "X-TapPass-Audit-Url", Field::AuditUrl),
+    Header::new(SESSION_ID, "X-TapPass-Session-Id"),
+    Header::new(SESSION_ALIAS, "X-TapPass-Session"),
+    Header::new(AGENT_UUID, "X-TapPass-Agent-Uuid"),
+    Header::new(PIPELINE_UUID, "X-TapPass-Pipeline-Uuid"),
+    Header::new(AUDIT_URL, "X-TapPass-Audit-Url"),
 ];
 
 /// Rows of [`HEADERS`], by name.
@@ -57,15 +52,18 @@ const PREFIX: &str = "x-tappass-";
 struct Header {
     name: HeaderName,
     canonical: &'static str,
-    field: Field,
 }
 
 impl Header {
-    const fn new(name: HeaderName, canonical: &'static str, field: Field) -> Header {
-        Header {
-            name,
-            canonical,
-            field,
+    const fn new(name: HeaderName, canonical: &'static str) -> Header {
+        Header { name, canonical }
+    }
+
+    /// The error for this header.
+    fn refused(&self, problem: HeaderProblem) -> InvalidHeader {
+        InvalidHeader {
+            header: self.canonical,
+            problem,
         }
     }
 }
@@ -91,34 +89,17 @@ impl Field {
     }
 
     /// Checks `value` for this field and gives the header value it travels
-    /// as; the error names the field's header.
+    /// as (an audit URL in its normalised form); the error names the field's
+    /// header.
     pub(crate) fn check(self, value: &[u8]) -> Result<HeaderValue, InvalidHeader> {
-        self.check_as(self.header(), value, None)
-    }
-
-    /// Checks `value` read from `header`: an id is kept as it came (`raw`,
-    /// when there is one, is reused without a copy); an audit URL is kept in
-    /// its normalised form.
-    fn check_as(
-        self,
-        header: &Header,
-        value: &[u8],
-        raw: Option<&HeaderValue>,
-    ) -> Result<HeaderValue, InvalidHeader> {
-        let fail = |problem| InvalidHeader {
-            header: header.canonical,
-            problem,
-        };
+        let header = self.header();
         match self {
-            Field::AuditUrl => check_audit_url(value, raw).map_err(fail),
+            Field::AuditUrl => check_audit_url(value, None).map_err(|p| header.refused(p)),
             _ => {
-                check_id(value).map_err(fail)?;
-                Ok(match raw {
-                    Some(raw) => raw.clone(),
-                    // Checked: visible ASCII only.
-                    None => HeaderValue::from_bytes(value)
-                        .map_err(|_| fail(HeaderProblem::InvalidCharacter))?,
-                })
+                check_id(value).map_err(|p| header.refused(p))?;
+                // Checked: visible ASCII only.
+                HeaderValue::from_bytes(value)
+                    .map_err(|_| header.refused(HeaderProblem::InvalidCharacter))
             }
         }
     }
@@ -215,47 +196,51 @@ impl IntoResponse for InvalidHeader {
 /// normalised form; a repeated header must repeat the same value).
 pub fn from_headers(headers: &HeaderMap) -> Result<Option<Session>, InvalidHeader> {
     let found = scan(headers);
-    let read = |row: usize| -> Result<Option<HeaderValue>, InvalidHeader> {
-        let header = &HEADERS[row];
+    // An id header, checked; its value is borrowed until the session is built.
+    let id_header = |row: usize| -> Result<Option<&HeaderValue>, InvalidHeader> {
         match found[row] {
             Seen::Absent => Ok(None),
-            Seen::Conflict => Err(InvalidHeader {
-                header: header.canonical,
-                problem: HeaderProblem::Conflicting,
-            }),
-            Seen::One(value) => header
-                .field
-                .check_as(header, value.as_bytes(), Some(value))
-                .map(Some),
+            Seen::Conflict => Err(HEADERS[row].refused(HeaderProblem::Conflicting)),
+            Seen::One(value) => match check_id(value.as_bytes()) {
+                Ok(()) => Ok(Some(value)),
+                Err(problem) => Err(HEADERS[row].refused(problem)),
+            },
         }
     };
-    let id = match read(ID)? {
+    let id = match id_header(ID)? {
         Some(id) => {
             // The alias may come along; it must then agree.
-            if let Some(alias) = read(ALIAS)? {
+            if let Some(alias) = id_header(ALIAS)? {
                 if alias != id {
-                    return Err(InvalidHeader {
-                        header: HEADERS[ID].canonical,
-                        problem: HeaderProblem::Conflicting,
-                    });
+                    return Err(HEADERS[ID].refused(HeaderProblem::Conflicting));
                 }
             }
             Some(id)
         }
-        None => read(ALIAS)?,
+        None => id_header(ALIAS)?,
     };
-    let agent_uuid = read(AGENT)?;
-    let pipeline_uuid = read(PIPELINE)?;
-    let audit_url = read(AUDIT)?;
-    Ok(id.map(|id| {
-        Session::from_inner(Inner {
-            id,
-            agent_uuid,
-            pipeline_uuid,
-            audit_url,
-            opened_here: false,
-        })
-    }))
+    let agent_uuid = id_header(AGENT)?;
+    let pipeline_uuid = id_header(PIPELINE)?;
+    let audit_url = match found[AUDIT] {
+        Seen::Absent => None,
+        Seen::Conflict => return Err(HEADERS[AUDIT].refused(HeaderProblem::Conflicting)),
+        Seen::One(value) => Some(
+            check_audit_url(value.as_bytes(), Some(value))
+                .map_err(|p| HEADERS[AUDIT].refused(p))?,
+        ),
+    };
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    // The ids are kept as the request's header values (a reference count,
+    // no copy).
+    Ok(Some(Session::from_inner(Inner {
+        id: id.clone(),
+        agent_uuid: agent_uuid.cloned(),
+        pipeline_uuid: pipeline_uuid.cloned(),
+        audit_url,
+        opened_here: false,
+    })))
 }
 
 /// Writes the fields a session has under their headers, replacing any value.
@@ -288,7 +273,8 @@ fn scan(headers: &HeaderMap) -> [Seen<'_>; 5] {
         if !name.as_str().starts_with(PREFIX) {
             continue;
         }
-        let Some(row) = HEADERS.iter().position(|h| h.name == name) else {
+        let name = name.as_str();
+        let Some(row) = HEADERS.iter().position(|h| h.name.as_str() == name) else {
             continue;
         };
         found[row] = match found[row] {
