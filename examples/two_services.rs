@@ -159,7 +159,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 2. A caller's session: both services join it, agent uuid included.
     let caller = Session::builder("ses_demo_caller")
         .agent_uuid("agt-demo")
-        .build();
+        .build()?;
     let response = client
         .get(format!("http://{a}/plan"))
         .with_session(&caller)

@@ -311,7 +311,8 @@ async fn decision_without_correlation_takes_the_current_session() {
         server.push(CHAT, Reply::json(403, json!({"decision": "policy_block"})));
         let session = Session::builder("ses_here")
             .audit_url("https://dash/ses_here")
-            .build();
+            .build()
+            .unwrap();
         let agent = agent(server.url());
         let err = tappass::session::scope(session, async { agent.chat("hi").await })
             .await
@@ -1121,7 +1122,8 @@ async fn session_correlation_headers_go_upstream_on_chat_and_stream() {
             .agent_uuid("agt")
             .pipeline_uuid("pip")
             .audit_url("https://dash/sessions/ses_x")
-            .build();
+            .build()
+            .unwrap();
         tappass::session::scope(session, async {
             agent.chat("hi").await.unwrap();
             let stream = agent.stream("hi").await.unwrap();

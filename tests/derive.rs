@@ -352,7 +352,10 @@ async fn a_transparent_struct_delegates_headers_too() {
 
 #[tokio::test]
 async fn the_body_carries_the_correlation_of_the_current_session() {
-    let session = Session::builder("ses_x").audit_url("https://a/x").build();
+    let session = Session::builder("ses_x")
+        .audit_url("https://a/x")
+        .build()
+        .unwrap();
     let app = Router::new().route(
         "/",
         get(|| async {
@@ -388,7 +391,10 @@ async fn the_body_carries_the_correlation_of_the_current_session() {
 
 #[tokio::test]
 async fn the_session_audit_url_fills_in_when_the_case_has_none() {
-    let session = Session::builder("ses_x").audit_url("https://a/x").build();
+    let session = Session::builder("ses_x")
+        .audit_url("https://a/x")
+        .build()
+        .unwrap();
     let app = Router::new().route("/", get(|| async { Err::<(), _>(ChatError::SignIn) }));
     let response = tappass::session::scope(
         session,

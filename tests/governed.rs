@@ -513,3 +513,47 @@ mod agent_from_state {
         assert!(body.contains("governance_misconfigured"), "{body}");
     }
 }
+
+/// Several session parameters all receive the route's one session, and a
+/// required one that is missing is refused before the other extractors run.
+#[tokio::test]
+async fn every_session_parameter_gets_the_routes_session() {
+    #[tappass::governed(auto_open_session = true)]
+    async fn both(first: Session, second: Option<Session>, mut third: Session) -> String {
+        third = third.clone();
+        format!(
+            "{}|{}|{}",
+            first.id(),
+            second.map(|s| s.id().to_owned()).unwrap_or_default(),
+            third.id()
+        )
+    }
+    #[tappass::governed(auto_open_session = false)]
+    async fn required_then_body(session: Session, Json(body): Json<Value>) -> String {
+        format!("{}|{body}", session.id())
+    }
+    for app in [
+        Router::new().route("/", get(both)),
+        Router::new().route("/", get(both)).layer(layer(false)),
+    ] {
+        let response = app
+            .oneshot(Request::get("/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let header = response.headers()["x-tappass-session-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(
+            String::from_utf8(body.to_vec()).unwrap(),
+            format!("{header}|{header}|{header}")
+        );
+    }
+    // No session and a body that is not JSON: the session is what is reported.
+    let app = Router::new().route("/", get(required_then_body));
+    let request = Request::get("/").body(Body::from("not json")).unwrap();
+    let (status, _, body) = send(app, request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "session_required");
+}

@@ -525,3 +525,152 @@ async fn wrapping_the_whole_router_behaves_like_router_layer() {
     assert_eq!(none.text().await.unwrap(), "|none");
     server.abort();
 }
+
+// ---- correlation values: normalised, and never with credentials ------------
+
+/// The audit URL is stored, echoed and sent on in its normalised form.
+#[tokio::test]
+async fn the_audit_url_is_kept_echoed_and_sent_on_normalised() {
+    async fn forwarded() -> String {
+        // What this service sends to the next one.
+        let session = tappass::current_session().unwrap();
+        session.headers()["x-tappass-audit-url"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+    let app = Router::new()
+        .route("/", get(seen))
+        .route("/forwarded", get(forwarded))
+        .layer(layer(false));
+    let sent = "HTTPS://Dash.Example.COM:443/sessions/a%2fb/./c/../d?q=a b&x=%7e";
+    let normal = "https://dash.example.com/sessions/a%2fb/d?q=a%20b&x=%7e";
+    // A space cannot be in a header value: the query's is sent encoded.
+    let sent = sent.replace(' ', "%20");
+    let headers = [
+        ("X-TapPass-Session-Id", "ses_norm"),
+        ("X-TapPass-Audit-Url", sent.as_str()),
+    ];
+    let (status, echoed, body) = call(app.clone(), &headers).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, format!("ses_norm|-|-|{normal}"));
+    assert_eq!(echoed["x-tappass-audit-url"], normal);
+
+    let request = Request::get("/forwarded")
+        .header("X-TapPass-Session-Id", "ses_norm")
+        .header("X-TapPass-Audit-Url", sent.as_str())
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, normal.as_bytes());
+
+    // The normalised form is a fixed point: the next layer keeps it as it is.
+    let (status, echoed, _) = call(
+        app,
+        &[
+            ("X-TapPass-Session-Id", "ses_norm"),
+            ("X-TapPass-Audit-Url", normal),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(echoed["x-tappass-audit-url"], normal);
+}
+
+/// An audit URL with user info is refused with 400 naming the header, by the
+/// layer and by `#[governed]` on its own, and its value never comes back.
+#[tokio::test]
+async fn an_audit_url_with_user_info_is_refused_without_echoing_it() {
+    #[tappass::governed]
+    async fn governed(session: Option<Session>) -> String {
+        session.map(|s| s.id().to_owned()).unwrap_or_default()
+    }
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let counted = move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async { "called" }
+    };
+    let apps = [
+        Router::new().route("/", get(counted)).layer(layer(false)),
+        Router::new().route("/", get(governed)),
+    ];
+    for app in apps {
+        for url in [
+            "https://user:hunter2secret@dash.example.com/s",
+            "https://hunter2secret@dash.example.com/s",
+            "http://:hunter2secret@dash.example.com:8080/s",
+        ] {
+            let (status, headers, body) = call(
+                app.clone(),
+                &[
+                    ("X-TapPass-Session-Id", "ses_creds"),
+                    ("X-TapPass-Audit-Url", url),
+                ],
+            )
+            .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{url}");
+            let json: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(json["error"], "invalid_correlation_header");
+            assert_eq!(json["header"], "X-TapPass-Audit-Url");
+            assert!(json["message"].as_str().unwrap().contains("user info"));
+            assert!(!body.contains("hunter2secret"), "{body}");
+            assert!(headers
+                .values()
+                .all(|v| !v.to_str().unwrap_or_default().contains("hunter2secret")));
+        }
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+/// `Session::builder` applies the layer's rules: what it builds, the next
+/// layer accepts; what the layer would refuse, it refuses with the same error.
+#[tokio::test]
+async fn a_built_session_is_always_accepted_by_the_next_layer() {
+    let built = Session::builder("ses_built")
+        .agent_uuid("agt-1")
+        .pipeline_uuid("pip-1")
+        .audit_url("http://Dash.example.com:80/s?x=1")
+        .build()
+        .unwrap();
+    assert_eq!(built.audit_url(), Some("http://dash.example.com/s?x=1"));
+    let headers: Vec<(String, String)> = built
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+        .collect();
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, _, body) = call(app(false), &headers).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, "ses_built|agt-1|pip-1|http://dash.example.com/s?x=1");
+
+    let refused = [
+        (Session::builder("").build(), "X-TapPass-Session-Id"),
+        (Session::builder("a b").build(), "X-TapPass-Session-Id"),
+        (
+            Session::builder("s").agent_uuid("x".repeat(129)).build(),
+            "X-TapPass-Agent-Uuid",
+        ),
+        (
+            Session::builder("s").pipeline_uuid("p/1").build(),
+            "X-TapPass-Pipeline-Uuid",
+        ),
+        (
+            Session::builder("s").audit_url("ftp://x/y").build(),
+            "X-TapPass-Audit-Url",
+        ),
+        (
+            Session::builder("s").audit_url("https://u:p@x/y").build(),
+            "X-TapPass-Audit-Url",
+        ),
+    ];
+    for (result, header) in refused {
+        let error = result.unwrap_err();
+        assert_eq!(error.header, header);
+        assert!(error.to_string().contains(header), "{error}");
+    }
+}

@@ -300,7 +300,7 @@ fn failure_and_rejection_bodies_have_schemas() {
         codes(&schemas["SessionRejection"]),
         ["invalid_correlation_header", "session_required"]
     );
-    let invalid = schema_json::<tappass::extract::InvalidCorrelation>();
+    let invalid = schema_json::<tappass::session::InvalidHeader>();
     assert_eq!(invalid["required"], json!(["error", "message", "header"]));
     assert_eq!(
         tappass::extract::AgentRejection::name(),

@@ -1,12 +1,22 @@
 //! Property tests: correlation-header parsing and decision-body parsing never
-//! panic on arbitrary input, and valid input round-trips.
+//! panic on arbitrary input, and valid input round-trips; correlation values
+//! through a real router behind the layer, over their whole length range and
+//! every shape of http(s) audit URL.
 
+use std::sync::OnceLock;
+
+use axum::body::Body;
 use axum::response::IntoResponse;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use axum::routing::get;
+use axum::Router;
+use futures_util::FutureExt;
+use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
+use http_body_util::BodyExt;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use tappass::session::{from_headers, Session};
 use tappass::GovernanceDecision;
+use tower::ServiceExt;
 
 const NAMES: [&str; 5] = [
     "x-tappass-session-id",
@@ -119,7 +129,7 @@ proptest! {
         if let Some(p) = &pipeline { builder = builder.pipeline_uuid(p.clone()); }
         let audit = audit_path.map(|p| format!("https://tappass.example.com/{p}"));
         if let Some(u) = &audit { builder = builder.audit_url(u.clone()); }
-        let session = builder.build();
+        let session = builder.build().unwrap();
         let joined = from_headers(&session.headers()).unwrap().unwrap();
         prop_assert_eq!(joined.id(), id.as_str());
         prop_assert_eq!(joined.agent_uuid(), agent.as_deref());
@@ -168,5 +178,221 @@ proptest! {
                 }
             }
         }
+    }
+}
+
+/// A router behind the layer whose handler answers the audit URL it sees.
+fn layered() -> Router {
+    static APP: OnceLock<Router> = OnceLock::new();
+    APP.get_or_init(|| {
+        let layer = tappass::TapPassLayer::builder()
+            .tappass_url("http://127.0.0.1:9")
+            .api_key("tp_properties")
+            .build()
+            .unwrap();
+        Router::new()
+            .route(
+                "/",
+                get(|| async {
+                    let session = tappass::current_session().unwrap();
+                    format!("{}|{}", session.id(), session.audit_url().unwrap_or("-"))
+                }),
+            )
+            .layer(layer)
+    })
+    .clone()
+}
+
+/// One request through [`layered`], driven to the end in place (nothing in it
+/// waits on I/O).
+fn answer(headers: &[(HeaderName, &[u8])]) -> (StatusCode, HeaderMap, String) {
+    let mut request = Request::get("/");
+    for (name, value) in headers {
+        request = request.header(name, HeaderValue::from_bytes(value).unwrap());
+    }
+    let response = layered()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .now_or_never()
+        .expect("the layer answers without waiting")
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .now_or_never()
+        .expect("the body is ready")
+        .unwrap()
+        .to_bytes();
+    (status, headers, String::from_utf8(body.to_vec()).unwrap())
+}
+
+fn refused_naming(answer: &(StatusCode, HeaderMap, String), header: &str) -> bool {
+    let body: Value = serde_json::from_str(&answer.2).unwrap();
+    answer.0 == StatusCode::BAD_REQUEST
+        && body["error"] == "invalid_correlation_header"
+        && body["header"] == header
+}
+
+/// An http(s) URL of any shape: scheme in any case, hosts by name or IPv4,
+/// default, odd and absent ports, dot segments, percent-encoding (valid and
+/// not), characters the URL standard escapes, queries and fragments.
+fn audit_url() -> impl Strategy<Value = String> {
+    let scheme = prop::sample::select(vec!["http", "https", "HTTP", "Https"]);
+    let host = prop_oneof![
+        "[a-zA-Z0-9]([a-zA-Z0-9-]{0,20}[a-zA-Z0-9])?(\\.[a-zA-Z]{2,6}){0,2}",
+        (0u8..=255, 0u8..=255, 0u8..=255, 0u8..=255)
+            .prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}")),
+    ];
+    let port = prop_oneof![
+        Just(String::new()),
+        Just(":80".to_owned()),
+        Just(":443".to_owned()),
+        (0u32..=70_000).prop_map(|p| format!(":{p}")),
+    ];
+    let piece = prop_oneof![
+        "[A-Za-z0-9._~-]{1,12}",
+        "%[0-9A-Fa-f]{2}",
+        Just("%".to_owned()),
+        Just(".".to_owned()),
+        Just("..".to_owned()),
+        "[!$&'()*+,;=:@{}|^`\\[\\]\"<>]",
+    ];
+    let path = prop::collection::vec(prop::collection::vec(piece.clone(), 0..4), 0..6).prop_map(
+        |segments| {
+            segments
+                .iter()
+                .map(|s| format!("/{}", s.concat()))
+                .collect::<String>()
+        },
+    );
+    let query =
+        proptest::option::of(prop::collection::vec(piece.clone(), 0..6).prop_map(|p| p.concat()));
+    let fragment =
+        proptest::option::of(prop::collection::vec(piece, 0..4).prop_map(|p| p.concat()));
+    (scheme, host, port, path, query, fragment).prop_map(
+        |(scheme, host, port, path, query, fragment)| {
+            let mut url = format!("{scheme}://{host}{port}{path}");
+            if let Some(q) = query {
+                url.push('?');
+                url.push_str(&q);
+            }
+            if let Some(f) = fragment {
+                url.push('#');
+                url.push_str(&f);
+            }
+            url
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Ids of every length from empty to well past the limit: accepted and
+    /// echoed as sent exactly when they are 1 to 128 bytes.
+    #[test]
+    fn id_headers_are_accepted_exactly_up_to_128_bytes(
+        id in "[A-Za-z0-9._:-]{0,300}",
+        agent in "[A-Za-z0-9._:-]{0,300}",
+    ) {
+        let sent = [
+            (tappass::session::SESSION_ID, id.as_bytes()),
+            (tappass::session::AGENT_UUID, agent.as_bytes()),
+        ];
+        let got = answer(&sent);
+        let id_ok = (1..=128).contains(&id.len());
+        let agent_ok = (1..=128).contains(&agent.len());
+        if id_ok && agent_ok {
+            prop_assert_eq!(got.0, StatusCode::OK);
+            prop_assert_eq!(&got.1["x-tappass-session-id"], id.as_str());
+            prop_assert_eq!(&got.1["x-tappass-agent-uuid"], agent.as_str());
+        } else if !id_ok {
+            prop_assert!(refused_naming(&got, "X-TapPass-Session-Id"), "{:?}", got);
+        } else {
+            prop_assert!(refused_naming(&got, "X-TapPass-Agent-Uuid"), "{:?}", got);
+        }
+    }
+
+    /// Audit URLs up to and past 2,048 bytes: accepted exactly up to the
+    /// limit (this one is already in its normal form).
+    #[test]
+    fn audit_urls_are_accepted_exactly_up_to_2048_bytes(len in 1_800usize..2_300) {
+        let prefix = "https://dash.example.com/";
+        let url = format!("{prefix}{}", "a".repeat(len - prefix.len()));
+        let got = answer(&[
+            (tappass::session::SESSION_ID, b"ses_len"),
+            (tappass::session::AUDIT_URL, url.as_bytes()),
+        ]);
+        if url.len() <= tappass::session::MAX_AUDIT_URL_LEN {
+            prop_assert_eq!(got.0, StatusCode::OK);
+            prop_assert_eq!(&got.1["x-tappass-audit-url"], url.as_str());
+        } else {
+            prop_assert!(refused_naming(&got, "X-TapPass-Audit-Url"), "{:?}", got);
+        }
+    }
+
+    /// Any http(s) audit URL is either refused with a 400 naming its header,
+    /// or accepted in a normal form that is what the handler sees, what is
+    /// echoed, what `Session::builder` gives for it, at most 2,048 bytes, and
+    /// a fixed point: the next layer keeps it unchanged.
+    #[test]
+    fn audit_urls_are_normalised_once_and_then_kept(url in audit_url()) {
+        let got = answer(&[
+            (tappass::session::SESSION_ID, b"ses_url"),
+            (tappass::session::AUDIT_URL, url.as_bytes()),
+        ]);
+        let built = Session::builder("ses_url").audit_url(url.clone()).build();
+        if got.0 == StatusCode::OK {
+            let echoed = got.1["x-tappass-audit-url"].to_str().unwrap().to_owned();
+            prop_assert_eq!(&got.2, &format!("ses_url|{echoed}"));
+            prop_assert!(echoed.len() <= tappass::session::MAX_AUDIT_URL_LEN);
+            prop_assert!(echoed.starts_with("http://") || echoed.starts_with("https://"), "{}", echoed);
+            prop_assert!(!echoed.contains(":443/") || echoed.starts_with("http://"), "{}", echoed);
+            prop_assert!(!echoed.contains(":80/") || echoed.starts_with("https://"), "{}", echoed);
+            let built = built.unwrap();
+            prop_assert_eq!(built.audit_url(), Some(echoed.as_str()));
+            let again = answer(&[
+                (tappass::session::SESSION_ID, b"ses_url"),
+                (tappass::session::AUDIT_URL, echoed.as_bytes()),
+            ]);
+            prop_assert_eq!(again.0, StatusCode::OK);
+            prop_assert_eq!(&again.1["x-tappass-audit-url"], echoed.as_str());
+        } else {
+            prop_assert!(refused_naming(&got, "X-TapPass-Audit-Url"), "{} -> {:?}", url, got);
+            prop_assert_eq!(built.unwrap_err().header, "X-TapPass-Audit-Url");
+        }
+    }
+
+    /// User info is refused whatever else the URL holds, and never echoed.
+    #[test]
+    fn audit_urls_with_user_info_are_refused_and_never_echoed(
+        url in audit_url(),
+        user in "[A-Za-z0-9]{0,8}",
+        password in proptest::option::of("[A-Za-z0-9]{1,12}"),
+    ) {
+        prop_assume!(!user.is_empty() || password.is_some());
+        let (scheme, rest) = url.split_once("://").unwrap();
+        let secret = match &password {
+            Some(p) => format!("{user}:{p}Secret"),
+            None => format!("{user}Secret"),
+        };
+        let with_creds = format!("{scheme}://{secret}@{rest}");
+        let got = answer(&[
+            (tappass::session::SESSION_ID, b"ses_creds"),
+            (tappass::session::AUDIT_URL, with_creds.as_bytes()),
+        ]);
+        prop_assert!(refused_naming(&got, "X-TapPass-Audit-Url"), "{} -> {:?}", with_creds, got);
+        let without = answer(&[
+            (tappass::session::SESSION_ID, b"ses_creds"),
+            (tappass::session::AUDIT_URL, url.as_bytes()),
+        ]);
+        if without.0 == StatusCode::OK {
+            // Refused for its user info, not for something else.
+            prop_assert!(got.2.contains("holds user info"), "{}", got.2);
+        }
+        prop_assert!(!got.2.contains("Secret"), "{}", got.2);
+        prop_assert!(got.1.values().all(|v| !v.as_bytes().windows(6).any(|w| w == b"Secret")));
+        prop_assert!(Session::builder("s").audit_url(with_creds).build().is_err());
     }
 }

@@ -1,10 +1,12 @@
 //! Extractors: [`Agent`], [`Session`] and `Option<Session>` in axum handlers,
 //! and their rejections.
 //!
-//! Behind [`TapPassLayer`](crate::TapPassLayer) (or in a `#[governed]`
-//! handler) they read what the layer resolved, from the same task-local scope
-//! that [`current_session`](crate::current_session) reads: the extractors and
-//! `current_session()` always agree, and the layer costs no request extension.
+//! Behind [`TapPassLayer`](crate::TapPassLayer) they read what the layer
+//! resolved (and a `#[governed]` route's override of it), from the same
+//! task-local scope that [`current_session`](crate::current_session) reads:
+//! the extractors and `current_session()` always agree, and the layer costs
+//! no request extension. (A `#[governed]` handler's own `Session` parameters
+//! are filled by the route itself, with or without the layer.)
 //! (A router called in-process from inside a layered handler, with no layer of
 //! its own, therefore sees the calling request's session, as
 //! `current_session()` does there.) Without the layer, a `Session` comes from
@@ -16,7 +18,7 @@
 //!
 //! | rejection | status | `error` |
 //! |---|---|---|
-//! | [`InvalidCorrelation`] | 400 | `invalid_correlation_header` |
+//! | [`SessionRejection::Invalid`] ([`InvalidHeader`]) | 400 | `invalid_correlation_header` |
 //! | [`SessionRejection::Missing`] | 400 | `session_required` |
 //! | [`AgentRejection`] | 500 | `governance_misconfigured` |
 
@@ -30,57 +32,8 @@ use http::StatusCode;
 use serde::ser::SerializeMap;
 
 use crate::response::GovernanceError;
-use crate::session::{self, InvalidHeader};
+use crate::session::{self, scope, InvalidHeader};
 use crate::{Agent, Session};
-
-/// The session a `#[governed]` route resolved for itself, when it differs
-/// from the layer's or no layer ran: it wins over both for the extractors
-/// that follow. (Behind the layer, the layer's resolution is read from its
-/// task-local scope and nothing is put in the request's extensions.)
-#[derive(Clone)]
-pub(crate) struct RouteContext(pub(crate) Option<Session>);
-
-/// Set on a response by a `#[governed]` route: the session it ran in, which
-/// wins over the layer's.
-#[derive(Clone)]
-pub(crate) struct RouteSession(pub(crate) Option<Session>);
-
-/// A malformed correlation header (400 `invalid_correlation_header`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidCorrelation(pub InvalidHeader);
-
-impl fmt::Display for InvalidCorrelation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}; send session and agent ids of at most 128 characters from [A-Za-z0-9._:-], and an absolute http(s) audit url, or leave the headers out",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for InvalidCorrelation {}
-
-impl GovernanceError for InvalidCorrelation {
-    fn status(&self) -> StatusCode {
-        StatusCode::BAD_REQUEST
-    }
-    fn code(&self) -> &str {
-        "invalid_correlation_header"
-    }
-    fn field_names(&self) -> &'static [&'static str] {
-        &["header"]
-    }
-    fn serialize_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
-        map.serialize_entry("header", self.0.header)
-    }
-}
-
-impl IntoResponse for InvalidCorrelation {
-    fn into_response(self) -> Response {
-        crate::response::render(&self)
-    }
-}
 
 /// Why a [`Session`] could not be extracted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +42,7 @@ pub enum SessionRejection {
     /// The request has no session (400 `session_required`).
     Missing,
     /// A correlation header is malformed (400 `invalid_correlation_header`).
-    Invalid(InvalidCorrelation),
+    Invalid(InvalidHeader),
 }
 
 impl fmt::Display for SessionRejection {
@@ -107,7 +60,7 @@ impl std::error::Error for SessionRejection {}
 
 impl From<InvalidHeader> for SessionRejection {
     fn from(value: InvalidHeader) -> Self {
-        SessionRejection::Invalid(InvalidCorrelation(value))
+        SessionRejection::Invalid(value)
     }
 }
 
@@ -180,16 +133,18 @@ impl IntoResponse for AgentRejection {
     }
 }
 
-/// The request's session: resolved by a `#[governed]` route or the layer, or
-/// read from the headers when neither ran.
+/// The request's session: the one its scope holds behind the layer (as a
+/// `#[governed]` route there left it), else the one its headers carry.
 pub(crate) fn resolve(parts: &Parts) -> Result<Option<Session>, SessionRejection> {
-    if let Some(RouteContext(session)) = parts.extensions.get::<RouteContext>() {
-        return Ok(session.clone());
+    let layered = scope::with(|scope| {
+        let scope = scope?;
+        scope.layer()?;
+        Some(scope.session())
+    });
+    match layered {
+        Some(session) => Ok(session),
+        None => Ok(session::from_headers(&parts.headers)?),
     }
-    if let Some(session) = session::with_layer(|session, _| session.cloned()) {
-        return Ok(session);
-    }
-    Ok(session::from_headers(&parts.headers)?)
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Session {
@@ -224,7 +179,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Agent {
 
 /// The agent the request already has: the layer's, or an `Extension<Agent>`.
 pub(crate) fn request_agent(parts: &Parts) -> Option<Agent> {
-    session::with_layer(|_, layer| layer.agent.clone())
+    scope::with(|scope| Some(scope?.layer()?.agent.clone()))
         .or_else(|| parts.extensions.get::<Agent>().cloned())
 }
 

@@ -1,120 +1,118 @@
 //! Runtime support for `#[governed]` handlers (used by the generated code).
+//!
+//! The generated handler takes a [`GovernedContext`] as its first extractor,
+//! which asks the crate's one resolver (`session::resolve`) for the route's
+//! session, binds the handler's `Session` parameters from it, runs the body
+//! with [`Route::run`] and answers with [`Governed`]. The route flag and what
+//! the handler needs are types ([`Inherit`], [`Open`], [`JoinOnly`];
+//! [`Required`], [`Optional`], [`Unused`]); where the route runs (behind the
+//! layer or on its own) is the resolver's `Route`.
 
 use std::future::Future;
+use std::marker::PhantomData;
 
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
-use http_body::Body as _;
 
-use crate::events::AuditEvent;
-use crate::extract::{RouteContext, RouteSession, SessionRejection};
-use crate::layer::ResponseBody;
-use crate::session::{self, Session};
+use crate::extract::SessionRejection;
+use crate::session::resolve::{self, Flag};
+use crate::session::Session;
 use crate::Agent;
 
-/// The route flag is absent: the layer's setting applies.
-pub const INHERIT: u8 = 0;
-/// `auto_open_session = true`.
-pub const OPEN: u8 = 1;
-/// `auto_open_session = false`.
-pub const JOIN_ONLY: u8 = 2;
-
-/// Resolves a `#[governed]` route's session by its flag and hands it to the
-/// extractors that follow. A joined session always wins.
-#[derive(Debug)]
-pub struct GovernedContext<const MODE: u8> {
-    session: Option<Session>,
-    /// Set when this route opened the session and reports its close.
-    reporter: Option<Agent>,
-    /// The layer already runs the request in this very session (and echoes
-    /// it): nothing is left to do here.
-    layer_has_it: bool,
+/// A route's `auto_open_session` flag, as a type.
+pub trait RouteFlag {
+    #[doc(hidden)]
+    const FLAG: Flag;
 }
 
-impl<S: Send + Sync, const MODE: u8> FromRequestParts<S> for GovernedContext<MODE> {
+/// No flag: the layer's setting applies.
+pub struct Inherit;
+/// `auto_open_session = true`.
+pub struct Open;
+/// `auto_open_session = false`.
+pub struct JoinOnly;
+
+impl RouteFlag for Inherit {
+    const FLAG: Flag = Flag::Inherit;
+}
+impl RouteFlag for Open {
+    const FLAG: Flag = Flag::Open;
+}
+impl RouteFlag for JoinOnly {
+    const FLAG: Flag = Flag::JoinOnly;
+}
+
+/// What a handler's parameters need of the route's session, as a type.
+pub trait Need {
+    /// What the handler's session parameters are bound from.
+    type Session;
+    /// The bound value, or the rejection when a required session is missing.
+    fn take(session: Option<Session>) -> Result<Self::Session, SessionRejection>;
+}
+
+/// A `Session` parameter: no session is a `400 session_required`.
+pub struct Required;
+/// Only `Option<Session>` parameters.
+pub struct Optional;
+/// No session parameter.
+pub struct Unused;
+
+impl Need for Required {
+    type Session = Session;
+    fn take(session: Option<Session>) -> Result<Session, SessionRejection> {
+        session.ok_or(SessionRejection::Missing)
+    }
+}
+impl Need for Optional {
+    type Session = Option<Session>;
+    fn take(session: Option<Session>) -> Result<Option<Session>, SessionRejection> {
+        Ok(session)
+    }
+}
+impl Need for Unused {
+    type Session = ();
+    fn take(_: Option<Session>) -> Result<(), SessionRejection> {
+        Ok(())
+    }
+}
+
+/// The first extractor of a `#[governed]` handler: the route's session,
+/// resolved by its flag `F`, and what its parameters `N` take of it.
+pub struct GovernedContext<F, N: Need> {
+    route: Route,
+    session: N::Session,
+    flag: PhantomData<fn() -> F>,
+}
+
+impl<S: Send + Sync, F: RouteFlag, N: Need> FromRequestParts<S> for GovernedContext<F, N> {
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        // Behind the layer, the flag changes nothing when the layer joined a
-        // session, or opened one for a route that wants one, or has none for a
-        // route that does not open: the layer's scope is the route's. Only a
-        // route that overrides the layer takes copies of what it resolved.
-        let layer = session::with_layer(|session, layer| {
-            let keeps = match MODE {
-                OPEN => session.is_some(),
-                JOIN_ONLY => !layer.opened,
-                _ => true,
-            };
-            (!keeps).then(|| (session.cloned(), layer.opened, layer.agent.clone()))
-        });
-        let (resolved, opened_by_layer, agent) = match layer {
-            Some(None) => {
-                return Ok(GovernedContext {
-                    session: None,
-                    reporter: None,
-                    layer_has_it: true,
-                })
-            }
-            Some(Some((session, opened, agent))) => (session, opened, Some(agent)),
-            None => (
-                session::from_headers(&parts.headers)?,
-                false,
-                parts.extensions.get::<Agent>().cloned(),
-            ),
-        };
-        let mut reporter = None;
-        let session = match MODE {
-            OPEN => match resolved {
-                Some(s) => Some(s),
-                None => {
-                    let s = Session::open();
-                    if let Some(agent) = &agent {
-                        agent.report(AuditEvent::new(
-                            "session_open",
-                            &s,
-                            serde_json::json!({
-                                "method": parts.method.as_str(),
-                                "path": parts.uri.path(),
-                            }),
-                        ));
-                        reporter = Some(agent.clone());
-                    }
-                    Some(s)
-                }
-            },
-            JOIN_ONLY if opened_by_layer => None,
-            _ => resolved,
-        };
-        parts.extensions.insert(RouteContext(session.clone()));
+        let (route, session) = resolve::for_route(F::FLAG, parts)?;
         Ok(GovernedContext {
-            session,
-            reporter,
-            layer_has_it: false,
+            route: Route(route),
+            session: N::take(session)?,
+            flag: PhantomData,
         })
     }
 }
 
-impl<const MODE: u8> GovernedContext<MODE> {
+impl<F, N: Need> GovernedContext<F, N> {
+    /// The route, to run the body in, and the session its parameters take.
+    pub fn into_parts(self) -> (Route, N::Session) {
+        (self.route, self.session)
+    }
+}
+
+/// Where a `#[governed]` route runs its body.
+pub struct Route(resolve::Route);
+
+impl Route {
     /// Runs the handler's body inside the route's session.
-    pub async fn run<F: Future>(self, body: F) -> Governed<F::Output> {
-        if self.layer_has_it {
-            return Governed {
-                inner: body.await,
-                session: None,
-                reporter: None,
-                layer_has_it: true,
-            };
-        }
-        // Scoped even without a session: a route that turned the flag off must
-        // not see a session the layer opened.
-        let output = session::scoped(session::Current::bare(self.session.clone()), body).await;
-        Governed {
-            inner: output,
-            session: self.session,
-            reporter: self.reporter,
-            layer_has_it: false,
-        }
+    pub async fn run<Fut: Future>(self, body: Fut) -> Governed<Fut::Output> {
+        let (output, route) = self.0.run(body).await;
+        Governed { output, route }
     }
 }
 
@@ -123,43 +121,17 @@ pub fn typed<R, F: Future<Output = R>>(future: F) -> F {
     future
 }
 
-/// A `#[governed]` handler's response: the handler's own, with the session's
-/// correlation headers, and its body polled inside the session.
-#[derive(Debug)]
+/// A `#[governed]` handler's response: the handler's own, finished by the
+/// resolver (correlation headers, the close of a session opened for it, a
+/// streamed body polled inside the session).
 pub struct Governed<R> {
-    inner: R,
-    session: Option<Session>,
-    reporter: Option<Agent>,
-    layer_has_it: bool,
+    output: R,
+    route: resolve::Route,
 }
 
 impl<R: IntoResponse> IntoResponse for Governed<R> {
     fn into_response(self) -> Response {
-        if self.layer_has_it {
-            return self.inner.into_response();
-        }
-        let response = session::sync_scope_opt(self.session.clone(), || self.inner.into_response());
-        if let (Some(agent), Some(s)) = (&self.reporter, &self.session) {
-            agent.report(AuditEvent::new(
-                "session_close",
-                s,
-                serde_json::json!({ "status": response.status().as_u16() }),
-            ));
-        }
-        let (mut parts, body) = response.into_parts();
-        if let Some(s) = &self.session {
-            s.write_headers(&mut parts.headers);
-        }
-        parts.extensions.insert(RouteSession(self.session.clone()));
-        // Only a streamed body (SSE, chunked) is polled after this: it needs the
-        // session while it is; a body of known length is already made.
-        let body = match self.session {
-            Some(s) if body.size_hint().exact().is_none() => {
-                axum::body::Body::new(ResponseBody::new(body, s))
-            }
-            _ => body,
-        };
-        Response::from_parts(parts, body)
+        self.route.respond(self.output)
     }
 }
 

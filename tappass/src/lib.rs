@@ -43,12 +43,13 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::governed::{
-        typed, AgentSource, Governed, GovernedContext, InjectedAgent, Probe, ViaFromRef,
-        ViaNothing, INHERIT, JOIN_ONLY, OPEN,
+        typed, AgentSource, Governed, GovernedContext, Inherit, InjectedAgent, JoinOnly, Need,
+        Open, Optional, Probe, Required, Route, RouteFlag, Unused, ViaFromRef, ViaNothing,
     };
     #[cfg(feature = "utoipa")]
     pub use crate::openapi::derive as openapi;
     pub use crate::response::{render, render_problem, set_retry_after, RetryAfter};
+    pub use crate::session::resolve::Flag;
     pub use axum;
     pub use http;
     pub use serde;

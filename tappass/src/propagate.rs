@@ -30,8 +30,8 @@
 //! use tappass::propagate::PropagateSession;
 //! use tappass::Session;
 //!
-//! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! let session = Session::builder("ses_chain").agent_uuid("agt-1").build();
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tappass::session::InvalidHeader> {
+//! let session = Session::builder("ses_chain").agent_uuid("agt-1").build()?;
 //! let request = tappass::session::scope(session, async {
 //!     http::Request::get("http://inventory.internal/stock")
 //!         .body(())
@@ -47,7 +47,7 @@
 //!     .unwrap()
 //!     .propagate_session();
 //! assert!(outside.headers().is_empty());
-//! # }
+//! # Ok(()) }
 //! ```
 
 /// Adds the current session's correlation headers to an outgoing request.

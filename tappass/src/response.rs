@@ -39,9 +39,10 @@
 //! headers) are the same in both forms. Choose problem+json
 //!
 //! - for every governance error of a service: [`TapPassLayerBuilder::problem_json`](crate::layer::TapPassLayerBuilder::problem_json)
-//!   rewrites every response that [`render`] built under the layer (decisions,
-//!   [`Error`](crate::Error), rejections, your derived errors) and answers its
-//!   own `400` that way;
+//!   makes every response that [`render`] builds under the layer (decisions,
+//!   [`Error`](crate::Error), rejections, your derived errors) and the
+//!   layer's own `400` answer that way (the choice travels with the request,
+//!   and each error is rendered once, in that form);
 //! - for one response: return [`Problem(error)`](Problem);
 //! - for one error type: `#[governance(problem)]` on the type that derives
 //!   `GovernanceError` (see the [macros guide](crate::macros_guide)).
@@ -72,11 +73,9 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::ser::{SerializeMap, Serializer as _};
 
@@ -146,70 +145,109 @@ impl<T: GovernanceError + ?Sized> GovernanceError for Box<T> {
 ///
 /// Under a [`TapPassLayer`](crate::TapPassLayer) built with
 /// [`problem_json(true)`](crate::layer::TapPassLayerBuilder::problem_json),
-/// the layer answers the same error as `application/problem+json`.
+/// it renders the error as `application/problem+json` instead: the layer's
+/// choice travels with the request in its scope, which this reads.
 pub fn render<E: GovernanceError + ?Sized>(error: &E) -> Response {
-    respond(error, false)
+    render_in(error, Form::current())
 }
 
 /// Renders a governance error as its RFC 9457 `application/problem+json`
 /// response: the body of [`render`] with `type`, `title`, `status` and
 /// `detail` in front (see the [module documentation](self#problem-details-rfc-9457)).
 pub fn render_problem<E: GovernanceError + ?Sized>(error: &E) -> Response {
-    respond(error, true)
+    render_in(error, Form::Problem)
 }
 
-fn respond<E: GovernanceError + ?Sized>(error: &E, problem: bool) -> Response {
+/// The two forms of a governance error's body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Form {
+    /// `application/json`.
+    Json,
+    /// `application/problem+json` (RFC 9457).
+    Problem,
+}
+
+impl Form {
+    /// The form of the current request: the layer's choice, read from the
+    /// request's scope; plain JSON outside a layer.
+    fn current() -> Form {
+        session::scope::with(|scope| {
+            Form::of(
+                scope
+                    .and_then(|s| s.layer())
+                    .is_some_and(|l| l.problem_json),
+            )
+        })
+    }
+
+    /// The form a layer's `problem_json` setting asks for.
+    pub(crate) fn of(problem_json: bool) -> Form {
+        if problem_json {
+            Form::Problem
+        } else {
+            Form::Json
+        }
+    }
+}
+
+/// Renders `error` in `form`, with the current session's correlation.
+pub(crate) fn render_in<E: GovernanceError + ?Sized>(error: &E, form: Form) -> Response {
+    session::with_current(|session| respond(error, session, form))
+}
+
+fn respond<E: GovernanceError + ?Sized>(
+    error: &E,
+    session: Option<&session::Session>,
+    form: Form,
+) -> Response {
     let status = error.status();
     if status.is_server_error() {
         tracing::error!(status = status.as_u16(), code = error.code(), error = %error, "governance request failed");
     }
-    session::with_current(|session| {
-        let body = body(error, session).unwrap_or_else(|err| {
-            tracing::error!(code = error.code(), %err, "could not serialize a governance error body");
-            format!(r#"{{"error":{}}}"#, serde_json::Value::from(error.code())).into_bytes()
-        });
-        let mut response = if problem {
-            let body = problem_body(status, &body);
-            let mut response = Response::new(axum::body::Body::from(body));
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-            response
-        } else {
-            let body = Bytes::from(body);
-            let mut response = Response::new(axum::body::Body::from(body.clone()));
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            if PROBLEM_LAYERS.load(Ordering::Relaxed) {
-                // A layer may answer it as problem+json: keep the body at
-                // hand (a reference count, not a copy).
-                response.extensions_mut().insert(RenderedBody(body));
-            }
-            response
-        };
-        *response.status_mut() = status;
-        let headers = response.headers_mut();
-        error.headers(headers);
-        if let Some(session) = session {
-            session.write_headers(headers);
-        }
-        response
-    })
+    let body = body(error, session, form).unwrap_or_else(|err| {
+        tracing::error!(code = error.code(), %err, "could not serialize a governance error body");
+        format!(r#"{{"error":{}}}"#, serde_json::Value::from(error.code())).into_bytes()
+    });
+    let content_type = match form {
+        Form::Json => "application/json",
+        Form::Problem => PROBLEM_JSON,
+    };
+    let mut response = Response::new(axum::body::Body::from(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    error.headers(headers);
+    if let Some(session) = session {
+        session.write_headers(headers);
+    }
+    response
 }
 
+/// The body, written once in its form: for problem+json the four standard
+/// members first, then the members of the plain body.
 fn body<E: GovernanceError + ?Sized>(
     error: &E,
     session: Option<&session::Session>,
+    form: Form,
 ) -> Result<Vec<u8>, serde_json::Error> {
     let mut out = Vec::with_capacity(256);
     let mut ser = serde_json::Serializer::new(&mut out);
     let mut map = ser.serialize_map(None)?;
-    map.serialize_entry("error", error.code())?;
-    match error.public_message() {
-        Some(message) => map.serialize_entry("message", message)?,
-        None => map.serialize_entry("message", &DisplayStr(error))?,
+    let code = error.code();
+    // The message is formatted once, even when it fills two members.
+    let message: Cow<'_, str> = match error.public_message() {
+        Some(message) => Cow::Borrowed(message),
+        None => Cow::Owned(error.to_string()),
+    };
+    if form == Form::Problem {
+        let status = error.status();
+        map.serialize_entry("type", &problem_type(code))?;
+        map.serialize_entry("title", problem_title(status))?;
+        map.serialize_entry("status", &status.as_u16())?;
+        map.serialize_entry("detail", &message)?;
     }
+    map.serialize_entry("error", code)?;
+    map.serialize_entry("message", &message)?;
     error.serialize_fields(&mut map)?;
     if let Some(session) = session {
         let own = error.field_names();
@@ -226,12 +264,30 @@ fn body<E: GovernanceError + ?Sized>(
     Ok(out)
 }
 
-struct DisplayStr<'a, E: ?Sized>(&'a E);
-
-impl<E: fmt::Display + ?Sized> serde::Serialize for DisplayStr<'_, E> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self.0)
+/// A problem's `type`: [`PROBLEM_TYPE_PREFIX`] and the code, with the bytes
+/// outside `[A-Za-z0-9._-]` percent-encoded.
+fn problem_type(code: &str) -> String {
+    let mut kind = String::with_capacity(PROBLEM_TYPE_PREFIX.len() + code.len());
+    kind.push_str(PROBLEM_TYPE_PREFIX);
+    for byte in code.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-') {
+            kind.push(char::from(byte));
+        } else {
+            kind.push_str(&format!("%{byte:02X}"));
+        }
     }
+    kind
+}
+
+/// A problem's `title`: the status's reason phrase, else its class.
+fn problem_title(status: StatusCode) -> &'static str {
+    status
+        .canonical_reason()
+        .unwrap_or(if status.is_server_error() {
+            "Server Error"
+        } else {
+            "Client Error"
+        })
 }
 
 /// The media type of a problem body: `application/problem+json` (RFC 9457).
@@ -288,90 +344,6 @@ impl<E: GovernanceError> IntoResponse for Problem<E> {
     fn into_response(self) -> Response {
         render_problem(&self.0)
     }
-}
-
-/// Set by [`render`] on the responses it builds once a layer with
-/// `problem_json(true)` exists: their plain JSON body, from which the layer
-/// writes the problem+json one.
-#[derive(Clone)]
-pub(crate) struct RenderedBody(Bytes);
-
-/// Whether a layer with `problem_json(true)` was ever built in this process.
-/// Until one is, the plain renderer does no extra work at all; from then on
-/// it keeps the plain body at hand (a layer's response future may outlive
-/// the layer, so this is never reset).
-static PROBLEM_LAYERS: AtomicBool = AtomicBool::new(false);
-
-/// Notes that a layer with `problem_json(true)` exists.
-pub(crate) fn enable_problem_layers() {
-    PROBLEM_LAYERS.store(true, Ordering::Relaxed);
-}
-
-/// When [`render`] built `response`, rewrites it as problem+json (content
-/// type included) and returns the new body; otherwise leaves it untouched.
-pub(crate) fn take_problem<B>(response: &mut Response<B>) -> Option<axum::body::Body> {
-    let RenderedBody(plain) = response.extensions_mut().remove::<RenderedBody>()?;
-    let body = problem_body(response.status(), &plain);
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-    headers.remove(CONTENT_LENGTH);
-    Some(axum::body::Body::from(body))
-}
-
-/// The problem+json form of a plain body that [`body`] wrote: the standard
-/// members, then the plain body's members as they are.
-fn problem_body(status: StatusCode, plain: &[u8]) -> Vec<u8> {
-    #[derive(serde::Deserialize, Default)]
-    struct Head<'a> {
-        #[serde(borrow, default)]
-        error: Option<Cow<'a, str>>,
-        #[serde(borrow, default)]
-        message: Option<Cow<'a, str>>,
-    }
-
-    let head: Head<'_> = serde_json::from_slice(plain).unwrap_or_default();
-    let code = head.error.as_deref().unwrap_or("governance_error");
-    let mut kind = String::with_capacity(PROBLEM_TYPE_PREFIX.len() + code.len());
-    kind.push_str(PROBLEM_TYPE_PREFIX);
-    for byte in code.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-') {
-            kind.push(char::from(byte));
-        } else {
-            kind.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    let title = status
-        .canonical_reason()
-        .unwrap_or(if status.is_server_error() {
-            "Server Error"
-        } else {
-            "Client Error"
-        });
-
-    let mut out = Vec::with_capacity(plain.len() + kind.len() + 96);
-    out.extend_from_slice(b"{\"type\":");
-    json_string(&mut out, &kind);
-    out.extend_from_slice(b",\"title\":");
-    json_string(&mut out, title);
-    out.extend_from_slice(b",\"status\":");
-    out.extend_from_slice(status.as_str().as_bytes());
-    if let Some(detail) = &head.message {
-        out.extend_from_slice(b",\"detail\":");
-        json_string(&mut out, detail);
-    }
-    match plain.strip_prefix(b"{") {
-        Some(rest) if rest.first().is_some_and(|&b| b != b'}') => {
-            out.push(b',');
-            out.extend_from_slice(rest);
-        }
-        _ => out.push(b'}'),
-    }
-    out
-}
-
-fn json_string(out: &mut Vec<u8>, value: &str) {
-    // Writing a string into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, value);
 }
 
 /// A value that can fill the `Retry-After` header: a point in time (sent as an
@@ -453,90 +425,83 @@ pub fn set_retry_after<T: RetryAfter + ?Sized>(headers: &mut HeaderMap, value: &
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::BodyExt;
 
-    fn problem(status: u16, plain: &str) -> serde_json::Value {
-        let status = StatusCode::from_u16(status).unwrap();
-        let body = problem_body(status, plain.as_bytes());
-        serde_json::from_slice(&body).unwrap()
+    /// An error with any status and code, for the problem members.
+    struct Case {
+        status: u16,
+        code: &'static str,
+        message: &'static str,
+    }
+
+    impl fmt::Display for Case {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.message)
+        }
+    }
+
+    impl GovernanceError for Case {
+        fn status(&self) -> StatusCode {
+            StatusCode::from_u16(self.status).unwrap()
+        }
+        fn code(&self) -> &str {
+            self.code
+        }
+        fn serialize_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+            map.serialize_entry("reason", "r")
+        }
+    }
+
+    fn text(response: Response) -> String {
+        let body = futures_util::FutureExt::now_or_never(response.into_body().collect())
+            .unwrap()
+            .unwrap()
+            .to_bytes();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    fn problem(status: u16, code: &'static str) -> serde_json::Value {
+        let response = render_problem(&Case {
+            status,
+            code,
+            message: "m",
+        });
+        serde_json::from_str(&text(response)).unwrap()
     }
 
     #[test]
     fn problem_members_come_first_then_the_plain_ones() {
-        let plain = r#"{"error":"policy_block","message":"blocked \"x\"","reason":"r"}"#;
-        let body = problem_body(StatusCode::FORBIDDEN, plain.as_bytes());
+        let case = Case {
+            status: 403,
+            code: "policy_block",
+            message: "blocked \"x\"",
+        };
         assert_eq!(
-            std::str::from_utf8(&body).unwrap(),
+            text(render_problem(&case)),
             r#"{"type":"urn:tappass:error:policy_block","title":"Forbidden","status":403,"detail":"blocked \"x\"","error":"policy_block","message":"blocked \"x\"","reason":"r"}"#
         );
-    }
-
-    #[test]
-    fn a_body_without_a_message_has_no_detail() {
-        let body = problem(500, r#"{"error":"governance_misconfigured"}"#);
-        assert_eq!(body["type"], "urn:tappass:error:governance_misconfigured");
-        assert_eq!(body["title"], "Internal Server Error");
-        assert!(body.get("detail").is_none());
-        assert_eq!(body["error"], "governance_misconfigured");
+        // The plain form is the same body without the four members.
+        assert_eq!(
+            text(render(&case)),
+            r#"{"error":"policy_block","message":"blocked \"x\"","reason":"r"}"#
+        );
     }
 
     #[test]
     fn a_status_without_a_reason_phrase_gets_its_class() {
+        assert_eq!(problem(499, "x")["title"], "Client Error");
+        assert_eq!(problem(599, "x")["title"], "Server Error");
         assert_eq!(
-            problem(499, r#"{"error":"x","message":"m"}"#)["title"],
-            "Client Error"
-        );
-        assert_eq!(
-            problem(599, r#"{"error":"x","message":"m"}"#)["title"],
-            "Server Error"
+            problem(500, "governance_misconfigured")["title"],
+            "Internal Server Error"
         );
     }
 
     #[test]
-    fn odd_codes_are_percent_encoded_and_odd_bodies_still_give_json() {
-        let body = problem(409, r#"{"error":"é \"x\"/y","message":"m"}"#);
+    fn odd_codes_are_percent_encoded() {
+        let body = problem(409, "é \"x\"/y");
         assert_eq!(body["type"], "urn:tappass:error:%C3%A9%20%22x%22%2Fy");
-        let body = problem(400, "not json");
-        assert_eq!(body["type"], "urn:tappass:error:governance_error");
-        assert_eq!(body["status"], 400);
-        let body = problem(400, "{}");
-        assert_eq!(body["status"], 400);
-    }
-}
-
-#[cfg(test)]
-mod extension_tests {
-    use super::*;
-
-    struct Blocked;
-
-    impl fmt::Display for Blocked {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("blocked")
-        }
-    }
-
-    impl GovernanceError for Blocked {
-        fn status(&self) -> StatusCode {
-            StatusCode::FORBIDDEN
-        }
-        fn code(&self) -> &str {
-            "blocked"
-        }
-        fn serialize_fields<M: SerializeMap>(&self, _: &mut M) -> Result<(), M::Error> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn the_plain_body_is_kept_for_a_problem_layer_and_rewritten_from_it() {
-        enable_problem_layers();
-        let mut response = render(&Blocked);
-        assert!(response.extensions().get::<RenderedBody>().is_some());
-        assert!(take_problem(&mut response).is_some());
-        assert_eq!(response.headers()[CONTENT_TYPE], PROBLEM_JSON);
-        assert!(response.extensions().get::<RenderedBody>().is_none());
-        // A problem response is not rewritten again.
-        let mut response = render_problem(&Blocked);
-        assert!(take_problem(&mut response).is_none());
+        assert_eq!(body["error"], "é \"x\"/y");
+        assert_eq!(body["status"], 409);
     }
 }

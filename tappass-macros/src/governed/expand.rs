@@ -1,14 +1,15 @@
-//! Rewrites a valid handler: the governed context first, the injected
-//! `Agent`/`Session` extractors next, the other parameters after them in their
-//! order (so the body extractor stays last), and the body run inside the
-//! request's session with its response wrapped in `Governed`.
+//! Rewrites a valid handler: the governed context first (it resolves the
+//! route's session and fills the `Session` parameters), the injected `Agent`
+//! extractors next, the other parameters after them in their order (so the
+//! body extractor stays last), and the body run inside the request's session
+//! with its response wrapped in `Governed`.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, ToTokens};
 use syn::{Ident, ReturnType, Type};
 
 use super::args::Options;
-use super::handler::{is_agent, Handler};
+use super::handler::{is_agent, is_required_session, Handler};
 
 /// The rewritten handler.
 pub(crate) fn handler(options: &Options, handler: &Handler<'_>) -> TokenStream {
@@ -26,19 +27,50 @@ pub(crate) fn handler(options: &Options, handler: &Handler<'_>) -> TokenStream {
     let generics = &sig.generics;
     let where_clause = &sig.generics.where_clause;
 
-    // Hygienic: the body cannot see, shadow or clash with it.
+    // Hygienic: the body cannot see, shadow or clash with them.
     let ctx = Ident::new("__tappass_ctx", Span::mixed_site());
-    let mode = match &options.auto_open_session {
-        None => quote!(::tappass::__private::INHERIT),
-        Some(flag) if flag.value => quote!(::tappass::__private::OPEN),
-        Some(_) => quote!(::tappass::__private::JOIN_ONLY),
+    let route = Ident::new("__tappass_route", Span::mixed_site());
+    let session = Ident::new("__tappass_session", Span::mixed_site());
+    let flag = match &options.auto_open_session {
+        None => quote!(::tappass::__private::Inherit),
+        Some(flag) if flag.value => quote!(::tappass::__private::Open),
+        Some(_) => quote!(::tappass::__private::JoinOnly),
     };
+    // The `Session` and `Option<Session>` parameters are bound from the
+    // context, in their order; the last one takes the value, the others a clone.
+    let sessions: Vec<_> = handler.sessions().collect();
+    let need = if sessions.iter().any(|param| is_required_session(&param.ty)) {
+        quote!(::tappass::__private::Required)
+    } else if sessions.is_empty() {
+        quote!(::tappass::__private::Unused)
+    } else {
+        quote!(::tappass::__private::Optional)
+    };
+    let taken = if sessions.is_empty() {
+        quote!(_)
+    } else {
+        quote!(#session)
+    };
+    let bindings = sessions.iter().enumerate().map(|(i, param)| {
+        let attrs = &param.attrs;
+        let pat = &param.pat;
+        let ty = &param.ty;
+        let value = if i + 1 == sessions.len() {
+            quote!(#session)
+        } else {
+            quote!(::core::clone::Clone::clone(&#session))
+        };
+        quote! {
+            #(#attrs)*
+            let #pat: #ty = ::core::convert::From::from(#value);
+        }
+    });
     let others = handler.others();
     // With a `State<T>` parameter, an `Agent` may also come from the state
     // (`Agent: FromRef<T>`), found at compile time for this concrete `T`.
     let mut source_items = TokenStream::new();
     let injected: Vec<TokenStream> = handler
-        .injected()
+        .agents()
         .map(|param| match handler.state_type() {
             Some(state) if is_agent(&param.ty) => {
                 let source = format_ident!("__TapPassAgentSource_{}", ident);
@@ -72,15 +104,15 @@ pub(crate) fn handler(options: &Options, handler: &Handler<'_>) -> TokenStream {
     let (output, body) = match &sig.output {
         ReturnType::Type(_, ty) if contains_impl_trait(ty) => (
             quote!(::tappass::__private::Governed<#ty>),
-            quote!(#ctx.run(async move #block).await),
+            quote!(#route.run(async move #block).await),
         ),
         ReturnType::Type(_, ty) => (
             quote!(::tappass::__private::Governed<#ty>),
-            quote!(#ctx.run(::tappass::__private::typed::<#ty, _>(async move #block)).await),
+            quote!(#route.run(::tappass::__private::typed::<#ty, _>(async move #block)).await),
         ),
         ReturnType::Default => (
             quote!(::tappass::__private::Governed<()>),
-            quote!(#ctx.run(::tappass::__private::typed::<(), _>(async move #block)).await),
+            quote!(#route.run(::tappass::__private::typed::<(), _>(async move #block)).await),
         ),
     };
 
@@ -88,10 +120,12 @@ pub(crate) fn handler(options: &Options, handler: &Handler<'_>) -> TokenStream {
         #source_items
         #(#attrs)*
         #vis #constness #asyncness #unsafety #abi #fn_token #ident #generics (
-            #ctx: ::tappass::__private::GovernedContext<{ #mode }>,
+            #ctx: ::tappass::__private::GovernedContext<#flag, #need>,
             #(#injected,)*
             #(#others,)*
         ) -> #output #where_clause {
+            let (#route, #taken) = #ctx.into_parts();
+            #(#bindings)*
             #body
         }
     }

@@ -39,11 +39,20 @@ impl<'a> Handler<'a> {
         }
     }
 
-    /// The injected parameters, in their original order.
-    pub(crate) fn injected(&self) -> impl Iterator<Item = &PatType> {
+    /// The injected `Agent` parameters, in their original order.
+    pub(crate) fn agents(&self) -> impl Iterator<Item = &PatType> {
         self.params
             .iter()
-            .filter(|param| param.injected)
+            .filter(|param| param.injected && is_agent(&param.original.ty))
+            .map(|param| param.original)
+    }
+
+    /// The injected `Session` and `Option<Session>` parameters, in their
+    /// original order.
+    pub(crate) fn sessions(&self) -> impl Iterator<Item = &PatType> {
+        self.params
+            .iter()
+            .filter(|param| param.injected && !is_agent(&param.original.ty))
             .map(|param| param.original)
     }
 
@@ -82,6 +91,11 @@ impl<'a> Handler<'a> {
 /// `Agent`, by the last segment of its path.
 pub(crate) fn is_agent(ty: &Type) -> bool {
     last_segment(ty).is_some_and(|s| s.ident == "Agent" && s.arguments.is_none())
+}
+
+/// `Session` (not `Option<Session>`), by the last segment of its path.
+pub(crate) fn is_required_session(ty: &Type) -> bool {
+    last_segment(ty).is_some_and(|s| s.ident == "Session" && s.arguments.is_none())
 }
 
 /// `Agent`, `Session`, `Option<Session>`, by the last segment of their path

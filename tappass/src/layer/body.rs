@@ -5,7 +5,8 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use crate::session::{self, Session};
+use crate::session::scope::Scope;
+use crate::session::Session;
 use crate::BoxError;
 
 pin_project! {
@@ -42,7 +43,8 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.project();
         let body = this.body;
-        session::sync_scope(this.session.clone(), || body.poll_frame(cx))
+        Scope::bare(Some(this.session.clone()))
+            .enter_sync(|| body.poll_frame(cx))
             .map(|frame| frame.map(|f| f.map_err(Into::into)))
     }
 

@@ -15,6 +15,8 @@ pub struct TapPassLayer {
     pub(crate) shared: Arc<Shared>,
 }
 
+/// What every request under one layer shares: the resolver reads it from
+/// the request's scope.
 pub(crate) struct Shared {
     pub(crate) agent: Agent,
     pub(crate) auto_open_session: bool,
@@ -30,17 +32,6 @@ impl TapPassLayer {
             agent: None,
             auto_open_session: false,
             problem_json: false,
-        }
-    }
-
-    /// A layer that shares an existing agent and joins callers' sessions.
-    pub fn new(agent: Agent) -> Self {
-        TapPassLayer {
-            shared: Arc::new(Shared {
-                agent,
-                auto_open_session: false,
-                problem_json: false,
-            }),
         }
     }
 
@@ -148,9 +139,11 @@ impl TapPassLayerBuilder {
     /// `title`, `status` and `detail` in front. Other responses pass
     /// untouched. See [`tappass::response`](crate::response#problem-details-rfc-9457).
     ///
-    /// It costs nothing on a successful response. Once a layer with it is
-    /// built, every rendered error keeps its plain body at hand for the
-    /// rewrite (a reference count, not a copy); until then, not even that.
+    /// The choice travels with each request in its scope, which the
+    /// renderer reads: an error is rendered once, in the layer's form. It
+    /// costs nothing on a successful response. A response rendered outside
+    /// the request's scope (in a task spawned without
+    /// [`session::scope`](crate::session::scope)) answers plain JSON.
     ///
     /// ```
     /// use axum::{routing::get, Router};
@@ -181,10 +174,6 @@ impl TapPassLayerBuilder {
     /// Builds the layer. Fails with [`Error::Config`] for a bad URL or a
     /// missing key, saying which setting to fix.
     pub fn build(self) -> Result<TapPassLayer, Error> {
-        if self.problem_json {
-            // The renderer keeps each plain body at hand from now on.
-            crate::response::enable_problem_layers();
-        }
         let agent = match self.agent {
             Some(agent) => agent,
             None => {

@@ -38,6 +38,11 @@
 //!
 //! A session the layer opened reports `session_open` and `session_close` (with
 //! the response status) as audit events, off the hot path.
+//!
+//! The layer holds no logic of its own about sessions: it asks the crate's
+//! one resolver (the private `session::resolve`, shared with `#[governed]`)
+//! what the request's session is, runs the inner service in the scope it
+//! returns, and has it finish the response.
 
 mod body;
 mod future;
@@ -47,5 +52,6 @@ mod service;
 
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
+pub(crate) use layer::Shared;
 pub use layer::{TapPassLayer, TapPassLayerBuilder};
 pub use service::TapPassService;

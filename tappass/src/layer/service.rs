@@ -7,8 +7,8 @@ use tower_service::Service;
 
 use super::layer::Shared;
 use super::ResponseFuture;
-use crate::events::AuditEvent;
-use crate::session::{self, Current, LayerContext, Session};
+use crate::session::resolve;
+use crate::session::scope::Scope;
 use crate::BoxError;
 
 /// The service [`TapPassLayer`](super::TapPassLayer) wraps around yours.
@@ -42,46 +42,23 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let shared = &*self.shared;
-        let joined = match session::from_headers(request.headers()) {
-            Ok(joined) => joined,
+        let scope = match resolve::for_layer(&self.shared, &request) {
+            Ok(scope) => scope,
             Err(invalid) => {
                 tracing::info!(
                     header = invalid.header,
                     problem = invalid.problem.describe(),
                     "refused a malformed TapPass correlation header"
                 );
-                return ResponseFuture::rejected(invalid, shared.problem_json);
+                return ResponseFuture::rejected(invalid, self.shared.problem_json);
             }
         };
-        let (session, opened) = match joined {
-            Some(session) => (Some(session), false),
-            None if shared.auto_open_session => (Some(Session::open()), true),
-            None => (None, false),
-        };
-        if let (true, Some(session)) = (opened, &session) {
-            shared.agent.report(AuditEvent::new(
-                "session_open",
-                session,
-                serde_json::json!({
-                    "method": request.method().as_str(),
-                    "path": request.uri().path(),
-                }),
-            ));
-        }
-        // `call` itself runs in the session too (some services do work there);
-        // the future then runs in the full scope, which the extractors read.
-        let future = match &session {
-            Some(s) => session::sync_scope(s.clone(), || self.inner.call(request)),
+        // `call` itself runs in the session too (some services do work
+        // there); the future then runs in the request's scope.
+        let future = match scope.session() {
+            Some(session) => Scope::bare(Some(session)).enter_sync(|| self.inner.call(request)),
             None => self.inner.call(request),
         };
-        let current = Current {
-            session,
-            layer: Some(LayerContext {
-                agent: shared.agent.clone(),
-                opened,
-            }),
-        };
-        ResponseFuture::scoped(current, future, shared.problem_json)
+        ResponseFuture::scoped(scope, future)
     }
 }

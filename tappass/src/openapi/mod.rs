@@ -8,7 +8,7 @@
 //!   toolkit's error ([`Error`](crate::Error), named `TapPassError`), the
 //!   failures alone ([`FailureBody`]), the rejections of the layer and the
 //!   extractors ([`SessionRejection`],
-//!   [`InvalidCorrelation`],
+//!   [`InvalidHeader`],
 //!   [`AgentRejection`]) and the RFC 9457
 //!   members ([`ProblemDetails`]).
 //! - [`GovernanceResponses`] declares, in one word, the responses that any
@@ -83,8 +83,9 @@ use crate::decision::{
     ApprovalRequired, AuthorizationRequired, BreakGlassActive, OtherDecision, PolicyBlock,
     RedactionApplied, ToolIntegrityViolation, TrustTierDenied,
 };
-use crate::extract::{AgentRejection, InvalidCorrelation, SessionRejection};
+use crate::extract::{AgentRejection, SessionRejection};
 use crate::response::PROBLEM_JSON;
+use crate::session::InvalidHeader;
 use crate::GovernanceError;
 
 /// The governance responses of a governed route, for the `responses(…)` of
@@ -200,15 +201,15 @@ impl ToSchema for FailureBody {
     }
 }
 
-impl PartialSchema for InvalidCorrelation {
+impl PartialSchema for InvalidHeader {
     fn schema() -> RefOr<Schema> {
         invalid_correlation().1
     }
 }
 
-impl ToSchema for InvalidCorrelation {
+impl ToSchema for InvalidHeader {
     fn name() -> Cow<'static, str> {
-        Cow::Borrowed("InvalidCorrelation")
+        Cow::Borrowed("InvalidHeader")
     }
 }
 

@@ -1,0 +1,411 @@
+//! The headers: the one table of correlation header names, reading a caller's
+//! session from them (with the checks of `DESIGN.md`), and writing a session
+//! back into them.
+
+use std::fmt;
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use serde::ser::SerializeMap;
+
+use super::value::{Inner, Session};
+use crate::response::GovernanceError;
+
+/// `X-TapPass-Session-Id`: the session id.
+pub const SESSION_ID: HeaderName = HeaderName::from_static("x-tappass-session-id");
+/// `X-TapPass-Session`: an alias of [`SESSION_ID`] that some senders use.
+pub const SESSION_ALIAS: HeaderName = HeaderName::from_static("x-tappass-session");
+/// `X-TapPass-Agent-Uuid`: the agent UUID.
+pub const AGENT_UUID: HeaderName = HeaderName::from_static("x-tappass-agent-uuid");
+/// `X-TapPass-Pipeline-Uuid`: the pipeline UUID.
+pub const PIPELINE_UUID: HeaderName = HeaderName::from_static("x-tappass-pipeline-uuid");
+/// `X-TapPass-Audit-Url`: the dashboard link of the session.
+pub const AUDIT_URL: HeaderName = HeaderName::from_static("x-tappass-audit-url");
+
+/// The longest id header value accepted, in bytes.
+pub const MAX_ID_LEN: usize = 128;
+/// The longest audit-url header value accepted, in bytes (after normalisation).
+pub const MAX_AUDIT_URL_LEN: usize = 2048;
+
+/// The correlation headers, one row each: its name and its canonical
+/// spelling (for errors and logs). A `static`, not a `const`: a `const` would
+/// be built and dropped on every use.
+static HEADERS: [Header; 5] = [
+    Header::new(SESSION_ID, "X-TapPass-Session-Id"),
+    Header::new(SESSION_ALIAS, "X-TapPass-Session"),
+    Header::new(AGENT_UUID, "X-TapPass-Agent-Uuid"),
+    Header::new(PIPELINE_UUID, "X-TapPass-Pipeline-Uuid"),
+    Header::new(AUDIT_URL, "X-TapPass-Audit-Url"),
+];
+
+/// Rows of [`HEADERS`], by name.
+const ID: usize = 0;
+const ALIAS: usize = 1;
+const AGENT: usize = 2;
+const PIPELINE: usize = 3;
+const AUDIT: usize = 4;
+
+/// What every correlation header name starts with: one comparison skips the
+/// request's other headers.
+const PREFIX: &str = "x-tappass-";
+
+struct Header {
+    name: HeaderName,
+    canonical: &'static str,
+}
+
+impl Header {
+    const fn new(name: HeaderName, canonical: &'static str) -> Header {
+        Header { name, canonical }
+    }
+
+    /// The error for this header.
+    fn refused(&self, problem: HeaderProblem) -> InvalidHeader {
+        InvalidHeader {
+            header: self.canonical,
+            problem,
+        }
+    }
+}
+
+/// A field of a session, with the rule its value must follow.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Field {
+    Id,
+    AgentUuid,
+    PipelineUuid,
+    AuditUrl,
+}
+
+impl Field {
+    /// The row that names this field when it is sent.
+    fn header(self) -> &'static Header {
+        &HEADERS[match self {
+            Field::Id => ID,
+            Field::AgentUuid => AGENT,
+            Field::PipelineUuid => PIPELINE,
+            Field::AuditUrl => AUDIT,
+        }]
+    }
+
+    /// Checks `value` for this field and gives the header value it travels
+    /// as (an audit URL in its normalised form); the error names the field's
+    /// header.
+    pub(crate) fn check(self, value: &[u8]) -> Result<HeaderValue, InvalidHeader> {
+        let header = self.header();
+        match self {
+            Field::AuditUrl => check_audit_url(value, None).map_err(|p| header.refused(p)),
+            _ => {
+                check_id(value).map_err(|p| header.refused(p))?;
+                // Checked: visible ASCII only.
+                HeaderValue::from_bytes(value)
+                    .map_err(|_| header.refused(HeaderProblem::InvalidCharacter))
+            }
+        }
+    }
+}
+
+/// Why a correlation header (or a [`SessionBuilder`](super::SessionBuilder)
+/// value) was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeaderProblem {
+    /// The header is present but empty.
+    Empty,
+    /// The value is longer than allowed.
+    TooLong,
+    /// The value holds a character outside `[A-Za-z0-9._:-]`.
+    InvalidCharacter,
+    /// The header is repeated with different values.
+    Conflicting,
+    /// The audit url is not an absolute `http` or `https` URL.
+    NotHttpUrl,
+    /// The audit url holds user info (`user:password@`), which must never
+    /// travel in a correlation header.
+    UserInfo,
+}
+
+impl HeaderProblem {
+    /// A short description, safe to show to a client (it never holds the value).
+    pub fn describe(self) -> &'static str {
+        match self {
+            HeaderProblem::Empty => "is empty",
+            HeaderProblem::TooLong => "is too long",
+            HeaderProblem::InvalidCharacter => "holds a character outside [A-Za-z0-9._:-]",
+            HeaderProblem::Conflicting => "is repeated with different values",
+            HeaderProblem::NotHttpUrl => "is not an absolute http or https URL",
+            HeaderProblem::UserInfo => "holds user info (user:password@)",
+        }
+    }
+}
+
+/// A correlation header that was refused: `400 invalid_correlation_header`,
+/// with a body naming the header and never its value.
+///
+/// The layer answers it for a malformed request header, the `Session`
+/// extractors reject with it ([`SessionRejection::Invalid`](crate::extract::SessionRejection::Invalid)),
+/// and [`SessionBuilder::build`](super::SessionBuilder::build) returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidHeader {
+    /// The header's canonical name, e.g. `X-TapPass-Session-Id`.
+    pub header: &'static str,
+    /// What is wrong with it.
+    pub problem: HeaderProblem,
+}
+
+impl fmt::Display for InvalidHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "header `{}` {}; send session and agent ids of at most 128 characters from [A-Za-z0-9._:-], and an absolute http(s) audit url without user info, or leave the headers out",
+            self.header,
+            self.problem.describe()
+        )
+    }
+}
+
+impl std::error::Error for InvalidHeader {}
+
+impl GovernanceError for InvalidHeader {
+    fn status(&self) -> StatusCode {
+        StatusCode::BAD_REQUEST
+    }
+    fn code(&self) -> &str {
+        "invalid_correlation_header"
+    }
+    fn field_names(&self) -> &'static [&'static str] {
+        &["header"]
+    }
+    fn serialize_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        map.serialize_entry("header", self.header)
+    }
+}
+
+impl IntoResponse for InvalidHeader {
+    fn into_response(self) -> Response {
+        crate::response::render(&self)
+    }
+}
+
+/// Reads the caller's session from request headers.
+///
+/// Returns `Ok(None)` when the request carries no session id header, and an
+/// [`InvalidHeader`] for a malformed correlation header (see `DESIGN.md`: an
+/// id is at most 128 bytes of `[A-Za-z0-9._:-]`; the audit url is an absolute
+/// `http(s)` URL without user info, of at most 2,048 bytes, kept in its
+/// normalised form; a repeated header must repeat the same value).
+pub fn from_headers(headers: &HeaderMap) -> Result<Option<Session>, InvalidHeader> {
+    let found = scan(headers);
+    // An id header, checked; its value is borrowed until the session is built.
+    let id_header = |row: usize| -> Result<Option<&HeaderValue>, InvalidHeader> {
+        match found[row] {
+            Seen::Absent => Ok(None),
+            Seen::Conflict => Err(HEADERS[row].refused(HeaderProblem::Conflicting)),
+            Seen::One(value) => match check_id(value.as_bytes()) {
+                Ok(()) => Ok(Some(value)),
+                Err(problem) => Err(HEADERS[row].refused(problem)),
+            },
+        }
+    };
+    let id = match id_header(ID)? {
+        Some(id) => {
+            // The alias may come along; it must then agree.
+            if let Some(alias) = id_header(ALIAS)? {
+                if alias != id {
+                    return Err(HEADERS[ID].refused(HeaderProblem::Conflicting));
+                }
+            }
+            Some(id)
+        }
+        None => id_header(ALIAS)?,
+    };
+    let agent_uuid = id_header(AGENT)?;
+    let pipeline_uuid = id_header(PIPELINE)?;
+    let audit_url = match found[AUDIT] {
+        Seen::Absent => None,
+        Seen::Conflict => return Err(HEADERS[AUDIT].refused(HeaderProblem::Conflicting)),
+        Seen::One(value) => Some(
+            check_audit_url(value.as_bytes(), Some(value))
+                .map_err(|p| HEADERS[AUDIT].refused(p))?,
+        ),
+    };
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    // The ids are kept as the request's header values (a reference count,
+    // no copy).
+    Ok(Some(Session::from_inner(Inner {
+        id: id.clone(),
+        agent_uuid: agent_uuid.cloned(),
+        pipeline_uuid: pipeline_uuid.cloned(),
+        audit_url,
+        opened_here: false,
+    })))
+}
+
+/// Writes the fields a session has under their headers, replacing any value.
+pub(super) fn write(session: &Inner, headers: &mut HeaderMap) {
+    headers.insert(HEADERS[ID].name.clone(), session.id.clone());
+    let rest = [
+        (AGENT, &session.agent_uuid),
+        (PIPELINE, &session.pipeline_uuid),
+        (AUDIT, &session.audit_url),
+    ];
+    for (row, value) in rest {
+        if let Some(value) = value {
+            headers.insert(HEADERS[row].name.clone(), value.clone());
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Seen<'a> {
+    Absent,
+    One(&'a HeaderValue),
+    Conflict,
+}
+
+/// Finds the correlation headers in one pass over the request's headers
+/// (cheaper than one hash lookup per name, and free when there are none).
+fn scan(headers: &HeaderMap) -> [Seen<'_>; 5] {
+    let mut found = [Seen::Absent; 5];
+    for (name, value) in headers {
+        if !name.as_str().starts_with(PREFIX) {
+            continue;
+        }
+        let name = name.as_str();
+        let Some(row) = HEADERS.iter().position(|h| h.name.as_str() == name) else {
+            continue;
+        };
+        found[row] = match found[row] {
+            Seen::Absent => Seen::One(value),
+            Seen::One(first) if first == value => Seen::One(first),
+            Seen::One(_) | Seen::Conflict => Seen::Conflict,
+        };
+    }
+    found
+}
+
+fn check_id(value: &[u8]) -> Result<(), HeaderProblem> {
+    if value.is_empty() {
+        return Err(HeaderProblem::Empty);
+    }
+    if value.len() > MAX_ID_LEN {
+        return Err(HeaderProblem::TooLong);
+    }
+    if !value.iter().all(|&b| ID_BYTES[usize::from(b)]) {
+        return Err(HeaderProblem::InvalidCharacter);
+    }
+    Ok(())
+}
+
+/// The bytes an id may hold, `[A-Za-z0-9._:-]`, as a table: one load per byte
+/// on the hot path of every joined request.
+const ID_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b':' | b'-');
+        b += 1;
+    }
+    table
+};
+
+/// Checks an audit URL and gives it in its normalised form: the `url` crate's
+/// serialisation, which is what is stored, echoed and sent on. `raw` (the
+/// request's own header value) is reused when it already is that form.
+fn check_audit_url(value: &[u8], raw: Option<&HeaderValue>) -> Result<HeaderValue, HeaderProblem> {
+    if value.is_empty() {
+        return Err(HeaderProblem::Empty);
+    }
+    if value.len() > MAX_AUDIT_URL_LEN {
+        return Err(HeaderProblem::TooLong);
+    }
+    if !value.iter().all(u8::is_ascii_graphic) {
+        return Err(HeaderProblem::NotHttpUrl);
+    }
+    // Visible ASCII, so UTF-8.
+    let text = std::str::from_utf8(value).map_err(|_| HeaderProblem::NotHttpUrl)?;
+    let url = match url::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => url,
+        _ => return Err(HeaderProblem::NotHttpUrl),
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(HeaderProblem::UserInfo);
+    }
+    let normal = url.as_str();
+    if normal.len() > MAX_AUDIT_URL_LEN {
+        return Err(HeaderProblem::TooLong);
+    }
+    match raw {
+        Some(raw) if raw.as_bytes() == normal.as_bytes() => Ok(raw.clone()),
+        // The serialisation of an http(s) URL is visible ASCII.
+        _ => HeaderValue::from_str(normal).map_err(|_| HeaderProblem::NotHttpUrl),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn repeated_identical_values_are_accepted() {
+        let h = headers(&[
+            ("x-tappass-session-id", "ses_1"),
+            ("x-tappass-session-id", "ses_1"),
+        ]);
+        assert_eq!(from_headers(&h).unwrap().unwrap().id(), "ses_1");
+    }
+
+    #[test]
+    fn alias_disagreeing_with_id_is_refused() {
+        let h = headers(&[
+            ("x-tappass-session-id", "ses_1"),
+            ("x-tappass-session", "ses_2"),
+        ]);
+        assert_eq!(
+            from_headers(&h).unwrap_err().problem,
+            HeaderProblem::Conflicting
+        );
+    }
+
+    #[test]
+    fn id_byte_table_is_the_documented_class() {
+        for b in 0..=255u8 {
+            let expected = b.is_ascii_alphanumeric() || b"._:-".contains(&b);
+            assert_eq!(ID_BYTES[usize::from(b)], expected, "byte {b:#04x}");
+        }
+    }
+
+    #[test]
+    fn audit_url_must_be_http() {
+        for bad in ["ftp://x/y", "/relative", "javascript:alert(1)", "http://"] {
+            let h = headers(&[("x-tappass-session-id", "s"), ("x-tappass-audit-url", bad)]);
+            assert_eq!(
+                from_headers(&h).unwrap_err().header,
+                "X-TapPass-Audit-Url",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_table_spells_each_name_as_its_constant() {
+        for header in &HEADERS {
+            assert_eq!(header.canonical.to_ascii_lowercase(), header.name.as_str());
+            assert!(header.name.as_str().starts_with(PREFIX));
+        }
+    }
+}

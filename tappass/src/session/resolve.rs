@@ -1,0 +1,220 @@
+//! The resolver: the one place that decides a request's session and owns what
+//! follows from it.
+//!
+//! A request meets TapPass at one or two points: [`TapPassLayer`] (around a
+//! router or a route) and `#[governed]` (on a handler). Both call this
+//! module. The layer calls [`for_layer`] before the inner service: it joins
+//! the caller's session from the correlation headers, or opens one when
+//! `auto_open_session` is on and reports `session_open`, or has none; a
+//! malformed header is refused there with `400`. What it decided is a
+//! [`Scope`], the tokio task-local the inner service's future runs in: it is
+//! the only channel a request's session travels through, and
+//! `current_session()`, the `Session` and `Agent` extractors and the error
+//! renderer (which reads the layer's `problem_json` choice from it) all read
+//! it. A `#[governed]` handler calls [`for_route`] as its first extractor.
+//! Behind the layer ([`Route::Layered`]) the route's `auto_open_session` flag
+//! overrides the layer's choice by changing that same scope in place (a
+//! joined session always wins; `true` opens one when there is none, `false`
+//! drops one the layer opened), and the layer finishes the response. On its
+//! own ([`Route::Own`]) it resolves from the headers the same way and runs
+//! the handler's body in a scope of its own, then finishes the response
+//! itself. Finishing ([`finish`]) is one function for both: report
+//! `session_close` (with the status) for a session opened for this request,
+//! echo the session's correlation headers, and keep a streamed body polled
+//! inside the session. The agent that reports and that handlers receive is
+//! the layer's; without the layer, a handler's `Agent` comes from an
+//! `Extension<Agent>`, else from the router's state through
+//! `FromRef` (a `#[governed]` handler with a `State<T>` parameter), else from
+//! the environment (`TAPPASS_URL`, `TAPPASS_API_KEY`), and a session a
+//! `#[governed]` route opens on its own is reported by an `Extension<Agent>`
+//! when there is one.
+//!
+//! [`TapPassLayer`]: crate::TapPassLayer
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{Method, Response};
+
+use super::headers::{from_headers, InvalidHeader};
+use super::scope::{self, Opened, Scope};
+use super::Session;
+use crate::events::AuditEvent;
+use crate::layer::{ResponseBody, Shared};
+use crate::{Agent, BoxError};
+
+/// A route's `auto_open_session` flag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flag {
+    /// No flag: the layer's choice stands (without the layer: join only).
+    Inherit,
+    /// `auto_open_session = true`: open a session when the caller sent none.
+    Open,
+    /// `auto_open_session = false`: never a session the caller did not send.
+    JoinOnly,
+}
+
+/// Where a `#[governed]` route runs.
+pub(crate) enum Route {
+    /// Behind the layer: its scope holds the route's session and the layer
+    /// finishes the response.
+    Layered,
+    /// On its own: the route runs its body in this scope and finishes the
+    /// response itself.
+    Own(Scope),
+}
+
+/// The layer's decision for a request, before the inner service runs.
+pub(crate) fn for_layer<B>(
+    shared: &Arc<Shared>,
+    parts: &http::Request<B>,
+) -> Result<Scope, InvalidHeader> {
+    let (session, opened) = match from_headers(parts.headers())? {
+        Some(joined) => (Some(joined), None),
+        None if shared.auto_open_session => {
+            let opened = open(&shared.agent, parts.method(), parts.uri().path());
+            (Some(opened.session.clone()), Some(opened))
+        }
+        None => (None, None),
+    };
+    Ok(Scope::new(session, opened, Some(shared.clone())))
+}
+
+/// A `#[governed]` route's decision, and the session its handler receives.
+pub(crate) fn for_route(
+    flag: Flag,
+    parts: &Parts,
+) -> Result<(Route, Option<Session>), InvalidHeader> {
+    let layered = scope::with(|scope| {
+        let scope = scope?;
+        let layer = scope.layer()?;
+        let current = scope.session();
+        let session = match flag {
+            Flag::Inherit => current,
+            Flag::Open => match current {
+                Some(session) => Some(session),
+                None => {
+                    // Opened (and reported) before the scope is borrowed to
+                    // change: reporting may read the current session.
+                    let opened = open(&layer.agent, &parts.method, parts.uri.path());
+                    let session = opened.session.clone();
+                    let mut state = scope.state_mut();
+                    state.session = Some(session.clone());
+                    state.opened = Some(opened);
+                    Some(session)
+                }
+            },
+            // A session the layer opened is dropped; a joined one wins.
+            Flag::JoinOnly => match current {
+                Some(session) if session.is_opened_here() => {
+                    scope.state_mut().session = None;
+                    None
+                }
+                other => other,
+            },
+        };
+        Some(session)
+    });
+    if let Some(session) = layered {
+        return Ok((Route::Layered, session));
+    }
+    let (session, opened) = match from_headers(&parts.headers)? {
+        Some(joined) => (Some(joined), None),
+        None if flag == Flag::Open => match parts.extensions.get::<Agent>() {
+            Some(agent) => {
+                let opened = open(agent, &parts.method, parts.uri.path());
+                (Some(opened.session.clone()), Some(opened))
+            }
+            None => (Some(Session::open()), None),
+        },
+        None => (None, None),
+    };
+    let scope = Scope::new(session.clone(), opened, None);
+    Ok((Route::Own(scope), session))
+}
+
+/// Opens a session for a request and reports it, off the hot path.
+fn open(agent: &Agent, method: &Method, path: &str) -> Opened {
+    let session = Session::open();
+    agent.report(AuditEvent::new(
+        "session_open",
+        &session,
+        serde_json::json!({ "method": method.as_str(), "path": path }),
+    ));
+    Opened {
+        session,
+        reporter: agent.clone(),
+    }
+}
+
+impl Route {
+    /// Runs a handler's body where the route's session is in scope, and
+    /// keeps what the response needs to be finished.
+    pub(crate) async fn run<F: Future>(self, body: F) -> (F::Output, Route) {
+        match self {
+            // Already inside the layer's scope.
+            Route::Layered => (body.await, Route::Layered),
+            // Scoped even without a session: the body must not see a session
+            // from an enclosing scope that is not this request's.
+            Route::Own(scope) => {
+                let mut future = pin!(scope.enter(body));
+                let output = future.as_mut().await;
+                let scope = future
+                    .as_mut()
+                    .take_value()
+                    .expect("the scope is given back once the future is done");
+                (output, Route::Own(scope))
+            }
+        }
+    }
+
+    /// Turns a handler's output into the route's response.
+    pub(crate) fn respond<R: axum::response::IntoResponse>(
+        self,
+        output: R,
+    ) -> axum::response::Response {
+        match self {
+            Route::Layered => output.into_response(),
+            Route::Own(scope) => {
+                // Rendered in the session, so that an error body carries its ids.
+                let response = Scope::bare(scope.session()).enter_sync(|| output.into_response());
+                finish(response, scope)
+            }
+        }
+    }
+}
+
+/// Finishes a response in the request's scope: reports the close of a session
+/// opened for the request, puts the session's correlation headers on the
+/// response, and keeps the session in scope while a streamed body is polled.
+///
+/// The body comes back as an `axum::body::Body`: one that already is passes
+/// through as it is (axum does not box it again), and only a streamed one
+/// (length not known up front) is wrapped.
+pub(crate) fn finish<B>(mut response: Response<B>, scope: Scope) -> Response<axum::body::Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let state = scope.into_state();
+    if let Some(opened) = state.opened {
+        opened.reporter.report(AuditEvent::new(
+            "session_close",
+            &opened.session,
+            serde_json::json!({ "status": response.status().as_u16() }),
+        ));
+    }
+    let session = state.session;
+    if let Some(session) = &session {
+        session.write_headers(response.headers_mut());
+    }
+    response.map(|body| match session {
+        Some(session) if body.size_hint().exact().is_none() => {
+            axum::body::Body::new(ResponseBody::new(body, session))
+        }
+        _ => axum::body::Body::new(body),
+    })
+}

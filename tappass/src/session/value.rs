@@ -1,0 +1,220 @@
+//! The value: [`Session`] and its builder.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderValue};
+use rand::RngExt;
+
+use super::headers::{self, Field, InvalidHeader};
+
+/// One run of an agent: its id and the correlation that travels with it.
+///
+/// Cheap to clone (one reference count) and `Send + Sync`. Every value it
+/// holds passed the checks the layer applies to a caller's headers, so what a
+/// service sends on ([`Session::headers`]) is always accepted by the next
+/// service's layer.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+/// The correlation values, each kept as the header value it travels as (a
+/// joined session reuses the request's bytes: a reference count, no copy).
+#[derive(PartialEq, Eq)]
+pub(crate) struct Inner {
+    pub(crate) id: HeaderValue,
+    pub(crate) agent_uuid: Option<HeaderValue>,
+    pub(crate) pipeline_uuid: Option<HeaderValue>,
+    /// In its normalised form (the `url` crate's serialisation).
+    pub(crate) audit_url: Option<HeaderValue>,
+    pub(crate) opened_here: bool,
+}
+
+/// The text of a value the header checks admitted (visible ASCII only).
+fn text(value: &HeaderValue) -> &str {
+    value.to_str().unwrap_or_default()
+}
+
+impl Session {
+    /// Starts a session with the given id; add the rest with the builder's
+    /// methods, then [`build`](SessionBuilder::build) it.
+    pub fn builder(id: impl Into<String>) -> SessionBuilder {
+        SessionBuilder {
+            id: id.into(),
+            agent_uuid: None,
+            pipeline_uuid: None,
+            audit_url: None,
+        }
+    }
+
+    /// A fresh session with a locally minted id: `ses_` followed by 24 URL-safe
+    /// random characters (over 140 bits). No network round trip: a session
+    /// exists on the server through the calls and events that carry its id.
+    pub fn open() -> Session {
+        Session::from_inner(Inner {
+            id: HeaderValue::from_str(&mint_id()).expect("a minted id is visible ASCII"),
+            agent_uuid: None,
+            pipeline_uuid: None,
+            audit_url: None,
+            opened_here: true,
+        })
+    }
+
+    pub(crate) fn from_inner(inner: Inner) -> Session {
+        Session {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The session id.
+    pub fn id(&self) -> &str {
+        text(&self.inner.id)
+    }
+
+    /// The agent UUID, when known.
+    pub fn agent_uuid(&self) -> Option<&str> {
+        self.inner.agent_uuid.as_ref().map(text)
+    }
+
+    /// The pipeline UUID, when known.
+    pub fn pipeline_uuid(&self) -> Option<&str> {
+        self.inner.pipeline_uuid.as_ref().map(text)
+    }
+
+    /// The dashboard link of the session, when known, in its normalised form
+    /// (as the `url` crate serialises it: `https://Dash.example:443/s` reads
+    /// `https://dash.example/s`).
+    pub fn audit_url(&self) -> Option<&str> {
+        self.inner.audit_url.as_ref().map(text)
+    }
+
+    /// Whether this session was opened here ([`Session::open`]) rather than
+    /// joined from a caller's headers or built.
+    pub fn is_opened_here(&self) -> bool {
+        self.inner.opened_here
+    }
+
+    /// The correlation headers of this session, to send to the next service so
+    /// that it joins the same chain.
+    pub fn headers(&self) -> HeaderMap {
+        let mut map = HeaderMap::with_capacity(4);
+        self.write_headers(&mut map);
+        map
+    }
+
+    /// Puts the correlation headers of this session into `headers`, replacing
+    /// any value they had.
+    pub fn write_headers(&self, headers: &mut HeaderMap) {
+        headers::write(&self.inner, headers);
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id())
+            .field("agent_uuid", &self.agent_uuid())
+            .field("pipeline_uuid", &self.pipeline_uuid())
+            .field("audit_url", &self.audit_url())
+            .finish()
+    }
+}
+
+/// Builds a [`Session`]; see [`Session::builder`].
+///
+/// [`build`](SessionBuilder::build) applies the rules the layer applies to a
+/// caller's correlation headers, so a session you build is one the next
+/// service accepts:
+///
+/// ```
+/// use tappass::session::{HeaderProblem, Session};
+///
+/// let session = Session::builder("ses_abc")
+///     .agent_uuid("agt-1")
+///     .audit_url("https://Dash.example:443/sessions/ses_abc")
+///     .build()?;
+/// assert_eq!(session.audit_url(), Some("https://dash.example/sessions/ses_abc"));
+///
+/// let refused = Session::builder("ses abc").build().unwrap_err();
+/// assert_eq!(refused.header, "X-TapPass-Session-Id");
+/// assert_eq!(refused.problem, HeaderProblem::InvalidCharacter);
+/// # Ok::<(), tappass::session::InvalidHeader>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SessionBuilder {
+    id: String,
+    agent_uuid: Option<String>,
+    pipeline_uuid: Option<String>,
+    audit_url: Option<String>,
+}
+
+impl SessionBuilder {
+    /// Sets the agent UUID.
+    pub fn agent_uuid(mut self, agent_uuid: impl Into<String>) -> Self {
+        self.agent_uuid = Some(agent_uuid.into());
+        self
+    }
+
+    /// Sets the pipeline UUID.
+    pub fn pipeline_uuid(mut self, pipeline_uuid: impl Into<String>) -> Self {
+        self.pipeline_uuid = Some(pipeline_uuid.into());
+        self
+    }
+
+    /// Sets the dashboard link.
+    pub fn audit_url(mut self, audit_url: impl Into<String>) -> Self {
+        self.audit_url = Some(audit_url.into());
+        self
+    }
+
+    /// Builds the session, checking each value as the layer checks a caller's
+    /// header: ids of 1 to 128 bytes of `[A-Za-z0-9._:-]`, an absolute
+    /// `http(s)` audit URL without user info, of at most 2,048 bytes once
+    /// normalised. The error names the field's header and never holds its value.
+    pub fn build(self) -> Result<Session, InvalidHeader> {
+        Ok(Session::from_inner(Inner {
+            id: Field::Id.check(self.id.as_bytes())?,
+            agent_uuid: self
+                .agent_uuid
+                .map(|v| Field::AgentUuid.check(v.as_bytes()))
+                .transpose()?,
+            pipeline_uuid: self
+                .pipeline_uuid
+                .map(|v| Field::PipelineUuid.check(v.as_bytes()))
+                .transpose()?,
+            audit_url: self
+                .audit_url
+                .map(|v| Field::AuditUrl.check(v.as_bytes()))
+                .transpose()?,
+            opened_here: false,
+        }))
+    }
+}
+
+fn mint_id() -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut rng = rand::rng();
+    let mut id = String::with_capacity(28);
+    id.push_str("ses_");
+    for _ in 0..24 {
+        id.push(ALPHABET[rng.random_range(0..64)] as char);
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minted_ids_are_long_unique_and_url_safe() {
+        let a = Session::open();
+        let b = Session::open();
+        assert_ne!(a.id(), b.id());
+        assert!(a.id().starts_with("ses_"));
+        assert_eq!(a.id().len(), 28);
+        assert!(Field::Id.check(a.id().as_bytes()).is_ok());
+    }
+}
