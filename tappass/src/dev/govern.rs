@@ -21,7 +21,8 @@ use super::correlation::Correlation;
 use super::decision::Stop;
 use super::events::server_event;
 use super::ids;
-use super::policy::{Action, Matcher};
+use super::mandates;
+use super::policy::{Action, Grant, Matcher};
 use super::server::{body_bytes, parse_json, with_headers, Caller, Failure, Shared};
 use crate::Timestamp;
 
@@ -80,6 +81,8 @@ struct Outcome {
     rule: Option<String>,
     blocking_step: Option<String>,
     approval: Option<Approval>,
+    /// What the mandate of an `allow` grants.
+    grant: Grant,
 }
 
 impl Outcome {
@@ -90,6 +93,7 @@ impl Outcome {
             rule,
             blocking_step: None,
             approval: None,
+            grant: Grant::default(),
         }
     }
 
@@ -100,6 +104,7 @@ impl Outcome {
             rule: Some(rule.to_owned()),
             blocking_step: Some(blocking_step),
             approval: None,
+            grant: Grant::default(),
         }
     }
 }
@@ -119,7 +124,10 @@ fn evaluate(
         }
         let reason = rule.reason.clone();
         return Ok(match &rule.action {
-            Action::Allow => Outcome::allow(reason, Some(rule.name.clone())),
+            Action::Allow => Outcome {
+                grant: rule.grant.clone(),
+                ..Outcome::allow(reason, Some(rule.name.clone()))
+            },
             Action::Block { blocked_by } | Action::PolicyBlock { blocked_by, .. } => {
                 Outcome::block(reason, &rule.name, blocked_by.clone())
             }
@@ -161,6 +169,7 @@ fn evaluate(
                         rule: Some(rule.name.clone()),
                         blocking_step: Some(rule.name.clone()),
                         approval: None,
+                        grant: Grant::default(),
                     },
                 };
                 outcome.approval = Some(found.row);
@@ -270,8 +279,24 @@ pub(crate) async fn govern(
             ));
         }
     }
+    let mandate = if outcome.outcome == "allow" {
+        let token = shared.mandates().issue(
+            &shared.base_url,
+            mandates::Grant {
+                tool: &behaviour.tool,
+                capabilities: outcome.grant.capabilities.clone(),
+                ttl: outcome.grant.ttl,
+                session_id: &corr.session_id,
+                agent_uuid: &corr.agent_uuid,
+            },
+        );
+        Some(token.map_err(|e| Failure::internal(e))?)
+    } else {
+        None
+    };
     let body = json!({
         "outcome": outcome.outcome,
+        "mandate": mandate,
         "reason": outcome.reason,
         "behavior_id": behaviour.behavior_id,
         "pipeline_id": corr.pipeline_uuid,
