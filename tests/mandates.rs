@@ -108,9 +108,8 @@ fn service_b(verifier: MandateVerifier) -> Router {
     Router::new()
         .route(
             "/search",
-            post(search).route_layer(
-                RequireMandate::new(verifier.clone()).capability("tool:call:search"),
-            ),
+            post(search)
+                .route_layer(RequireMandate::new(verifier.clone()).capability("tool:call:search")),
         )
         .route("/peek", get(peek))
         .layer(Extension(verifier))
@@ -161,7 +160,10 @@ fn assert_refused(
     assert_eq!(*got, status, "{body}");
     assert_eq!(body["error"], code, "{body}");
     if !token.is_empty() {
-        assert!(!body.to_string().contains(token), "the token is echoed: {body}");
+        assert!(
+            !body.to_string().contains(token),
+            "the token is echoed: {body}"
+        );
         for value in headers.values() {
             assert!(!value.to_str().unwrap_or("").contains(token));
         }
@@ -215,10 +217,18 @@ async fn an_allowed_tool_call_carries_a_mandate_that_the_next_service_accepts() 
         assert_eq!(body, Value::String(issued[0].mandate_id.clone()));
 
         // The extracted mandate says what was signed.
-        let mandate = verifier(&server).build().unwrap().verify(&token).await.unwrap();
+        let mandate = verifier(&server)
+            .build()
+            .unwrap()
+            .verify(&token)
+            .await
+            .unwrap();
         assert_eq!(mandate.id(), Some(issued[0].mandate_id.as_str()));
         assert!(mandate.grants("tool:call:search"));
-        assert_eq!(mandate.capabilities(), [Capability::new("tool:call:search")]);
+        assert_eq!(
+            mandate.capabilities(),
+            [Capability::new("tool:call:search")]
+        );
         assert_eq!(mandate.agent(), Some(issued[0].agent_uuid.as_str()));
         assert_eq!(mandate.session_id(), Some(issued[0].session_id.as_str()));
         let exp = mandate.claims()["exp"].as_u64().unwrap();
@@ -274,21 +284,36 @@ async fn every_rejection_has_its_code_and_never_echoes_the_token() {
         assert_eq!(missing.1["header"], "x-tappass-mandate");
 
         let garbage = "eyJhbGciOiJFUzI1NiJ9.bm90IGpzb24.c2ln";
-        assert_refused(&call(&b.url, Some(garbage)).await, 403, "mandate_invalid", garbage);
+        assert_refused(
+            &call(&b.url, Some(garbage)).await,
+            403,
+            "mandate_invalid",
+            garbage,
+        );
 
         let expired = sign(
             &server,
             &json!({"mandate_id": "m_expired", "capabilities": [{"id": "tool:call:search"}],
                     "iat": now() - 600, "exp": now() - 120, "iss": server.url()}),
         );
-        assert_refused(&call(&b.url, Some(&expired)).await, 403, "mandate_expired", &expired);
+        assert_refused(
+            &call(&b.url, Some(&expired)).await,
+            403,
+            "mandate_expired",
+            &expired,
+        );
 
         let early = sign(
             &server,
             &json!({"mandate_id": "m_early", "capabilities": [{"id": "tool:call:search"}],
                     "iat": now(), "nbf": now() + 600, "exp": now() + 900, "iss": server.url()}),
         );
-        assert_refused(&call(&b.url, Some(&early)).await, 403, "mandate_expired", &early);
+        assert_refused(
+            &call(&b.url, Some(&early)).await,
+            403,
+            "mandate_expired",
+            &early,
+        );
 
         let other = mandate_for(&server, "send_email").await;
         let insufficient = call(&b.url, Some(&other)).await;
@@ -308,11 +333,21 @@ async fn every_rejection_has_its_code_and_never_echoes_the_token() {
         let mut no_id = claims(&server, "x");
         no_id.as_object_mut().unwrap().remove("mandate_id");
         let no_id = sign(&server, &no_id);
-        assert_refused(&call(&b.url, Some(&no_id)).await, 403, "mandate_invalid", &no_id);
+        assert_refused(
+            &call(&b.url, Some(&no_id)).await,
+            403,
+            "mandate_invalid",
+            &no_id,
+        );
 
         // Over 8 KiB: refused before parsing.
         let huge = format!("{}.{}.sig", b64(&json!({"alg": "ES256"})), "A".repeat(9000));
-        assert_refused(&call(&b.url, Some(&huge)).await, 403, "mandate_invalid", &huge);
+        assert_refused(
+            &call(&b.url, Some(&huge)).await,
+            403,
+            "mandate_invalid",
+            &huge,
+        );
     })
     .await;
 }
@@ -357,14 +392,25 @@ async fn algorithm_confusion_and_tampering_are_invalid() {
         let body = claims(&server, "m_forged");
 
         // alg: none, no signature.
-        let none = format!("{}.{}.", b64(&json!({"alg": "none", "kid": kid})), b64(&body));
-        assert_refused(&call(&b.url, Some(&none)).await, 403, "mandate_invalid", &none);
+        let none = format!(
+            "{}.{}.",
+            b64(&json!({"alg": "none", "kid": kid})),
+            b64(&body)
+        );
+        assert_refused(
+            &call(&b.url, Some(&none)).await,
+            403,
+            "mandate_invalid",
+            &none,
+        );
 
         // HS256 keyed with the public key's bytes (PEM and raw point).
         for secret in [PUBLIC_PEM.as_bytes().to_vec(), raw_point(&server).await] {
             let mut header = Header::new(Algorithm::HS256);
             header.kid = Some(kid.clone());
-            let hs = jsonwebtoken::encode(&header, &body, &EncodingKey::from_secret(&secret).unwrap()).unwrap();
+            let hs =
+                jsonwebtoken::encode(&header, &body, &EncodingKey::from_secret(&secret).unwrap())
+                    .unwrap();
             assert_refused(&call(&b.url, Some(&hs)).await, 403, "mandate_invalid", &hs);
         }
 
@@ -373,7 +419,12 @@ async fn algorithm_confusion_and_tampering_are_invalid() {
         header.kid = Some(kid.clone());
         let key = EncodingKey::from_ec_pem(P384_PEM.as_bytes()).unwrap();
         let es384 = jsonwebtoken::encode(&header, &body, &key).unwrap();
-        assert_refused(&call(&b.url, Some(&es384)).await, 403, "mandate_invalid", &es384);
+        assert_refused(
+            &call(&b.url, Some(&es384)).await,
+            403,
+            "mandate_invalid",
+            &es384,
+        );
 
         // A real mandate whose payload is rewritten to grant everything.
         let token = mandate_for(&server, "send_email").await;
@@ -381,7 +432,12 @@ async fn algorithm_confusion_and_tampering_are_invalid() {
         let mut payload: Value = serde_json::from_slice(&B64.decode(parts[1]).unwrap()).unwrap();
         payload["capabilities"] = json!([{"id": "*:*:*"}]);
         let tampered = format!("{}.{}.{}", parts[0], b64(&payload), parts[2]);
-        assert_refused(&call(&b.url, Some(&tampered)).await, 403, "mandate_invalid", &tampered);
+        assert_refused(
+            &call(&b.url, Some(&tampered)).await,
+            403,
+            "mandate_invalid",
+            &tampered,
+        );
 
         // The header's own alg cannot widen what is accepted: ES256 under
         // an unknown kid, signed by a key TapPass does not publish.
@@ -393,14 +449,24 @@ async fn algorithm_confusion_and_tampering_are_invalid() {
             &EncodingKey::from_ec_pem(KEY_PEM.as_bytes()).unwrap(),
         )
         .unwrap();
-        assert_refused(&call(&b.url, Some(&foreign)).await, 403, "mandate_invalid", &foreign);
+        assert_refused(
+            &call(&b.url, Some(&foreign)).await,
+            403,
+            "mandate_invalid",
+            &foreign,
+        );
     })
     .await;
 }
 
 /// The public key as the JWK Set publishes it: the bytes `x || y`.
 async fn raw_point(server: &DevServer) -> Vec<u8> {
-    let jwks: Value = reqwest::get(server.jwks_url()).await.unwrap().json().await.unwrap();
+    let jwks: Value = reqwest::get(server.jwks_url())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let coordinate = |c: &str| B64.decode(jwks["keys"][0][c].as_str().unwrap()).unwrap();
     [coordinate("x"), coordinate("y")].concat()
 }
@@ -417,7 +483,10 @@ async fn audience_and_issuer_are_enforced() {
         // No audience configured: a token meant for some service is refused.
         let plain = verifier(&server).build().unwrap();
         let err = plain.verify(&with_aud).await.unwrap_err();
-        assert!(matches!(err, tappass::mandate::MandateRejection::Invalid { .. }), "{err}");
+        assert!(
+            matches!(err, tappass::mandate::MandateRejection::Invalid { .. }),
+            "{err}"
+        );
         // The right audience accepts it, another refuses it.
         let billing = verifier(&server).audience("billing").build().unwrap();
         billing.verify(&with_aud).await.unwrap();
@@ -450,10 +519,9 @@ async fn an_unknown_kid_is_refetched_once_and_a_rotation_is_followed() {
         let new_kid = server.rotate_signing_key();
         assert_ne!(new_kid, server.url());
         let rotated = mandate_for(&server, "search").await;
-        let header: Value = serde_json::from_slice(
-            &B64.decode(rotated.split('.').next().unwrap()).unwrap(),
-        )
-        .unwrap();
+        let header: Value =
+            serde_json::from_slice(&B64.decode(rotated.split('.').next().unwrap()).unwrap())
+                .unwrap();
         assert_eq!(header["kid"], new_kid);
         // The verifier did not know the new kid: it re-fetched and accepts it.
         assert_eq!(call(&b.url, Some(&rotated)).await.0, 200);
@@ -465,7 +533,12 @@ async fn an_unknown_kid_is_refetched_once_and_a_rotation_is_followed() {
 
 /// A stand-in key server that serves the dev server's JWK Set and counts fetches.
 async fn key_server(server: &DevServer) -> TapPass {
-    let jwks: Value = reqwest::get(server.jwks_url()).await.unwrap().json().await.unwrap();
+    let jwks: Value = reqwest::get(server.jwks_url())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(jwks["keys"][0]["kty"], "EC");
     let stand_in = TapPass::start().await;
     stand_in.always(JWKS_PATH, Reply::ok(jwks));
@@ -507,10 +580,17 @@ async fn a_thousand_concurrent_requests_fetch_the_keys_once() {
             header.kid = Some(format!("random-{i}"));
             let token = jsonwebtoken::encode(&header, &body, &key).unwrap();
             let v = v.clone();
-            async move { v.verify(&token).await.map(|_| ()).map_err(|e| e.to_string()) }
+            async move {
+                v.verify(&token)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
         });
         let results = futures_util::future::join_all(floods).await;
-        assert!(results.iter().all(|r| r.as_ref().is_err_and(|e| e.contains("does not publish"))));
+        assert!(results
+            .iter()
+            .all(|r| r.as_ref().is_err_and(|e| e.contains("does not publish"))));
         assert_eq!(keys.hits(JWKS_PATH), 1);
     })
     .await;
@@ -531,7 +611,12 @@ async fn keys_down_cold_fails_closed_and_warm_keeps_verifying() {
             .build()
             .unwrap();
         let b = serve(service_b(cold)).await;
-        assert_refused(&call(&b.url, Some(&token)).await, 503, "governance_unavailable", &token);
+        assert_refused(
+            &call(&b.url, Some(&token)).await,
+            503,
+            "governance_unavailable",
+            &token,
+        );
 
         // Warm: the keys were fetched once, then the key server goes down.
         let keys = key_server(&server).await;
@@ -549,7 +634,12 @@ async fn keys_down_cold_fails_closed_and_warm_keeps_verifying() {
         // A key it never saw while the server is down: it cannot tell, so 503.
         server.rotate_signing_key();
         let rotated = mandate_for(&server, "search").await;
-        assert_refused(&call(&b.url, Some(&rotated)).await, 503, "governance_unavailable", &rotated);
+        assert_refused(
+            &call(&b.url, Some(&rotated)).await,
+            503,
+            "governance_unavailable",
+            &rotated,
+        );
         assert_eq!(keys.hits(JWKS_PATH), 2);
     })
     .await;
@@ -565,7 +655,11 @@ async fn a_pinned_key_needs_no_key_server() {
             .no_revocation()
             .build()
             .unwrap();
-        assert!(pinned.verify(&token).await.unwrap().grants("tool:call:search"));
+        assert!(pinned
+            .verify(&token)
+            .await
+            .unwrap()
+            .grants("tool:call:search"));
         let err = MandateVerifier::builder()
             .public_key_pem("-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----")
             .no_revocation()
@@ -852,4 +946,82 @@ fn configuration_mistakes_say_what_to_do() {
         .build()
         .unwrap();
     assert!(format!("{v:?}").contains("jwks_url"));
+}
+
+#[tokio::test]
+async fn rejections_answer_problem_json_when_the_layer_asks() {
+    bounded(async {
+        let server = default_server().await;
+        let app = service_b(verifier(&server).build().unwrap()).layer(
+            tappass::TapPassLayer::builder()
+                .tappass_url(server.url())
+                .api_key("tp_b")
+                .problem_json(true)
+                .build()
+                .unwrap(),
+        );
+        let b = serve(app).await;
+        let other = mandate_for(&server, "send_email").await;
+        let response = reqwest::Client::new()
+            .post(format!("{}/search", b.url))
+            .with_mandate(&other)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "mandate_insufficient");
+        assert_eq!(body["status"], 403);
+        assert_eq!(body["required_capability"], "tool:call:search");
+        assert!(!body.to_string().contains(&other));
+    })
+    .await;
+}
+
+#[cfg(feature = "utoipa")]
+#[test]
+fn rejections_have_an_openapi_schema() {
+    use utoipa::PartialSchema;
+    let schema = serde_json::to_value(tappass::mandate::MandateRejection::schema()).unwrap();
+    let text = schema.to_string();
+    for code in [
+        "mandate_missing",
+        "mandate_invalid",
+        "mandate_expired",
+        "mandate_insufficient",
+        "mandate_revoked",
+    ] {
+        assert!(text.contains(code), "{code} missing from {text}");
+    }
+    assert!(text.contains("required_capability") && text.contains("mandate_id"));
+    // The reason for logs is not part of the body.
+    assert!(!text.contains("\"reason\":{\"type\""), "{text}");
+}
+
+#[tokio::test]
+async fn a_signing_key_that_is_not_p256_pkcs8_is_refused_clearly() {
+    let err = DevServer::builder()
+        .signing_key_pem(P384_PEM)
+        .start()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("P-256 private key in PKCS#8 PEM"),
+        "{err}"
+    );
+    let err = DevServer::builder()
+        .signing_key_file("/nonexistent/key.pem")
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("cannot read the signing key"),
+        "{err}"
+    );
+    // The same key gives the same kid: its RFC 7638 thumbprint.
+    let a = dev_server(Policy::allow_all()).await;
+    let b = dev_server(Policy::allow_all()).await;
+    assert_eq!(a.mandate_kid(), b.mandate_kid());
 }

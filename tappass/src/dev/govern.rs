@@ -290,7 +290,7 @@ pub(crate) async fn govern(
                 agent_uuid: &corr.agent_uuid,
             },
         );
-        Some(token.map_err(|e| Failure::internal(e))?)
+        Some(token.map_err(Failure::internal)?)
     } else {
         None
     };

@@ -137,7 +137,9 @@ impl Mandates {
 
     fn current(&self) -> &Arc<Signer> {
         // `new` puts one signer in and nothing takes one out.
-        self.signers.last().expect("the dev server always has a signing key")
+        self.signers
+            .last()
+            .expect("the dev server always has a signing key")
     }
 
     /// Signs with a new key from now on; the old ones stay published.

@@ -422,10 +422,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/v1/me/approvals/{request_id}/deny", post(approvals::deny))
         .route("/v1/mandates/revoked", get(mandates::revoked))
-        .route(
-            "/v1/mandates/{mandate_id}/revoke",
-            post(mandates::revoke),
-        )
+        .route("/v1/mandates/{mandate_id}/revoke", post(mandates::revoke))
         .route_layer(middleware::from_fn(authenticate));
     Router::new()
         .route("/health", get(health))

@@ -15,7 +15,11 @@ pub(crate) fn client() -> Result<reqwest::Client, crate::Error> {
         .timeout(FETCH_TIMEOUT)
         .connect_timeout(FETCH_TIMEOUT)
         .build()
-        .map_err(|e| crate::Error::config(format!("cannot build the mandate verifier's HTTP client: {e}")))
+        .map_err(|e| {
+            crate::Error::config(format!(
+                "cannot build the mandate verifier's HTTP client: {e}"
+            ))
+        })
 }
 
 /// `GET url` (with the bearer key when given) and parses a JSON body of at

@@ -20,7 +20,7 @@ pub(crate) enum Keys {
     /// One key, configured; no network.
     Pinned(Arc<DecodingKey>),
     /// TapPass's JWK Set.
-    Jwks(Jwks),
+    Jwks(Box<Jwks>),
 }
 
 /// Why no key could be found for a token.

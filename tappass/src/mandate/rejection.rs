@@ -53,7 +53,9 @@ pub enum MandateRejection {
     /// The mandate does not grant the capability the route requires
     /// (`mandate_insufficient`).
     #[governance(status = 403, code = "mandate_insufficient")]
-    #[error("the mandate does not grant `{required_capability}`; this route needs a mandate for it")]
+    #[error(
+        "the mandate does not grant `{required_capability}`; this route needs a mandate for it"
+    )]
     Insufficient {
         /// The capability the route requires.
         required_capability: String,

@@ -418,11 +418,11 @@ impl MandateVerifierBuilder {
                     Some(url) => url.clone(),
                     None => format!("{}{JWKS_PATH}", base()?),
                 };
-                Keys::Jwks(keys::Jwks::new(
+                Keys::Jwks(Box::new(keys::Jwks::new(
                     parse_url(&url, "JWKS")?,
                     http.clone(),
                     self.min_jwks_refetch,
-                ))
+                )))
             }
         };
         let source: Option<Box<dyn RevocationSource>> = match self.revocation {
@@ -498,8 +498,8 @@ fn env(name: &str) -> Result<Option<String>, crate::Error> {
         Ok(v) if v.trim().is_empty() => Ok(None),
         Ok(v) => Ok(Some(v.trim().to_owned())),
         Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => Err(crate::Error::config(format!(
-            "{name} is not valid UTF-8"
-        ))),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(crate::Error::config(format!("{name} is not valid UTF-8")))
+        }
     }
 }
