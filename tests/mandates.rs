@@ -1025,3 +1025,33 @@ async fn a_signing_key_that_is_not_p256_pkcs8_is_refused_clearly() {
     let b = dev_server(Policy::allow_all()).await;
     assert_eq!(a.mandate_kid(), b.mandate_kid());
 }
+
+// ---- the example -------------------------------------------------------------------
+
+#[path = "../examples/mandates.rs"]
+#[allow(dead_code)] // its `main` is for `cargo run`
+mod example;
+
+#[tokio::test]
+async fn the_example_refuses_a_missing_a_forged_and_a_revoked_mandate() {
+    bounded(async {
+        let demo = example::start().await.unwrap();
+        assert!(demo.dev.is_some(), "the test runs without TAPPASS_URL");
+        let (through_a, cases) = demo.run().await.unwrap();
+        assert_eq!(through_a["b_status"], 200, "{through_a}");
+        assert_eq!(through_a["b_answered"]["service"], "B");
+        let got: Vec<(&str, u16, Option<&str>)> = cases
+            .iter()
+            .map(|c| (c.name, c.status, c.error.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("missing", 403, Some("mandate_missing")),
+                ("forged", 403, Some("mandate_invalid")),
+                ("revoked", 403, Some("mandate_revoked")),
+            ]
+        );
+    })
+    .await;
+}
