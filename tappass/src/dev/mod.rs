@@ -19,7 +19,7 @@
 //! The files of this module follow the concepts of the guide below:
 //! [`DevServer`] (`server.rs`), the [`Policy`] file (`policy.rs`), governed
 //! chat (`chat.rs`), tool governance (`govern.rs`), [`Approval`]s
-//! (`approvals.rs`), audit events (`events.rs`) and [mandates](crate::mandate)
+//! (`approvals.rs`), audit events (`events.rs`) and mandates
 //! (`mandates.rs`).
 //!
 #![doc = include_str!("../docs/dev-server.md")]
