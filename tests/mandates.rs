@@ -176,8 +176,13 @@ fn b64(value: &Value) -> String {
 
 /// A token over `claims` signed with the test key under the dev server's `kid`.
 fn sign(server: &DevServer, claims: &Value) -> String {
+    sign_as(&server.mandate_kid(), claims)
+}
+
+/// A token over `claims` signed with the test key under `kid`.
+fn sign_as(kid: &str, claims: &Value) -> String {
     let mut header = Header::new(Algorithm::ES256);
-    header.kid = Some(server.mandate_kid());
+    header.kid = Some(kid.to_owned());
     let key = EncodingKey::from_ec_pem(KEY_PEM.as_bytes()).unwrap();
     jsonwebtoken::encode(&header, claims, &key).unwrap()
 }
@@ -550,9 +555,11 @@ async fn a_thousand_concurrent_requests_fetch_the_keys_once() {
     bounded(async {
         let server = default_server().await;
         let keys = key_server(&server).await;
+        // An interval no run of this test outlasts: the count is exact.
         let v = MandateVerifier::builder()
             .jwks_url(format!("{}{JWKS_PATH}", keys.url()))
             .no_revocation()
+            .min_jwks_refetch(Duration::from_secs(3600))
             .build()
             .unwrap();
         let b = serve(service_b(v.clone())).await;
@@ -571,8 +578,8 @@ async fn a_thousand_concurrent_requests_fetch_the_keys_once() {
         assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
         assert_eq!(keys.hits(JWKS_PATH), 1);
 
-        // A flood of random kids within the re-fetch interval (10 s by
-        // default) of that fetch: every one is refused, none fetches.
+        // A flood of random kids within the re-fetch interval of that fetch:
+        // every one is refused, none fetches.
         let body = claims(&server, "m_flood");
         let key = EncodingKey::from_ec_pem(KEY_PEM.as_bytes()).unwrap();
         let floods = (0..300).map(|i| {
@@ -641,6 +648,51 @@ async fn keys_down_cold_fails_closed_and_warm_keeps_verifying() {
             &rotated,
         );
         assert_eq!(keys.hits(JWKS_PATH), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_key_withdrawn_from_the_set_stops_being_trusted() {
+    bounded(async {
+        let server = default_server().await;
+        let keys = key_server(&server).await;
+        let v = MandateVerifier::builder()
+            .jwks_url(format!("{}{JWKS_PATH}", keys.url()))
+            .no_revocation()
+            .jwks_max_age(Duration::ZERO)
+            .min_jwks_refetch(Duration::ZERO)
+            .build()
+            .unwrap();
+        let old_kid = server.mandate_kid();
+        v.verify(&sign(&server, &claims(&server, "m_0")))
+            .await
+            .unwrap();
+        // TapPass rotates and stops publishing the old key.
+        server.rotate_signing_key();
+        let jwks: Value = reqwest::get(server.jwks_url())
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        keys.always(JWKS_PATH, Reply::ok(json!({"keys": [jwks["keys"][1]]})));
+        // Requests go on with the cached key while a background refresh
+        // learns that it is gone; fresh tokens, so no verification is cached.
+        let mut n = 1;
+        let refused = loop {
+            let token = sign_as(&old_kid, &claims(&server, &format!("m_{n}")));
+            match v.verify(&token).await {
+                Ok(_) => tokio::task::yield_now().await,
+                Err(e) => break e,
+            }
+            n += 1;
+        };
+        assert!(
+            refused.to_string().contains("does not publish"),
+            "{refused}"
+        );
+        assert!(keys.hits(JWKS_PATH) >= 2);
     })
     .await;
 }

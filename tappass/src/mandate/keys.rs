@@ -20,7 +20,7 @@ pub(crate) enum Keys {
     /// One key, configured; no network.
     Pinned(Arc<DecodingKey>),
     /// TapPass's JWK Set.
-    Jwks(Box<Jwks>),
+    Jwks(Arc<Jwks>),
 }
 
 /// Why no key could be found for a token.
@@ -39,12 +39,23 @@ pub(crate) struct Jwks {
     /// The shortest time between two fetches: a flood of unknown `kid`s
     /// fetches at most once per interval.
     min_refetch: Duration,
-    keys: RwLock<Arc<HashMap<String, Arc<DecodingKey>>>>,
+    /// How old the cached set may grow before a request that uses it starts
+    /// a refresh in the background, so that a key TapPass withdrew stops
+    /// being trusted.
+    max_age: Duration,
+    keys: RwLock<Cached>,
     /// Held while fetching: concurrent requests wait on the one fetch.
-    fetch: tokio::sync::Mutex<FetchState>,
+    fetch: Arc<tokio::sync::Mutex<FetchState>>,
     /// How many fetches were attempted; a waiter that sees it moved does not
     /// fetch again.
     attempts: AtomicU64,
+}
+
+/// The keys of the last successful fetch, and when it was.
+#[derive(Default)]
+struct Cached {
+    keys: Arc<HashMap<String, Arc<DecodingKey>>>,
+    fetched: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -54,13 +65,19 @@ struct FetchState {
 }
 
 impl Jwks {
-    pub(crate) fn new(url: url::Url, http: reqwest::Client, min_refetch: Duration) -> Jwks {
+    pub(crate) fn new(
+        url: url::Url,
+        http: reqwest::Client,
+        min_refetch: Duration,
+        max_age: Duration,
+    ) -> Jwks {
         Jwks {
             url,
             http,
             min_refetch,
+            max_age,
             keys: RwLock::default(),
-            fetch: tokio::sync::Mutex::new(FetchState::default()),
+            fetch: Arc::default(),
             attempts: AtomicU64::new(0),
         }
     }
@@ -73,14 +90,16 @@ impl Jwks {
         self.keys
             .read()
             .unwrap_or_else(PoisonError::into_inner)
+            .keys
             .get(kid)
             .cloned()
     }
 
     /// The key named `kid`: from the cache, else after one shared re-fetch.
-    pub(crate) async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, KeyError> {
+    pub(crate) async fn key(self: &Arc<Self>, kid: &str) -> Result<Arc<DecodingKey>, KeyError> {
         let seen = self.attempts.load(Ordering::Acquire);
         if let Some(key) = self.cached(kid) {
+            self.refresh_if_old();
             return Ok(key);
         }
         let mut state = self.fetch.lock().await;
@@ -100,6 +119,7 @@ impl Jwks {
             .keys
             .read()
             .unwrap_or_else(PoisonError::into_inner)
+            .keys
             .is_empty();
         match &state.last_error {
             // A set is cached and the last fetch worked: the key is not TapPass's.
@@ -128,7 +148,10 @@ impl Jwks {
             Ok(body) => {
                 let keys = parse_jwks(&body);
                 tracing::debug!(url = %self.url, keys = keys.len(), "fetched the mandate JWK Set");
-                *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
+                *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Cached {
+                    keys: Arc::new(keys),
+                    fetched: Some(Instant::now()),
+                };
                 state.last_error = None;
             }
             Err(e) => {
@@ -136,6 +159,34 @@ impl Jwks {
                 state.last_error = Some(e.to_string());
             }
         }
+    }
+}
+
+impl Jwks {
+    /// Starts a background refresh when the cached set is older than
+    /// `max_age` and no fetch is running; the request goes on with the keys
+    /// it has.
+    fn refresh_if_old(self: &Arc<Self>) {
+        let old = self
+            .keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .fetched
+            .is_some_and(|at| at.elapsed() >= self.max_age);
+        if !old {
+            return;
+        }
+        let Ok(mut state) = self.fetch.clone().try_lock_owned() else {
+            return; // a fetch is running already
+        };
+        if state
+            .last_attempt
+            .is_some_and(|at| at.elapsed() < self.min_refetch)
+        {
+            return;
+        }
+        let jwks = self.clone();
+        tokio::spawn(async move { jwks.refresh(&mut state).await });
     }
 }
 

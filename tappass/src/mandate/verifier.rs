@@ -262,6 +262,7 @@ pub struct MandateVerifierBuilder {
     refresh: Duration,
     max_staleness: Duration,
     min_jwks_refetch: Duration,
+    jwks_max_age: Duration,
 }
 
 impl Default for MandateVerifierBuilder {
@@ -278,6 +279,7 @@ impl Default for MandateVerifierBuilder {
             refresh: Duration::from_secs(30),
             max_staleness: Duration::from_secs(120),
             min_jwks_refetch: Duration::from_secs(10),
+            jwks_max_age: Duration::from_secs(600),
         }
     }
 }
@@ -387,6 +389,15 @@ impl MandateVerifierBuilder {
         self
     }
 
+    /// How old the cached JWK Set may grow before it is fetched again, in
+    /// the background, while requests go on with the cached keys (default
+    /// 10 minutes): a key TapPass stops publishing stops being trusted
+    /// within about this time.
+    pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
+        self.jwks_max_age = max_age;
+        self
+    }
+
     /// Builds the verifier. Nothing is fetched yet.
     ///
     /// Fails with [`Error::Config`](crate::Error::Config) for a header name
@@ -418,10 +429,11 @@ impl MandateVerifierBuilder {
                     Some(url) => url.clone(),
                     None => format!("{}{JWKS_PATH}", base()?),
                 };
-                Keys::Jwks(Box::new(keys::Jwks::new(
+                Keys::Jwks(Arc::new(keys::Jwks::new(
                     parse_url(&url, "JWKS")?,
                     http.clone(),
                     self.min_jwks_refetch,
+                    self.jwks_max_age,
                 )))
             }
         };
