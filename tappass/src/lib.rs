@@ -15,6 +15,9 @@ pub mod extract;
 mod governed;
 pub mod layer;
 pub mod macros_guide;
+#[cfg(feature = "mandate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mandate")))]
+pub mod mandate;
 #[cfg(feature = "utoipa")]
 #[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
 pub mod openapi;

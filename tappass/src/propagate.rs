@@ -24,6 +24,24 @@
 //! # Ok(text) }
 //! ```
 //!
+//! A mandate travels the same way: after `agent.govern_tool(..)` allowed a
+//! call, `.with_mandate(token)` puts the verdict's
+//! [`mandate()`](crate::agent::ToolVerdict::mandate) in `X-TapPass-Mandate`
+//! for the service that performs the action:
+//!
+//! ```no_run
+//! use tappass::propagate::PropagateSession;
+//!
+//! # async fn run(agent: tappass::Agent, client: reqwest::Client) -> Result<(), Box<dyn std::error::Error>> {
+//! let verdict = agent.govern_tool("search", serde_json::json!({"q": "rust"})).await?;
+//! let mut request = client.post("http://search.internal/search").propagate_session();
+//! if let Some(mandate) = verdict.mandate() {
+//!     request = request.with_mandate(mandate);
+//! }
+//! request.send().await?;
+//! # Ok(()) }
+//! ```
+//!
 //! The same with an `http` request, and outside a session (where nothing is added):
 //!
 //! ```
@@ -63,17 +81,54 @@ pub trait PropagateSession: Sized {
 
     /// Adds the headers of `session`.
     fn with_session(self, session: &crate::Session) -> Self;
+
+    /// Adds a mandate ([`ToolVerdict::mandate`](crate::agent::ToolVerdict::mandate))
+    /// in `X-TapPass-Mandate`, marked sensitive, replacing one already there.
+    /// A value that cannot be a header (never the case for a token TapPass
+    /// issued) adds nothing, so the next service answers `mandate_missing`.
+    fn with_mandate(self, mandate: &str) -> Self;
+}
+
+/// The mandate as a header value, marked sensitive (kept out of debug output
+/// and HTTP/2 header compression).
+fn mandate_value(mandate: &str) -> Option<http::HeaderValue> {
+    let mut value = http::HeaderValue::from_str(mandate).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+/// `X-TapPass-Mandate`.
+const MANDATE: http::HeaderName = http::HeaderName::from_static("x-tappass-mandate");
+
+fn put_mandate(headers: &mut http::HeaderMap, mandate: &str) {
+    match mandate_value(mandate) {
+        Some(value) => {
+            headers.insert(MANDATE, value);
+        }
+        None => tracing::warn!("a mandate that is not a valid header value was not sent"),
+    }
 }
 
 impl PropagateSession for reqwest::RequestBuilder {
     fn with_session(self, session: &crate::Session) -> Self {
         self.headers(session.headers())
     }
+
+    fn with_mandate(self, mandate: &str) -> Self {
+        let mut headers = http::HeaderMap::new();
+        put_mandate(&mut headers, mandate);
+        self.headers(headers)
+    }
 }
 
 impl<B> PropagateSession for http::Request<B> {
     fn with_session(mut self, session: &crate::Session) -> Self {
         session.write_headers(self.headers_mut());
+        self
+    }
+
+    fn with_mandate(mut self, mandate: &str) -> Self {
+        put_mandate(self.headers_mut(), mandate);
         self
     }
 }
@@ -85,11 +140,23 @@ impl PropagateSession for http::request::Builder {
         }
         self
     }
+
+    fn with_mandate(mut self, mandate: &str) -> Self {
+        if let Some(headers) = self.headers_mut() {
+            put_mandate(headers, mandate);
+        }
+        self
+    }
 }
 
 impl PropagateSession for http::HeaderMap {
     fn with_session(mut self, session: &crate::Session) -> Self {
         session.write_headers(&mut self);
+        self
+    }
+
+    fn with_mandate(mut self, mandate: &str) -> Self {
+        put_mandate(&mut self, mandate);
         self
     }
 }

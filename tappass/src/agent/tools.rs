@@ -102,6 +102,21 @@ pub struct ToolVerdict {
     pub degraded: bool,
 }
 
+impl ToolVerdict {
+    /// The mandate TapPass issued with this `allow` (the decision's
+    /// `mandate`, a compact JWS), to send to the service that performs the
+    /// action in `X-TapPass-Mandate`:
+    /// [`with_mandate`](crate::propagate::PropagateSession::with_mandate)
+    /// does it in one call. `None` when the server issued none (or the call
+    /// was not governed). It is a bearer credential: do not log it.
+    pub fn mandate(&self) -> Option<&str> {
+        self.raw
+            .get("mandate")
+            .and_then(Value::as_str)
+            .filter(|m| !m.is_empty())
+    }
+}
+
 /// The state of an approval request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -1,7 +1,7 @@
 //! `tappass-dev`: the TapPass-compatible development server, as a program.
 //!
 //! ```text
-//! tappass-dev [--listen ADDR] [--policy FILE]
+//! tappass-dev [--listen ADDR] [--policy FILE] [--signing-key FILE]
 //! ```
 
 use std::net::SocketAddr;
@@ -19,7 +19,7 @@ keeps approvals and audit events in memory, and applies a small TOML policy whos
 demo triggers produce every kind of governance decision.
 
 USAGE:
-    tappass-dev [--listen ADDR] [--policy FILE]
+    tappass-dev [--listen ADDR] [--policy FILE] [--signing-key FILE]
 
 OPTIONS:
     --listen ADDR            Address to listen on [default: 127.0.0.1:9620]
@@ -27,6 +27,8 @@ OPTIONS:
                              loopback is warned about: there is no real
                              authentication)
     --policy FILE            Policy file in TOML [default: the built-in policy]
+    --signing-key FILE       P-256 private key (PKCS#8 PEM) that signs mandates
+                             [default: a key generated at start]
     --print-default-policy   Print the built-in policy and exit
     -h, --help               Print this help and exit
     -V, --version            Print the version and exit
@@ -39,6 +41,7 @@ enum Command {
     Serve {
         listen: SocketAddr,
         policy: Option<String>,
+        signing_key: Option<String>,
     },
     Help,
     Version,
@@ -48,6 +51,7 @@ enum Command {
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
     let mut listen: Option<SocketAddr> = None;
     let mut policy: Option<String> = None;
+    let mut signing_key: Option<String> = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -81,12 +85,19 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
                 }
                 policy = Some(value("--policy")?);
             }
+            "--signing-key" => {
+                if signing_key.is_some() {
+                    return Err("`--signing-key` is given twice".into());
+                }
+                signing_key = Some(value("--signing-key")?);
+            }
             other => return Err(format!("unexpected argument `{other}`")),
         }
     }
     Ok(Command::Serve {
         listen: listen.unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("a valid default")),
         policy,
+        signing_key,
     })
 }
 
@@ -101,7 +112,7 @@ async fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(format_args!("{e}\nRun `tappass-dev --help` for usage.")),
     };
-    let (listen, policy_path) = match command {
+    let (listen, policy_path, signing_key) = match command {
         Command::Help => {
             println!("{HELP}");
             return ExitCode::SUCCESS;
@@ -114,7 +125,11 @@ async fn main() -> ExitCode {
             print!("{DEFAULT_POLICY}");
             return ExitCode::SUCCESS;
         }
-        Command::Serve { listen, policy } => (listen, policy),
+        Command::Serve {
+            listen,
+            policy,
+            signing_key,
+        } => (listen, policy, signing_key),
     };
     let (policy, policy_name) = match &policy_path {
         Some(path) => match Policy::from_file(path) {
@@ -124,12 +139,14 @@ async fn main() -> ExitCode {
         None => (Policy::default(), "the built-in policy".to_owned()),
     };
     let rules = policy.len();
-    let server = match DevServer::builder()
-        .policy(policy)
-        .listen(listen)
-        .start()
-        .await
-    {
+    let mut builder = DevServer::builder().policy(policy).listen(listen);
+    if let Some(path) = &signing_key {
+        builder = match builder.signing_key_file(path) {
+            Ok(b) => b,
+            Err(e) => return fail(e),
+        };
+    }
+    let server = match builder.start().await {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -145,6 +162,11 @@ async fn main() -> ExitCode {
             "tappass-dev: warning: listening on {listen}, not only on loopback: the dev server has no real authentication (any `tp_` key is accepted), so anyone who can reach this address can read its audit events and decide its approvals. Use --listen 127.0.0.1:PORT unless that is what you want."
         );
     }
+    println!(
+        "mandates: signed with key `{}`, published at {}",
+        server.mandate_kid(),
+        server.jwks_url()
+    );
     println!();
     println!("Use it from an agent or service:");
     println!("    export TAPPASS_URL={url} TAPPASS_API_KEY=tp_dev");
@@ -204,21 +226,24 @@ mod tests {
             parse(&[]).unwrap(),
             Command::Serve {
                 listen: "127.0.0.1:9620".parse().unwrap(),
-                policy: None
+                policy: None,
+                signing_key: None,
             }
         );
         assert_eq!(
             parse(&["--listen", "0.0.0.0:8080", "--policy=p.toml"]).unwrap(),
             Command::Serve {
                 listen: "0.0.0.0:8080".parse().unwrap(),
-                policy: Some("p.toml".into())
+                policy: Some("p.toml".into()),
+                signing_key: None,
             }
         );
         assert_eq!(
-            parse(&["--listen=[::1]:0"]).unwrap(),
+            parse(&["--listen=[::1]:0", "--signing-key", "k.pem"]).unwrap(),
             Command::Serve {
                 listen: "[::1]:0".parse().unwrap(),
-                policy: None
+                policy: None,
+                signing_key: Some("k.pem".into()),
             }
         );
         assert_eq!(parse(&["--policy", "x", "-h"]).unwrap(), Command::Help);

@@ -21,7 +21,8 @@ use super::correlation::Correlation;
 use super::decision::Stop;
 use super::events::server_event;
 use super::ids;
-use super::policy::{Action, Matcher};
+use super::mandates;
+use super::policy::{Action, Grant, Matcher};
 use super::server::{
     body_bytes, parse_json, with_headers, Caller, Failure, Shared, MAX_FIELD_BYTES,
 };
@@ -92,6 +93,8 @@ struct Outcome {
     rule: Option<String>,
     blocking_step: Option<String>,
     approval: Option<Approval>,
+    /// What the mandate of an `allow` grants.
+    grant: Grant,
 }
 
 impl Outcome {
@@ -102,6 +105,7 @@ impl Outcome {
             rule,
             blocking_step: None,
             approval: None,
+            grant: Grant::default(),
         }
     }
 
@@ -112,6 +116,7 @@ impl Outcome {
             rule: Some(rule.to_owned()),
             blocking_step: Some(blocking_step),
             approval: None,
+            grant: Grant::default(),
         }
     }
 }
@@ -131,7 +136,10 @@ fn evaluate(
         }
         let reason = rule.reason.clone();
         return Ok(match &rule.action {
-            Action::Allow => Outcome::allow(reason, Some(rule.name.clone())),
+            Action::Allow => Outcome {
+                grant: rule.grant.clone(),
+                ..Outcome::allow(reason, Some(rule.name.clone()))
+            },
             Action::Block { blocked_by } | Action::PolicyBlock { blocked_by, .. } => {
                 Outcome::block(reason, &rule.name, blocked_by.clone())
             }
@@ -175,6 +183,7 @@ fn evaluate(
                         rule: Some(rule.name.clone()),
                         blocking_step: Some(rule.name.clone()),
                         approval: None,
+                        grant: Grant::default(),
                     },
                 };
                 outcome.approval = Some(found.row);
@@ -284,8 +293,24 @@ pub(crate) async fn govern(
             ));
         }
     }
+    let mandate = if outcome.outcome == "allow" {
+        let token = shared.mandates().issue(
+            &shared.base_url,
+            mandates::Grant {
+                tool: &behaviour.tool,
+                capabilities: outcome.grant.capabilities.clone(),
+                ttl: outcome.grant.ttl,
+                session_id: &corr.session_id,
+                agent_uuid: &corr.agent_uuid,
+            },
+        );
+        Some(token.map_err(Failure::internal)?)
+    } else {
+        None
+    };
     let body = json!({
         "outcome": outcome.outcome,
+        "mandate": mandate,
         "reason": outcome.reason,
         "behavior_id": behaviour.behavior_id,
         "pipeline_id": corr.pipeline_uuid,

@@ -19,7 +19,8 @@
 //! The files of this module follow the concepts of the guide below:
 //! [`DevServer`] (`server.rs`), the [`Policy`] file (`policy.rs`), governed
 //! chat (`chat.rs`), tool governance (`govern.rs`), [`Approval`]s
-//! (`approvals.rs`) and audit events (`events.rs`).
+//! (`approvals.rs`), audit events (`events.rs`) and mandates
+//! (`mandates.rs`).
 //!
 #![doc = include_str!("../docs/dev-server.md")]
 
@@ -32,6 +33,7 @@ mod events;
 mod govern;
 mod idempotency;
 mod ids;
+mod mandates;
 mod policy;
 mod server;
 
@@ -39,5 +41,6 @@ mod server;
 mod tests;
 
 pub use approvals::{Approval, ApprovalState};
+pub use mandates::IssuedMandate;
 pub use policy::{Policy, PolicyError, DEFAULT_POLICY};
 pub use server::{DevServer, DevServerBuilder};

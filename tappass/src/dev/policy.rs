@@ -24,6 +24,9 @@ use crate::decision::Redaction;
 /// (`tappass-dev --print-default-policy` prints it).
 pub const DEFAULT_POLICY: &str = include_str!("default-policy.toml");
 
+/// How long a mandate lasts unless its rule says `mandate_ttl_seconds`: 5 minutes.
+pub(crate) const DEFAULT_MANDATE_TTL: Duration = Duration::from_secs(300);
+
 /// The longest `expires_in_seconds` a rule may ask for: 30 days.
 const MAX_EXPIRY_SECONDS: u64 = 30 * 24 * 3600;
 
@@ -167,6 +170,25 @@ pub(crate) struct Rule {
     pub(crate) reason: String,
     pub(crate) matcher: Matcher,
     pub(crate) action: Action,
+    /// What the mandate of an `allow` grants (tool rules only).
+    pub(crate) grant: Grant,
+}
+
+/// The mandate an `allow` of a tool call carries: its capabilities (empty:
+/// `tool:call:<tool>`) and how long it lasts.
+#[derive(Debug, Clone)]
+pub(crate) struct Grant {
+    pub(crate) capabilities: Vec<String>,
+    pub(crate) ttl: Duration,
+}
+
+impl Default for Grant {
+    fn default() -> Self {
+        Grant {
+            capabilities: Vec::new(),
+            ttl: DEFAULT_MANDATE_TTL,
+        }
+    }
 }
 
 /// What a rule looks at: a chat prompt or a tool call.
@@ -596,6 +618,8 @@ const KIND_FIELDS: &[(&str, &[&str])] = &[
     ),
     ("tool_name", &["tool_integrity_violation"]),
     ("violation", &["tool_integrity_violation"]),
+    ("capabilities", &["allow"]),
+    ("mandate_ttl_seconds", &["allow"]),
 ];
 
 fn parse(text: &str) -> Result<Policy, Vec<String>> {
@@ -880,6 +904,7 @@ fn parse_rule(index: usize, item: &Toml, problems: &mut Vec<String>) -> Option<R
     let action =
         decision.map(|(d, _)| parse_action(d, name.as_deref().unwrap_or(""), &matcher, &mut r));
     let reason = r.string("reason");
+    let grant = parse_grant(&matcher, &mut r);
 
     if r.problems.len() != before {
         return None;
@@ -891,7 +916,33 @@ fn parse_rule(index: usize, item: &Toml, problems: &mut Vec<String>) -> Option<R
         reason,
         matcher,
         action,
+        grant,
     })
+}
+
+/// `capabilities` and `mandate_ttl_seconds`: what the mandate of a tool
+/// call's `allow` grants.
+fn parse_grant(matcher: &Option<Matcher>, r: &mut Reader<'_>) -> Grant {
+    let given = ["capabilities", "mandate_ttl_seconds"]
+        .into_iter()
+        .find(|k| r.table.contains_key(*k));
+    if let (Some(key), Some(Matcher::Prompt(_))) = (given, matcher) {
+        r.problem(format_args!(
+            "`{key}` applies to tool calls (the mandate of an `allow`), but the rule matches prompts"
+        ));
+    }
+    let capabilities = r.strings("capabilities");
+    for capability in &capabilities {
+        if capability.is_empty() || capability.split(':').any(str::is_empty) {
+            r.problem(format_args!(
+                "capability `{capability}` is not of the form `action:resource:qualifier` (segments separated by `:`, `*` for any)"
+            ));
+        }
+    }
+    Grant {
+        capabilities,
+        ttl: r.seconds("mandate_ttl_seconds", DEFAULT_MANDATE_TTL.as_secs()),
+    }
 }
 
 fn parse_match(m: &Table, rule: &mut Reader<'_>) -> Option<Matcher> {

@@ -23,8 +23,9 @@ use tokio::task::JoinHandle;
 use super::approvals::{Approval, ApprovalState, Approvals};
 use super::events::{self, EventLog};
 use super::idempotency::{self, Answers};
+use super::mandates::{IssuedMandate, Mandates, Signer};
 use super::policy::{Policy, PolicyError};
-use super::{approvals, chat, console, govern, ids};
+use super::{approvals, chat, console, govern, ids, mandates};
 
 /// The TapPass version the dev server reports on `/health`.
 pub(crate) const SERVER_VERSION: &str = "0.6.3";
@@ -85,6 +86,7 @@ impl DevServer {
             policy: None,
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             max_event_log_bytes: events::DEFAULT_MAX_LOG_BYTES,
+            signing_key: None,
         }
     }
 
@@ -168,6 +170,36 @@ impl DevServer {
         self.inner.shared.decide(request_id, ApprovalState::Denied)
     }
 
+    /// Every mandate the server issued (on each `allow` of `/v1/govern`),
+    /// oldest first, revoked ones included.
+    pub fn mandates(&self) -> Vec<IssuedMandate> {
+        self.inner.shared.mandates().issued()
+    }
+
+    /// Revokes a mandate the server issued: it is listed by
+    /// `GET /v1/mandates/revoked` from now on. Returns `false` when the
+    /// server never issued `mandate_id`.
+    pub fn revoke_mandate(&self, mandate_id: &str) -> bool {
+        self.inner.shared.mandates().revoke(mandate_id)
+    }
+
+    /// Where the server publishes its mandate keys: `{url}/.well-known/jwks.json`.
+    pub fn jwks_url(&self) -> String {
+        format!("{}/.well-known/jwks.json", self.inner.shared.base_url)
+    }
+
+    /// The `kid` of the key mandates are signed with now.
+    pub fn mandate_kid(&self) -> String {
+        self.inner.shared.mandates().kid().to_owned()
+    }
+
+    /// Signs mandates with a freshly generated key from now on and returns
+    /// its `kid`; earlier keys stay in the JWK Set, so mandates already issued
+    /// still verify.
+    pub fn rotate_signing_key(&self) -> String {
+        self.inner.shared.mandates().rotate(Signer::generate())
+    }
+
     /// Stops the server gracefully: pending approvals are cancelled (waiters
     /// are answered), open requests get a few seconds to finish, and the port
     /// is released when this returns. Other handles of the server stop too.
@@ -218,6 +250,8 @@ pub struct DevServerBuilder {
     policy: Option<Policy>,
     listen: SocketAddr,
     max_event_log_bytes: usize,
+    /// PKCS#8 PEM of the mandate signing key; `None`: generated at start.
+    signing_key: Option<String>,
 }
 
 impl DevServerBuilder {
@@ -247,6 +281,27 @@ impl DevServerBuilder {
         self
     }
 
+    /// Signs mandates with this P-256 private key (PKCS#8 PEM,
+    /// `-----BEGIN PRIVATE KEY-----`) instead of one generated at start, so
+    /// that its public key can be pinned or its `kid` survives a restart.
+    pub fn signing_key_pem(mut self, pem: impl Into<String>) -> Self {
+        self.signing_key = Some(pem.into());
+        self
+    }
+
+    /// Reads the mandate signing key from a PKCS#8 PEM file (see
+    /// [`signing_key_pem`](Self::signing_key_pem)).
+    pub fn signing_key_file(self, path: impl AsRef<Path>) -> Result<Self, crate::Error> {
+        let path = path.as_ref();
+        let pem = std::fs::read_to_string(path).map_err(|e| {
+            crate::Error::config(format!(
+                "cannot read the signing key `{}`: {e}",
+                path.display()
+            ))
+        })?;
+        Ok(self.signing_key_pem(pem))
+    }
+
     /// Binds the address and starts serving on the current tokio runtime.
     ///
     /// On an address that is not loopback it logs a warning (`tracing`, level
@@ -255,6 +310,10 @@ impl DevServerBuilder {
     /// Fails with [`Error::Config`](crate::Error::Config) when the address
     /// cannot be bound (in use, not local, no permission).
     pub async fn start(self) -> Result<DevServer, crate::Error> {
+        let signer = match &self.signing_key {
+            Some(pem) => Signer::from_pem(pem)?,
+            None => Signer::generate(),
+        };
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
             .map_err(|e| {
@@ -272,11 +331,13 @@ impl DevServerBuilder {
                 "the TapPass dev server listens on a non-loopback address: it has no real authentication (any `tp_` key is accepted), so anyone who can reach {addr} can read its audit events and decide its approvals; listen on 127.0.0.1 unless that is what you want"
             );
         }
-        let shared = Arc::new(Shared::new(
+        let mut shared = Shared::new(
             self.policy.unwrap_or_default(),
             base_url(addr),
             self.max_event_log_bytes,
-        ));
+        );
+        shared.mandates = Mutex::new(Mandates::new(signer));
+        let shared = Arc::new(shared);
         let (stop, mut stopped) = watch::channel(false);
         let on_stop = {
             let shared = shared.clone();
@@ -338,6 +399,7 @@ pub(crate) struct Shared {
     events: Mutex<EventLog>,
     answers: Mutex<Answers>,
     agents: Mutex<HashSet<String>>,
+    mandates: Mutex<Mandates>,
 }
 
 /// How many distinct agents `/health` counts (ids are at most 256 bytes).
@@ -355,7 +417,13 @@ impl Shared {
             events: Mutex::new(EventLog::new(max_event_log_bytes)),
             answers: Mutex::default(),
             agents: Mutex::default(),
+            mandates: Mutex::new(Mandates::new(Signer::generate())),
         }
+    }
+
+    /// The mandate keys and the mandates issued. Never held across an `.await`.
+    pub(crate) fn mandates(&self) -> MutexGuard<'_, Mandates> {
+        self.mandates.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The approval store. Never held across an `.await`.
@@ -447,9 +515,12 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             post(approvals::approve),
         )
         .route("/v1/me/approvals/{request_id}/deny", post(approvals::deny))
+        .route("/v1/mandates/revoked", get(mandates::revoked))
+        .route("/v1/mandates/{mandate_id}/revoke", post(mandates::revoke))
         .route_layer(middleware::from_fn(authenticate));
     Router::new()
         .route("/health", get(health))
+        .route("/.well-known/jwks.json", get(mandates::jwks))
         .route(
             "/v1/audit/sessions/{session_id}",
             get(events::audit_session),
@@ -519,7 +590,7 @@ pub(crate) async fn not_found(method: Method, uri: Uri) -> Response {
         StatusCode::NOT_FOUND,
         "not_found",
         &format!(
-            "no route for {method} {}; the dev server serves GET /health, POST /v1/chat/completions, POST /v1/govern, POST /v1/events, GET /v1/me/approvals/{{request_id}}[/wait] and GET /v1/audit/sessions/{{session_id}}",
+            "no route for {method} {}; the dev server serves GET /health, POST /v1/chat/completions, POST /v1/govern, POST /v1/events, GET /v1/me/approvals/{{request_id}}[/wait], GET /v1/audit/sessions/{{session_id}}, GET /.well-known/jwks.json, GET /v1/mandates/revoked and POST /v1/mandates/{{mandate_id}}/revoke",
             uri.path()
         ),
     )
