@@ -756,3 +756,129 @@ async fn a_long_timeline_is_paged_with_facts_over_all_its_events() {
     assert_eq!(json["events"].as_array().unwrap().len(), 1_000);
     assert!(json["next_cursor"].is_string(), "{}", json["next_cursor"]);
 }
+
+/// Posts the revoke form of mandate `id` with `form` and extra `headers`; the status.
+async fn press_revoke(server: &DevServer, id: &str, form: &str, headers: &[(&str, String)]) -> u16 {
+    let mut request = client()
+        .post(format!("{}/mandates/{id}/revoke", server.url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.to_owned());
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn the_mandates_page_lists_what_was_granted_and_revokes_with_the_token_only() {
+    let server = DevServer::start().await.unwrap();
+    let (_, _, empty) = page(&server, "/mandates").await;
+    assert_eq!(texts(&empty, "p.empty").len(), 1);
+    // Two allowed tool calls, one of them named with markup: two mandates.
+    for (session, name) in [
+        ("ses_m1", "search"),
+        ("ses_m2", "<img src=x onerror=alert(1)>"),
+    ] {
+        let answer = tool(&server, session, "tp_searcher", name, json!({"q": "rust"})).await;
+        assert_eq!(answer["outcome"], "allow", "{answer}");
+        assert!(answer["mandate"].is_string(), "{answer}");
+    }
+    let issued = server.mandates();
+    assert_eq!(issued.len(), 2);
+    let (first, second) = (&issued[0].mandate_id, &issued[1].mandate_id);
+
+    let (status, _, doc) = page(&server, "/mandates").await;
+    assert_eq!(status, 200);
+    let rows: Vec<String> = doc
+        .select(&sel("table.mandates tbody tr"))
+        .map(|tr| tr.value().attr("id").unwrap().to_owned())
+        .collect();
+    assert_eq!(rows, [second.clone(), first.clone()], "newest first");
+    let row = doc
+        .select(&sel(&format!("tr[id='{first}']")))
+        .next()
+        .unwrap();
+    let cells: Vec<String> = row.select(&sel("td")).map(text).collect();
+    assert_eq!(cells[0], "in force");
+    assert_eq!(cells[2], "tool:call:search");
+    assert_eq!(cells[4], "ses_m1");
+    // The tool name a client chose is text, not markup.
+    assert!(doc.select(&sel("table.mandates img")).next().is_none());
+    assert!(texts(&doc, "table.mandates code")
+        .iter()
+        .any(|c| c == "tool:call:<img src=x onerror=alert(1)>"));
+    let token: String = row
+        .select(&sel("form input[name=token]"))
+        .next()
+        .unwrap()
+        .value()
+        .attr("value")
+        .unwrap()
+        .to_owned();
+    assert_eq!(token, form_token_of(&doc));
+
+    // No token, a wrong one, another origin: refused, nothing revoked.
+    let wrong = "A".repeat(token.len());
+    for (what, form, headers) in [
+        ("no token", String::new(), vec![]),
+        ("a wrong token", format!("token={wrong}"), vec![]),
+        (
+            "another origin",
+            format!("token={token}"),
+            vec![("origin", "http://evil.example".to_owned())],
+        ),
+        (
+            "a cross-site fetch",
+            format!("token={token}"),
+            vec![("sec-fetch-site", "cross-site".to_owned())],
+        ),
+    ] {
+        assert_eq!(
+            press_revoke(&server, first, &form, &headers).await,
+            403,
+            "{what}"
+        );
+        assert!(!server.mandates()[0].revoked, "{what}");
+    }
+    // The right token revokes it: the server's list says so, and so does the page.
+    assert_eq!(
+        press_revoke(&server, first, &format!("token={token}"), &[]).await,
+        303
+    );
+    assert!(server.mandates()[0].revoked);
+    assert!(!server.mandates()[1].revoked);
+    let revoked: Value = client()
+        .get(format!("{}/v1/mandates/revoked", server.url()))
+        .bearer_auth("tp_verifier")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(revoked["revoked"], json!([first]));
+    let (_, _, after) = page(&server, "/mandates").await;
+    let row = after
+        .select(&sel(&format!("tr[id='{first}']")))
+        .next()
+        .unwrap();
+    assert_eq!(text(row.select(&sel("td")).next().unwrap()), "revoked");
+    assert!(
+        row.select(&sel("form")).next().is_none(),
+        "no Revoke on a revoked mandate"
+    );
+    assert_eq!(
+        press_revoke(&server, "m_unknown", &format!("token={token}"), &[]).await,
+        404
+    );
+}
+
+/// The form token of a parsed console page (every form carries the same one).
+fn form_token_of(doc: &Html) -> String {
+    let tokens: Vec<&str> = doc
+        .select(&sel("form input[name=token]"))
+        .map(|i| i.value().attr("value").unwrap())
+        .collect();
+    assert!(!tokens.is_empty() && tokens.iter().all(|t| *t == tokens[0]));
+    tokens[0].to_owned()
+}

@@ -205,6 +205,11 @@ impl Mandates {
         self.issued.clone()
     }
 
+    /// Every mandate issued, oldest first, borrowed (for the console).
+    pub(crate) fn issued_rows(&self) -> &[IssuedMandate] {
+        &self.issued
+    }
+
     /// The revoked ids, sorted.
     fn revoked(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.revoked.iter().cloned().collect();

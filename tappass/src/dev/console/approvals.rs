@@ -13,7 +13,7 @@ use http::{HeaderMap, StatusCode};
 use maud::{html, Markup};
 
 use super::layout::{self, decision_class, Refresh, Section};
-use super::{guard, FormToken};
+use super::FormToken;
 use crate::dev::approvals::{ApprovalState, Asked, Asking};
 use crate::dev::server::Shared;
 
@@ -160,8 +160,8 @@ pub(super) async fn deny(
     decide(&shared, &token, &id, &headers, body, ApprovalState::Denied)
 }
 
-/// Decides approval `id` when the form passes the [`guard`], then sends the
-/// browser back to the approvals page (303).
+/// Decides approval `id` when the form passes the [`guard`](super::guard),
+/// then sends the browser back to the approvals page (303).
 fn decide(
     shared: &Shared,
     token: &FormToken,
@@ -170,38 +170,24 @@ fn decide(
     body: Result<Bytes, BytesRejection>,
     verdict: ApprovalState,
 ) -> Response {
-    let refused = |status: StatusCode, message: &str| {
-        let body = html! {
-            h1 { "Not done" }
-            p.lead { (message) }
-            p { a href="/approvals" { "Back to the approvals" } }
-        };
-        layout::page(
-            shared,
-            status,
-            Some(Section::Approvals),
-            "Not done",
-            Refresh::Off,
-            body,
-        )
+    let form = super::Form {
+        shared,
+        section: Section::Approvals,
+        back: ("/approvals", "Back to the approvals"),
     };
-    let form = match body {
-        Ok(form) => form,
-        Err(e) => return refused(e.status(), &e.body_text()),
-    };
-    if let Err(refusal) = guard(headers, token, &form) {
-        return refused(StatusCode::FORBIDDEN, refusal.message());
+    if let Some(refused) = form.refusal(token, headers, body) {
+        return refused;
     }
     if shared.decide(id, verdict) {
         return Redirect::to("/approvals").into_response();
     }
     let row = shared.approvals().get(id);
     match row {
-        None => refused(
+        None => form.refused(
             StatusCode::NOT_FOUND,
             &format!("there is no approval {id} on this server."),
         ),
-        Some(row) => refused(
+        Some(row) => form.refused(
             StatusCode::CONFLICT,
             &format!(
                 "approval {id} is already {}; only a pending approval can be decided.",

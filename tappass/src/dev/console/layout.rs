@@ -12,24 +12,28 @@ use crate::dev::server::Shared;
 use crate::Timestamp;
 
 /// A part of the console, as the navigation lists it.
-///
-/// The mandates page slots in here (a variant, its `href` and `label`) once
-/// the dev server issues mandates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Section {
     Sessions,
     Approvals,
+    Mandates,
     Policy,
 }
 
 impl Section {
     /// Every section, in navigation order.
-    const ALL: [Section; 3] = [Section::Sessions, Section::Approvals, Section::Policy];
+    const ALL: [Section; 4] = [
+        Section::Sessions,
+        Section::Approvals,
+        Section::Mandates,
+        Section::Policy,
+    ];
 
     fn href(self) -> &'static str {
         match self {
             Section::Sessions => "/",
             Section::Approvals => "/approvals",
+            Section::Mandates => "/mandates",
             Section::Policy => "/policy",
         }
     }
@@ -38,6 +42,7 @@ impl Section {
         match self {
             Section::Sessions => "Sessions",
             Section::Approvals => "Approvals",
+            Section::Mandates => "Mandates",
             Section::Policy => "Policy",
         }
     }

@@ -1,31 +1,38 @@
 //! The dev console: pages for people at the dev server's root.
 //!
 //! One module per page — [`sessions`] (`/`), [`session`] (a session's
-//! `audit_url`, for a browser), [`approvals`] (`/approvals`) and [`policy`]
-//! (`/policy`) — rendered with maud (which escapes every value it is given)
+//! `audit_url`, for a browser), [`approvals`] (`/approvals`), [`mandates`]
+//! (`/mandates`) and [`policy`] (`/policy`) — rendered with maud (which escapes every value it is given)
 //! into the shared [`layout`]. The pages work without JavaScript; a small
 //! served script only reloads them while they are open.
 //!
-//! Reading needs nothing. The one state change, deciding an approval, is a
-//! form that carries the server's [`FormToken`]; [`guard`] refuses (403) a
+//! Reading needs nothing. The state changes, deciding an approval and
+//! revoking a mandate, are forms that carry the server's [`FormToken`];
+//! [`guard`] refuses (403) a
 //! request without it, with a wrong one, sent from another origin, or sent to
 //! a host name other than `localhost` (DNS rebinding), so no other web page
 //! the developer visits can press the buttons.
 
 mod approvals;
 mod layout;
+mod mandates;
 mod policy;
 mod session;
 mod sessions;
 
 use std::sync::Arc;
 
+use axum::extract::rejection::BytesRejection;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use http::{header, HeaderMap, HeaderValue};
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+use maud::html;
 
 use super::ids;
 use super::server::Shared;
+use layout::{Refresh, Section};
 
 pub(crate) use session::page as session_page;
 
@@ -39,6 +46,8 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/approvals", get(approvals::page))
         .route("/approvals/{request_id}/approve", post(approvals::approve))
         .route("/approvals/{request_id}/deny", post(approvals::deny))
+        .route("/mandates", get(mandates::page))
+        .route("/mandates/{mandate_id}/revoke", post(mandates::revoke))
         .route("/policy", get(policy::page))
         .route("/console.css", get(layout::stylesheet))
         .route("/console.js", get(layout::script))
@@ -135,6 +144,51 @@ fn guard(headers: &HeaderMap, token: &FormToken, form: &[u8]) -> Result<(), Refu
         None => Err(Refusal::MissingToken),
         Some(given) if token.matches(&given) => Ok(()),
         Some(_) => Err(Refusal::WrongToken),
+    }
+}
+
+/// A console form being handled: where it belongs and where its refusal
+/// page leads back to.
+struct Form<'a> {
+    shared: &'a Shared,
+    section: Section,
+    /// The page to go back to, and the link's text.
+    back: (&'static str, &'static str),
+}
+
+impl Form<'_> {
+    /// Reads the form and passes it through the [`guard`]: `None` when it
+    /// may be acted on, else the page that says why it was refused.
+    fn refusal(
+        &self,
+        token: &FormToken,
+        headers: &HeaderMap,
+        body: Result<Bytes, BytesRejection>,
+    ) -> Option<Response> {
+        match body {
+            Err(e) => Some(self.refused(e.status(), &e.body_text())),
+            Ok(form) => guard(headers, token, &form)
+                .err()
+                .map(|r| self.refused(StatusCode::FORBIDDEN, r.message())),
+        }
+    }
+
+    /// The page that says the form was not acted on, and why.
+    fn refused(&self, status: StatusCode, message: &str) -> Response {
+        let (href, text) = self.back;
+        let body = html! {
+            h1 { "Not done" }
+            p.lead { (message) }
+            p { a href=(href) { (text) } }
+        };
+        layout::page(
+            self.shared,
+            status,
+            Some(self.section),
+            "Not done",
+            Refresh::Off,
+            body,
+        )
     }
 }
 
