@@ -156,7 +156,7 @@ async fn main() -> ExitCode {
         env!("CARGO_PKG_VERSION")
     );
     println!("policy: {policy_name} ({rules} rules)");
-    println!("console: {url}/ (sessions, approvals and the policy, in a browser)");
+    println!("console: {url}/ (sessions, approvals, mandates and the policy, in a browser)");
     if !server.is_loopback() {
         eprintln!(
             "tappass-dev: warning: listening on {listen}, not only on loopback: the dev server has no real authentication (any `tp_` key is accepted), so anyone who can reach this address can read its audit events and decide its approvals. Use --listen 127.0.0.1:PORT unless that is what you want."

@@ -83,7 +83,7 @@ pub(super) async fn page(
             } @else {
                 table.mandates {
                     thead { tr {
-                        th { "State" } th { "Mandate" } th { "Grants" } th { "Agent" } th { "Session" }
+                        th { "State" } th { "Mandate" } th { "Grants" } th { "Agent and session" }
                         th { "Issued" } th { "Expires" } th {}
                     } }
                     tbody {
@@ -113,10 +113,12 @@ fn row(m: &IssuedMandate, standing: Standing, token: &FormToken) -> Markup {
             td { span class=(standing.class()) { (standing.label()) } }
             td.mono { (m.mandate_id) br; span.dim { "tool " (m.tool) } }
             td { @for (i, c) in m.capabilities.iter().enumerate() { @if i > 0 { br; } code { (c) } } }
-            td.mono { (m.agent_uuid) }
-            td { a.mono href=(layout::session_href(&m.session_id)) { (m.session_id) } }
-            td { (layout::timestamp(m.issued_at)) }
-            td { span title=(m.expires_at.to_string()) { (layout::from_now(m.expires_at)) } }
+            td.who {
+                span.mono { (m.agent_uuid) } br;
+                a.mono href=(layout::session_href(&m.session_id)) { (m.session_id) }
+            }
+            td.when { (layout::timestamp(m.issued_at)) }
+            td.when { span title=(m.expires_at.to_string()) { (layout::from_now(m.expires_at)) } }
             td {
                 @if standing == Standing::InForce {
                     form method="post" action=(layout::path(&["mandates", &m.mandate_id, "revoke"])) {
