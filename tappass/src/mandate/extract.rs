@@ -3,26 +3,34 @@
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
 
+use super::verifier::require;
 use super::{Mandate, MandateRejection, MandateVerifier};
+use crate::session::scope;
 
 /// A mandate verified for this request by [`RequireMandate`](super::RequireMandate)
 /// (capabilities included), put in its extensions.
 #[derive(Clone)]
 pub(crate) struct Verified(pub(crate) Mandate);
 
-/// The verifier a request can use: an `Extension<MandateVerifier>`.
-fn verifier(parts: &Parts) -> Result<MandateVerifier, MandateRejection> {
-    parts
-        .extensions
-        .get::<MandateVerifier>()
-        .cloned()
-        .ok_or_else(|| {
-            let error = crate::Error::config(
-                "a handler extracts a `Mandate` but no verifier is configured: add `.layer(tappass::mandate::RequireMandate::new(verifier))` or `.layer(axum::Extension(verifier))` to the router",
-            );
-            tracing::error!(%error, "no mandate verifier");
-            MandateRejection::TapPass(error)
-        })
+/// The verifier a request has: the one of the [`TapPassLayer`](crate::TapPassLayer)
+/// it runs behind (`.mandates(verifier)`, read from the request's scope),
+/// else an `Extension<MandateVerifier>`. The one place that decides it, for
+/// the extractor, `#[governed(capability = "…")]` and
+/// [`RequireMandate::from_extension`](super::RequireMandate::from_extension).
+pub(crate) fn request_verifier(parts: &Parts) -> Option<MandateVerifier> {
+    scope::with(|scope| scope?.layer()?.mandates.clone())
+        .or_else(|| parts.extensions.get::<MandateVerifier>().cloned())
+}
+
+/// [`request_verifier`], or the `500` that says how to configure one.
+pub(crate) fn verifier(parts: &Parts) -> Result<MandateVerifier, MandateRejection> {
+    request_verifier(parts).ok_or_else(|| {
+        let error = crate::Error::config(
+            "a handler needs a mandate but no verifier is configured: build the layer with `TapPassLayer::builder().mandates(verifier)`, or add `.layer(axum::Extension(verifier))` (or `.layer(tappass::mandate::RequireMandate::new(verifier))`) to the router",
+        );
+        tracing::error!(%error, "no mandate verifier");
+        MandateRejection::TapPass(error)
+    })
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Mandate {
@@ -54,5 +62,36 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Mandate {
             Some(token) => verifier.verify(token).await.map(Some),
             None => Ok(None),
         }
+    }
+}
+
+/// The capabilities a `#[governed(capability = "…")]` route requires:
+/// implemented by the macro for a hidden type, per handler. Not public API.
+#[doc(hidden)]
+pub trait Capabilities {
+    /// The required capabilities, in the order written.
+    const REQUIRED: &'static [&'static str];
+}
+
+/// The hidden first parameter of a `#[governed(capability = "…")]` handler,
+/// before the route's session and every other extractor: verifies the
+/// request's mandate with the [request's verifier](request_verifier), checks
+/// `C::REQUIRED`, and leaves the mandate for a `Mandate` parameter. Not
+/// public API.
+#[doc(hidden)]
+pub struct RequiredMandate<C>(std::marker::PhantomData<fn() -> C>);
+
+impl<S: Send + Sync, C: Capabilities> FromRequestParts<S> for RequiredMandate<C> {
+    type Rejection = MandateRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let mandate = match parts.extensions.get::<Verified>() {
+            // Already verified by a `RequireMandate` in front of the route.
+            Some(Verified(mandate)) => mandate.clone(),
+            None => verifier(parts)?.verify_headers(&parts.headers).await?,
+        };
+        require(&mandate, C::REQUIRED)?;
+        parts.extensions.insert(Verified(mandate));
+        Ok(RequiredMandate(std::marker::PhantomData))
     }
 }

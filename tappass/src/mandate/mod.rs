@@ -10,6 +10,8 @@ mod revocation;
 mod verifier;
 
 pub use claims::{Capability, Mandate};
+#[doc(hidden)]
+pub use extract::{Capabilities, RequiredMandate};
 pub use layer::{RequireMandate, RequireMandateService};
 pub use rejection::MandateRejection;
 pub use revocation::{BoxFuture, RevocationSource};
