@@ -216,7 +216,7 @@ impl TapPassLayerBuilder {
     ///     .no_revocation()
     ///     .build()?;
     /// let layer = tappass::TapPassLayer::builder().mandates(verifier).build()?; // no API key
-    /// let app = axum::Router::new()
+    /// let app: axum::Router = axum::Router::new()
     ///     .route("/search", axum::routing::post(|| async { "searched" }))
     ///     .layer(layer);
     /// # drop(app); Ok(()) }
