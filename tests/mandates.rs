@@ -1336,3 +1336,84 @@ async fn require_mandate_from_extension_uses_the_layers_verifier() {
     })
     .await;
 }
+
+/// A router state that holds the verifier.
+#[derive(Clone)]
+struct WithVerifier {
+    verifier: MandateVerifier,
+    greeting: &'static str,
+}
+
+impl axum::extract::FromRef<WithVerifier> for MandateVerifier {
+    fn from_ref(state: &WithVerifier) -> MandateVerifier {
+        state.verifier.clone()
+    }
+}
+
+#[tappass::governed(capability = "tool:call:search")]
+async fn governed_with_state(
+    axum::extract::State(state): axum::extract::State<WithVerifier>,
+    mandate: Mandate,
+) -> String {
+    format!("{} {}", state.greeting, mandate.id().unwrap_or("-"))
+}
+
+/// A state without a verifier: the route falls back to the `Extension`.
+#[tappass::governed(capability = "tool:call:search")]
+async fn governed_with_other_state(
+    axum::extract::State(greeting): axum::extract::State<&'static str>,
+    mandate: Mandate,
+) -> String {
+    format!("{greeting} {}", mandate.id().unwrap_or("-"))
+}
+
+#[tokio::test]
+async fn capability_finds_the_verifier_in_the_routers_state() {
+    bounded(async {
+        let server = default_server().await;
+        let state = WithVerifier {
+            verifier: verifier(&server).build().unwrap(),
+            greeting: "hi",
+        };
+        let b = serve(
+            Router::new()
+                .route("/search", post(governed_with_state))
+                .with_state(state),
+        )
+        .await;
+        assert_refused(&call(&b.url, None).await, 403, "mandate_missing", "");
+        let other = mandate_for(&server, "send_email").await;
+        assert_refused(
+            &call(&b.url, Some(&other)).await,
+            403,
+            "mandate_insufficient",
+            &other,
+        );
+        let token = mandate_for(&server, "search").await;
+        let id = server.mandates().last().unwrap().mandate_id.clone();
+        let granted = call(&b.url, Some(&token)).await;
+        assert_eq!(granted.0, 200, "{}", granted.1);
+        assert_eq!(granted.1, Value::String(format!("hi {id}")));
+
+        // A state that holds none: the `Extension`'s; with neither, the 500.
+        let with_extension = serve(
+            Router::new()
+                .route("/search", post(governed_with_other_state))
+                .layer(Extension(verifier(&server).build().unwrap()))
+                .with_state("hello"),
+        )
+        .await;
+        let granted = call(&with_extension.url, Some(&token)).await;
+        assert_eq!(granted.1, Value::String(format!("hello {id}")));
+        let neither = serve(
+            Router::new()
+                .route("/search", post(governed_with_other_state))
+                .with_state("hello"),
+        )
+        .await;
+        let refused = call(&neither.url, Some(&token)).await;
+        assert_eq!(refused.0, 500, "{}", refused.1);
+        assert_eq!(refused.1["error"], "governance_misconfigured");
+    })
+    .await;
+}

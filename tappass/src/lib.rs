@@ -50,7 +50,10 @@ pub mod __private {
         Open, Optional, Probe, Required, Route, RouteFlag, Unused, ViaFromRef, ViaNothing,
     };
     #[cfg(feature = "mandate")]
-    pub use crate::mandate::{Capabilities, RequiredMandate};
+    pub use crate::mandate::{
+        Capabilities, FromState, RequiredMandate, VerifierSource, VerifierViaFromRef,
+        VerifierViaNothing,
+    };
     #[cfg(feature = "utoipa")]
     pub use crate::openapi::derive as openapi;
     pub use crate::response::{render, render_problem, set_retry_after, RetryAfter};
@@ -136,6 +139,12 @@ macro_rules! __mandate_param {
     ($source:ty) => {
         ::tappass::__private::RequiredMandate<$source>
     };
+    ($source:ty, $state:ty) => {
+        ::tappass::__private::RequiredMandate<
+            $source,
+            ::tappass::__private::FromState<$state, $source>,
+        >
+    };
 }
 
 /// The type of the hidden mandate parameter of `#[governed(capability = …)]`
@@ -145,7 +154,7 @@ macro_rules! __mandate_param {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __mandate_param {
-    ($source:ty) => {
+    ($($tokens:tt)*) => {
         ()
     };
 }

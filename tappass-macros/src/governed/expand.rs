@@ -77,6 +77,30 @@ pub(crate) fn handler(options: &Options, handler: &Handler<'_>) -> TokenStream {
         Some(first) => {
             let source = format_ident!("__TapPassCapabilities_{}", ident);
             let capabilities = &options.capabilities;
+            // With a `State<T>` parameter, the verifier may also come from
+            // the state (`MandateVerifier: FromRef<T>`), found at compile
+            // time for this concrete `T`, as the `Agent` is.
+            let (state_items, param) = match handler.state_type() {
+                Some(state) => (
+                    quote! {
+                        const _: () = {
+                            #[automatically_derived]
+                            impl ::tappass::__private::VerifierSource<#state> for #source {
+                                fn verifier(state: &#state) -> ::core::option::Option<::tappass::mandate::MandateVerifier> {
+                                    #[allow(unused_imports)]
+                                    use ::tappass::__private::{VerifierViaFromRef as _, VerifierViaNothing as _};
+                                    (&&::tappass::__private::Probe::<#state>::new()).verifier_from_state(state)
+                                }
+                            }
+                        };
+                    },
+                    quote!(_: ::tappass::__mandate_param!(#source, #state),),
+                ),
+                None => (
+                    TokenStream::new(),
+                    quote!(_: ::tappass::__mandate_param!(#source),),
+                ),
+            };
             let items = quote_spanned! {first.span()=>
                 #[doc(hidden)]
                 #[allow(non_camel_case_types, dead_code)]
@@ -86,9 +110,10 @@ pub(crate) fn handler(options: &Options, handler: &Handler<'_>) -> TokenStream {
                     impl ::tappass::__private::Capabilities for #source {
                         const REQUIRED: &'static [&'static str] = &[#(#capabilities),*];
                     }
+                    #state_items
                 }
             };
-            (items, quote!(_: ::tappass::__mandate_param!(#source),))
+            (items, param)
         }
     };
     // With a `State<T>` parameter, an `Agent` may also come from the state

@@ -11,7 +11,10 @@ mod verifier;
 
 pub use claims::{Capability, Mandate};
 #[doc(hidden)]
-pub use extract::{Capabilities, RequiredMandate};
+pub use extract::{
+    Capabilities, FromState, NoState, RequiredMandate, StateVerifier, VerifierSource,
+    VerifierViaFromRef, VerifierViaNothing,
+};
 pub use layer::{RequireMandate, RequireMandateService};
 pub use rejection::MandateRejection;
 pub use revocation::{BoxFuture, RevocationSource};

@@ -20,3 +20,15 @@ fn main() {
         .route("/search", post(search))
         .route("/research", post(research));
 }
+
+/// With a `State<T>` parameter whose `T` holds no verifier: still compiles
+/// (the verifier then comes from the layer or an `Extension`).
+#[tappass::governed(capability = "tool:call:search")]
+async fn stateful(axum::extract::State(n): axum::extract::State<u32>, mandate: Mandate) -> String {
+    format!("{n} {:?}", mandate.id())
+}
+
+#[allow(dead_code)]
+fn stateful_app() -> Router {
+    Router::new().route("/s", post(stateful)).with_state(7)
+}
