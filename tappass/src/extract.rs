@@ -104,7 +104,7 @@ impl fmt::Display for AgentRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "no TapPass agent for this handler: add `.layer(tappass::TapPassLayer::builder()…build()?)` to the router, or `.layer(Extension(agent))`, or set TAPPASS_URL and TAPPASS_API_KEY ({})",
+            "no TapPass agent for this handler: add `.layer(tappass::TapPassLayer::builder()…build()?)` to the router with an API key (a layer built with only `.mandates(verifier)` has no agent), or `.layer(Extension(agent))`, or set TAPPASS_URL and TAPPASS_API_KEY ({})",
             self.reason
         )
     }
@@ -120,7 +120,7 @@ impl GovernanceError for AgentRejection {
         "governance_misconfigured"
     }
     fn public_message(&self) -> Option<&'static str> {
-        Some("the governance layer of this service is missing (TapPassLayer is not installed); details are in the service's logs")
+        Some("the governance layer of this service has no TapPass agent (TapPassLayer is not installed, or has no API key); details are in the service's logs")
     }
     fn serialize_fields<M: SerializeMap>(&self, _map: &mut M) -> Result<(), M::Error> {
         Ok(())
@@ -177,9 +177,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Agent {
     }
 }
 
-/// The agent the request already has: the layer's, or an `Extension<Agent>`.
+/// The agent the request already has: the layer's (a layer that only
+/// verifies mandates has none), or an `Extension<Agent>`.
 pub(crate) fn request_agent(parts: &Parts) -> Option<Agent> {
-    scope::with(|scope| Some(scope?.layer()?.agent.clone()))
+    scope::with(|scope| scope?.layer()?.agent.clone())
         .or_else(|| parts.extensions.get::<Agent>().cloned())
 }
 

@@ -49,6 +49,11 @@ pub mod __private {
         typed, AgentSource, Governed, GovernedContext, Inherit, InjectedAgent, JoinOnly, Need,
         Open, Optional, Probe, Required, Route, RouteFlag, Unused, ViaFromRef, ViaNothing,
     };
+    #[cfg(feature = "mandate")]
+    pub use crate::mandate::{
+        Capabilities, FromState, RequiredMandate, VerifierSource, VerifierViaFromRef,
+        VerifierViaNothing,
+    };
     #[cfg(feature = "utoipa")]
     pub use crate::openapi::derive as openapi;
     pub use crate::response::{render, render_problem, set_retry_after, RetryAfter};
@@ -97,5 +102,59 @@ macro_rules! __openapi {
         ::core::compile_error!(
             "`#[governance(openapi)]` needs the `utoipa` feature of tappass: `tappass = { version = \"0.1\", features = [\"utoipa\"] }`"
         );
+    };
+}
+
+/// What `#[governed(capability = …)]` expands its items to: the tokens with
+/// the `mandate` feature, a clear compile error without it. Not public API.
+#[cfg(feature = "mandate")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mandate {
+    ($($tokens:tt)*) => {
+        $($tokens)*
+    };
+}
+
+/// What `#[governed(capability = …)]` expands its items to: the tokens with
+/// the `mandate` feature, a clear compile error without it. Not public API.
+#[cfg(not(feature = "mandate"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mandate {
+    ($($tokens:tt)*) => {
+        ::core::compile_error!(
+            "`#[governed(capability = \"…\")]` verifies mandates, which needs the `mandate` feature of tappass: `tappass = { version = \"0.1\", features = [\"mandate\"] }`"
+        );
+    };
+}
+
+/// The type of the hidden mandate parameter of `#[governed(capability = …)]`
+/// (`()` without the `mandate` feature, whose error `__mandate!` gives).
+/// Not public API.
+#[cfg(feature = "mandate")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mandate_param {
+    ($source:ty) => {
+        ::tappass::__private::RequiredMandate<$source>
+    };
+    ($source:ty, $state:ty) => {
+        ::tappass::__private::RequiredMandate<
+            $source,
+            ::tappass::__private::FromState<$state, $source>,
+        >
+    };
+}
+
+/// The type of the hidden mandate parameter of `#[governed(capability = …)]`
+/// (`()` without the `mandate` feature, whose error `__mandate!` gives).
+/// Not public API.
+#[cfg(not(feature = "mandate"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mandate_param {
+    ($($tokens:tt)*) => {
+        ()
     };
 }

@@ -1,28 +1,36 @@
-//! Parses the options of `#[governed(...)]`: only `auto_open_session = <bool>`.
+//! Parses the options of `#[governed(...)]`: `auto_open_session = <bool>` and
+//! `capability = "<id>"` (repeatable).
 
 use proc_macro2::{TokenStream, TokenTree};
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
-use syn::{Expr, ExprLit, Lit, LitBool, Token};
+use syn::{Expr, ExprLit, Lit, LitBool, LitStr, Token};
 
 use crate::errors::{closest, Errors};
 
 pub(crate) const AUTO_OPEN_SESSION: &str = "auto_open_session";
+pub(crate) const CAPABILITY: &str = "capability";
 
-const OPTIONS: &[&str] = &[AUTO_OPEN_SESSION];
+const OPTIONS: &[&str] = &[AUTO_OPEN_SESSION, CAPABILITY];
 
 /// The options of one `#[governed]` attribute.
 #[derive(Default)]
 pub(crate) struct Options {
     /// The route-level `auto_open_session`, when given.
     pub auto_open_session: Option<LitBool>,
+    /// The capabilities a mandate must grant, in the order written.
+    pub capabilities: Vec<LitStr>,
 }
 
 /// Parses `args`, recording every mistake in `errors`.
 pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> Options {
     let mut options = Options::default();
     let parser = syn::meta::parser(|meta| {
-        if meta.path.is_ident(AUTO_OPEN_SESSION) {
+        if meta.path.is_ident(CAPABILITY) {
+            if let Some(capability) = capability_value(&meta, errors)? {
+                options.capabilities.push(capability);
+            }
+        } else if meta.path.is_ident(AUTO_OPEN_SESSION) {
             if let Some(flag) = bool_value(&meta, errors)? {
                 if options.auto_open_session.is_some() {
                     errors.spanned(
@@ -42,7 +50,7 @@ pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> Options {
             errors.spanned(
                 &meta.path,
                 format_args!(
-                    "unknown `#[governed]` option `{name}`; {hint}the only option is `{AUTO_OPEN_SESSION} = true` or `{AUTO_OPEN_SESSION} = false`"
+                    "unknown `#[governed]` option `{name}`; {hint}the options are `{AUTO_OPEN_SESSION} = true` or `false`, and `{CAPABILITY} = \"action:resource:qualifier\"`"
                 ),
             );
             skip_value(&meta)?;
@@ -76,6 +84,49 @@ fn bool_value(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<Op
                 other,
                 format_args!("`{name}` is a flag: write `{name} = true` or `{name} = false`"),
             );
+            Ok(None)
+        }
+    }
+}
+
+/// The capability after `capability =`: a string of `:`-separated, non-empty
+/// segments without spaces, or `None` with an error recorded.
+fn capability_value(
+    meta: &ParseNestedMeta<'_>,
+    errors: &mut Errors,
+) -> syn::Result<Option<LitStr>> {
+    const HOW: &str = "write the capability the route requires as a string, e.g. `capability = \"tool:call:search\"`";
+    if !meta.input.peek(Token![=]) {
+        errors.spanned(
+            &meta.path,
+            format_args!("`{CAPABILITY}` needs a value: {HOW}"),
+        );
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    let expr: Expr = meta.value()?.parse()?;
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(capability),
+            ..
+        }) => {
+            let id = capability.value();
+            if id.is_empty()
+                || id.split(':').any(str::is_empty)
+                || id.chars().any(char::is_whitespace)
+            {
+                errors.spanned(
+                    &capability,
+                    format_args!(
+                        "`{id}` is not a capability: segments separated by `:`, none empty, no spaces (`*` matches any one segment of a granted capability, not of a required one); {HOW}"
+                    ),
+                );
+                return Ok(None);
+            }
+            Ok(Some(capability))
+        }
+        other => {
+            errors.spanned(other, format_args!("`{CAPABILITY}` is a string: {HOW}"));
             Ok(None)
         }
     }

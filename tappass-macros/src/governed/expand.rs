@@ -1,11 +1,13 @@
-//! Rewrites a valid handler: the governed context first (it resolves the
+//! Rewrites a valid handler: with `capability = "…"` the mandate check first
+//! (before anything else runs, the route's session and the body included),
+//! the governed context next (it resolves the
 //! route's session and fills the `Session` parameters), the injected `Agent`
 //! extractors next, the other parameters after them in their order (so the
 //! body extractor stays last), and the body run inside the request's session
 //! with its response wrapped in `Governed`.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
-use quote::{format_ident, quote, ToTokens};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::{Ident, ReturnType, Type};
 
 use super::args::Options;
@@ -66,6 +68,54 @@ pub(crate) fn handler(options: &Options, handler: &Handler<'_>) -> TokenStream {
         }
     });
     let others = handler.others();
+    // With `capability = "…"`: a hidden parameter, the first of all, that
+    // verifies the mandate before any other extractor (the route's session,
+    // the body) runs. Without the `mandate` feature, `__mandate!` is the
+    // error, at the first capability's string.
+    let (capability_items, mandate_param) = match options.capabilities.first() {
+        None => (TokenStream::new(), TokenStream::new()),
+        Some(first) => {
+            let source = format_ident!("__TapPassCapabilities_{}", ident);
+            let capabilities = &options.capabilities;
+            // With a `State<T>` parameter, the verifier may also come from
+            // the state (`MandateVerifier: FromRef<T>`), found at compile
+            // time for this concrete `T`, as the `Agent` is.
+            let (state_items, param) = match handler.state_type() {
+                Some(state) => (
+                    quote! {
+                        const _: () = {
+                            #[automatically_derived]
+                            impl ::tappass::__private::VerifierSource<#state> for #source {
+                                fn verifier(state: &#state) -> ::core::option::Option<::tappass::mandate::MandateVerifier> {
+                                    #[allow(unused_imports)]
+                                    use ::tappass::__private::{VerifierViaFromRef as _, VerifierViaNothing as _};
+                                    (&&::tappass::__private::Probe::<#state>::new()).verifier_from_state(state)
+                                }
+                            }
+                        };
+                    },
+                    quote!(_: ::tappass::__mandate_param!(#source, #state),),
+                ),
+                None => (
+                    TokenStream::new(),
+                    quote!(_: ::tappass::__mandate_param!(#source),),
+                ),
+            };
+            let items = quote_spanned! {first.span()=>
+                #[doc(hidden)]
+                #[allow(non_camel_case_types, dead_code)]
+                #vis struct #source;
+                ::tappass::__mandate! {
+                    #[automatically_derived]
+                    impl ::tappass::__private::Capabilities for #source {
+                        const REQUIRED: &'static [&'static str] = &[#(#capabilities),*];
+                    }
+                    #state_items
+                }
+            };
+            (items, param)
+        }
+    };
     // With a `State<T>` parameter, an `Agent` may also come from the state
     // (`Agent: FromRef<T>`), found at compile time for this concrete `T`.
     let mut source_items = TokenStream::new();
@@ -118,8 +168,10 @@ pub(crate) fn handler(options: &Options, handler: &Handler<'_>) -> TokenStream {
 
     quote! {
         #source_items
+        #capability_items
         #(#attrs)*
         #vis #constness #asyncness #unsafety #abi #fn_token #ident #generics (
+            #mandate_param
             #ctx: ::tappass::__private::GovernedContext<#flag, #need>,
             #(#injected,)*
             #(#others,)*

@@ -18,9 +18,14 @@ pub struct TapPassLayer {
 /// What every request under one layer shares: the resolver reads it from
 /// the request's scope.
 pub(crate) struct Shared {
-    pub(crate) agent: Agent,
+    /// `None` for a layer that only verifies mandates (built without an API
+    /// key).
+    pub(crate) agent: Option<Agent>,
     pub(crate) auto_open_session: bool,
     pub(crate) problem_json: bool,
+    /// The verifier of `TapPassLayerBuilder::mandates`.
+    #[cfg(feature = "mandate")]
+    pub(crate) mandates: Option<crate::mandate::MandateVerifier>,
 }
 
 impl TapPassLayer {
@@ -32,12 +37,23 @@ impl TapPassLayer {
             agent: None,
             auto_open_session: false,
             problem_json: false,
+            #[cfg(feature = "mandate")]
+            mandates: None,
         }
     }
 
-    /// The agent handlers receive.
-    pub fn agent(&self) -> &Agent {
-        &self.shared.agent
+    /// The agent handlers receive; `None` for a layer built without an API
+    /// key because it only verifies mandates
+    /// ([`TapPassLayerBuilder::mandates`]).
+    pub fn agent(&self) -> Option<&Agent> {
+        self.shared.agent.as_ref()
+    }
+
+    /// The verifier of the layer's mandates, when it was given one.
+    #[cfg(feature = "mandate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mandate")))]
+    pub fn mandates(&self) -> Option<&crate::mandate::MandateVerifier> {
+        self.shared.mandates.as_ref()
     }
 
     /// Whether requests without a session get a fresh one.
@@ -52,17 +68,21 @@ impl TapPassLayer {
 
     /// Delivers the audit events still queued; call it on graceful shutdown.
     pub async fn flush(&self) {
-        self.shared.agent.flush_events().await
+        if let Some(agent) = &self.shared.agent {
+            agent.flush_events().await
+        }
     }
 }
 
 impl fmt::Debug for TapPassLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TapPassLayer")
-            .field("agent", &self.shared.agent)
+        let mut f = f.debug_struct("TapPassLayer");
+        f.field("agent", &self.shared.agent)
             .field("auto_open_session", &self.shared.auto_open_session)
-            .field("problem_json", &self.shared.problem_json)
-            .finish()
+            .field("problem_json", &self.shared.problem_json);
+        #[cfg(feature = "mandate")]
+        f.field("mandates", &self.shared.mandates);
+        f.finish()
     }
 }
 
@@ -85,17 +105,21 @@ pub struct TapPassLayerBuilder {
     agent: Option<Agent>,
     auto_open_session: bool,
     problem_json: bool,
+    #[cfg(feature = "mandate")]
+    mandates: Option<crate::mandate::MandateVerifier>,
 }
 
 impl fmt::Debug for TapPassLayerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TapPassLayerBuilder")
-            .field("url", &self.url)
+        let mut f = f.debug_struct("TapPassLayerBuilder");
+        f.field("url", &self.url)
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("agent", &self.agent)
             .field("auto_open_session", &self.auto_open_session)
-            .field("problem_json", &self.problem_json)
-            .finish()
+            .field("problem_json", &self.problem_json);
+        #[cfg(feature = "mandate")]
+        f.field("mandates", &self.mandates);
+        f.finish()
     }
 }
 
@@ -171,17 +195,58 @@ impl TapPassLayerBuilder {
         self
     }
 
+    /// Verifies mandates with `verifier`: behind the layer, the
+    /// [`Mandate`](crate::mandate::Mandate) extractor,
+    /// `#[governed(capability = "…")]` routes and
+    /// [`RequireMandate::from_extension`](crate::mandate::RequireMandate::from_extension)
+    /// use it (before an `Extension<MandateVerifier>`).
+    ///
+    /// A service that only verifies mandates needs no API key: without one
+    /// (neither [`api_key`](Self::api_key), nor `TAPPASS_API_KEY`, nor an
+    /// [`agent`](Self::agent)) the layer has no agent
+    /// ([`TapPassLayer::agent`] is `None`), an `Agent` extractor behind it is
+    /// a `500` that says how to configure one, and
+    /// [`auto_open_session`](Self::auto_open_session), whose audit events
+    /// need the key, is refused by [`build`](Self::build).
+    ///
+    /// ```
+    /// # fn demo() -> Result<(), tappass::Error> {
+    /// let verifier = tappass::mandate::MandateVerifier::builder()
+    ///     .jwks_url("https://tappass.example.com/.well-known/jwks.json")
+    ///     .no_revocation()
+    ///     .build()?;
+    /// let layer = tappass::TapPassLayer::builder().mandates(verifier).build()?; // no API key
+    /// let app: axum::Router = axum::Router::new()
+    ///     .route("/search", axum::routing::post(|| async { "searched" }))
+    ///     .layer(layer);
+    /// # drop(app); Ok(()) }
+    /// ```
+    #[cfg(feature = "mandate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mandate")))]
+    pub fn mandates(mut self, verifier: crate::mandate::MandateVerifier) -> Self {
+        self.mandates = Some(verifier);
+        self
+    }
+
     /// Builds the layer. Fails with [`Error::Config`] for a bad URL or a
     /// missing key, saying which setting to fix.
     pub fn build(self) -> Result<TapPassLayer, Error> {
         let agent = match self.agent {
-            Some(agent) => agent,
+            Some(agent) => Some(agent),
+            None if self.verifies_only() => {
+                if self.auto_open_session {
+                    return Err(Error::config(
+                        "auto_open_session reports the sessions it opens to TapPass, which needs an API key: pass one with `.api_key(\"tp_...\")` or set TAPPASS_API_KEY, or leave auto_open_session off on a layer that only verifies mandates",
+                    ));
+                }
+                None
+            }
             None => {
                 let mut builder = AgentBuilder::new(self.url);
                 if let Some(key) = self.api_key {
                     builder = builder.api_key(key);
                 }
-                builder.build()?
+                Some(builder.build()?)
             }
         };
         Ok(TapPassLayer {
@@ -189,7 +254,25 @@ impl TapPassLayerBuilder {
                 agent,
                 auto_open_session: self.auto_open_session,
                 problem_json: self.problem_json,
+                #[cfg(feature = "mandate")]
+                mandates: self.mandates,
             }),
         })
+    }
+
+    /// Whether the layer only verifies mandates: it has a verifier and no
+    /// API key, given or in the environment.
+    fn verifies_only(&self) -> bool {
+        #[cfg(feature = "mandate")]
+        {
+            self.mandates.is_some()
+                && self.api_key.is_none()
+                && std::env::var_os("TAPPASS_API_KEY")
+                    .is_none_or(|key| key.to_str().is_some_and(|key| key.trim().is_empty()))
+        }
+        #[cfg(not(feature = "mandate"))]
+        {
+            false
+        }
     }
 }

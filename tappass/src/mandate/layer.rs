@@ -11,7 +11,7 @@ use http::request::Parts;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::extract::Verified;
+use super::extract::{request_verifier, Verified};
 use super::verifier::require;
 use super::{BoxFuture, Mandate, MandateRejection, MandateVerifier};
 
@@ -64,8 +64,10 @@ impl RequireMandate {
         }
     }
 
-    /// Verifies with the request's `Extension<MandateVerifier>`, added by a
-    /// layer outside this one (`500 governance_misconfigured` without it).
+    /// Verifies with the verifier of the [`TapPassLayer`](crate::TapPassLayer)
+    /// outside this one (`TapPassLayer::builder().mandates(verifier)`), else
+    /// with the request's `Extension<MandateVerifier>`, added by a layer
+    /// outside this one (`500 governance_misconfigured` without either).
     pub fn from_extension() -> RequireMandate {
         RequireMandate {
             verifier: None,
@@ -86,15 +88,16 @@ impl RequireMandate {
 
     /// Verifies the request's mandate and checks the capabilities.
     async fn check(&self, parts: &Parts) -> Result<Mandate, MandateRejection> {
-        let verifier = match &self.verifier {
+        let mut found = None;
+        let verifier: &MandateVerifier = match &self.verifier {
             Some(verifier) => verifier,
-            None => parts.extensions.get::<MandateVerifier>().ok_or_else(|| {
+            None => found.insert(request_verifier(parts).ok_or_else(|| {
                 let error = crate::Error::config(
-                    "RequireMandate::from_extension() found no `Extension<MandateVerifier>`: add `.layer(axum::Extension(verifier))` outside it, or use RequireMandate::new(verifier)",
+                    "RequireMandate::from_extension() found no verifier: put it behind a `TapPassLayer::builder().mandates(verifier)` layer or an `.layer(axum::Extension(verifier))`, or use RequireMandate::new(verifier)",
                 );
                 tracing::error!(%error, "no mandate verifier");
                 MandateRejection::TapPass(error)
-            })?,
+            })?),
         };
         let mandate = verifier.verify_headers(&parts.headers).await?;
         require(&mandate, &self.required)?;

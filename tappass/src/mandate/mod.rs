@@ -10,6 +10,11 @@ mod revocation;
 mod verifier;
 
 pub use claims::{Capability, Mandate};
+#[doc(hidden)]
+pub use extract::{
+    Capabilities, FromState, NoState, RequiredMandate, StateVerifier, VerifierSource,
+    VerifierViaFromRef, VerifierViaNothing,
+};
 pub use layer::{RequireMandate, RequireMandateService};
 pub use rejection::MandateRejection;
 pub use revocation::{BoxFuture, RevocationSource};

@@ -22,12 +22,19 @@
 //! `session_close` (with the status) for a session opened for this request,
 //! echo the session's correlation headers, and keep a streamed body polled
 //! inside the session. The agent that reports and that handlers receive is
-//! the layer's; without the layer, a handler's `Agent` comes from an
+//! the layer's; without the layer (or behind a layer that only verifies
+//! mandates, which has no agent), a handler's `Agent` comes from an
 //! `Extension<Agent>`, else from the router's state through
 //! `FromRef` (a `#[governed]` handler with a `State<T>` parameter), else from
 //! the environment (`TAPPASS_URL`, `TAPPASS_API_KEY`), and a session a
-//! `#[governed]` route opens on its own is reported by an `Extension<Agent>`
-//! when there is one.
+//! `#[governed]` route opens is reported by an `Extension<Agent>` when there
+//! is one (else it is not reported).
+//!
+//! The layer's mandate verifier (feature `mandate`) travels the same way:
+//! it is part of the layer the scope holds, so a layer without one costs
+//! nothing more per request, and the `Mandate` extractor,
+//! `RequireMandate::from_extension()` and a `#[governed(capability = "…")]`
+//! route find it there (before an `Extension<MandateVerifier>`).
 //!
 //! [`TapPassLayer`]: crate::TapPassLayer
 
@@ -75,8 +82,8 @@ pub(crate) fn for_layer<B>(
     let (session, opened) = match from_headers(parts.headers())? {
         Some(joined) => (Some(joined), None),
         None if shared.auto_open_session => {
-            let opened = open(&shared.agent, parts.method(), parts.uri().path());
-            (Some(opened.session.clone()), Some(opened))
+            let (session, opened) = open(shared.agent.as_ref(), parts.method(), parts.uri().path());
+            (Some(session), opened)
         }
         None => (None, None),
     };
@@ -99,11 +106,14 @@ pub(crate) fn for_route(
                 None => {
                     // Opened (and reported) before the scope is borrowed to
                     // change: reporting may read the current session.
-                    let opened = open(&layer.agent, &parts.method, parts.uri.path());
-                    let session = opened.session.clone();
+                    let reporter = layer
+                        .agent
+                        .as_ref()
+                        .or_else(|| parts.extensions.get::<Agent>());
+                    let (session, opened) = open(reporter, &parts.method, parts.uri.path());
                     let mut state = scope.state_mut();
                     state.session = Some(session.clone());
-                    state.opened = Some(opened);
+                    state.opened = opened;
                     Some(session)
                 }
             },
@@ -123,31 +133,35 @@ pub(crate) fn for_route(
     }
     let (session, opened) = match from_headers(&parts.headers)? {
         Some(joined) => (Some(joined), None),
-        None if flag == Flag::Open => match parts.extensions.get::<Agent>() {
-            Some(agent) => {
-                let opened = open(agent, &parts.method, parts.uri.path());
-                (Some(opened.session.clone()), Some(opened))
-            }
-            None => (Some(Session::open()), None),
-        },
+        None if flag == Flag::Open => {
+            let reporter = parts.extensions.get::<Agent>();
+            let (session, opened) = open(reporter, &parts.method, parts.uri.path());
+            (Some(session), opened)
+        }
         None => (None, None),
     };
     let scope = Scope::new(session.clone(), opened, None);
     Ok((Route::Own(scope), session))
 }
 
-/// Opens a session for a request and reports it, off the hot path.
-fn open(agent: &Agent, method: &Method, path: &str) -> Opened {
+/// Opens a session for a request. With an agent to report to, reports it
+/// open (off the hot path) and keeps the agent to report its close; without
+/// one (a route on its own without an `Extension<Agent>`, a layer that only
+/// verifies mandates) the session is not reported.
+fn open(reporter: Option<&Agent>, method: &Method, path: &str) -> (Session, Option<Opened>) {
     let session = Session::open();
-    agent.report(AuditEvent::new(
-        "session_open",
-        &session,
-        serde_json::json!({ "method": method.as_str(), "path": path }),
-    ));
-    Opened {
-        session,
-        reporter: agent.clone(),
-    }
+    let opened = reporter.map(|agent| {
+        agent.report(AuditEvent::new(
+            "session_open",
+            &session,
+            serde_json::json!({ "method": method.as_str(), "path": path }),
+        ));
+        Opened {
+            session: session.clone(),
+            reporter: agent.clone(),
+        }
+    });
+    (session, opened)
 }
 
 impl Route {
