@@ -236,7 +236,15 @@ impl Agent {
     /// `allow` is `Ok`; `block` is a [`PolicyBlock`] decision;
     /// `needs_approval` and `escalate` are [`ApprovalRequired`] decisions whose
     /// `resume_token` is the approval request id (wait on it with
-    /// [`Agent::wait_for_approval`], then re-submit the identical call).
+    /// [`Agent::wait_for_approval`], then re-submit the identical call; or
+    /// let the call wait: [`ToolCallRequest::wait_for_human`]).
+    ///
+    /// The request sends `agent_id` and `session_id` as the Python SDK does,
+    /// as strings: the session's agent, else
+    /// [`AgentBuilder::agent_id`](super::AgentBuilder::agent_id), else
+    /// `"sdk:unknown"`; the session's id, else `""`. The decision teaches the
+    /// session in scope its agent, pipeline and audit URL (see
+    /// [learning from the server](crate::Session#learning-from-the-server)).
     pub fn govern_tool(&self, tool: impl Into<String>, args: Value) -> ToolCallRequest<'_> {
         ToolCallRequest {
             agent: self,
@@ -288,7 +296,7 @@ impl Agent {
         let behavior_id = behavior_id();
         let details = json!({
             "tool": call.tool,
-            "args": call.args,
+            "arguments": call.args,
             "server": call.server,
             "behavior_id": behavior_id,
             "mode": "audit_only",

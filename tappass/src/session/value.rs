@@ -309,6 +309,80 @@ fn mint_id() -> String {
 mod tests {
     use super::*;
 
+    fn answer<'a>(agent: &'a str, pipeline: &'a str, audit: &'a str) -> Answered<'a> {
+        Answered {
+            session_id: None,
+            agent_uuid: Some(agent),
+            pipeline_uuid: Some(pipeline),
+            audit_url: Some(audit),
+        }
+    }
+
+    #[test]
+    fn racing_answers_teach_one_value_that_every_clone_sees() {
+        let session = Session::open();
+        let barrier = std::sync::Barrier::new(64);
+        std::thread::scope(|threads| {
+            for i in 0..64 {
+                let (session, barrier) = (session.clone(), &barrier);
+                threads.spawn(move || {
+                    let (agent, pipeline) = (format!("agt-{i}"), format!("pip-{i}"));
+                    let audit = format!("https://dash.example/s/{i}");
+                    barrier.wait();
+                    session.learn(answer(&agent, &pipeline, &audit));
+                    // Whatever won, it is there and it stays.
+                    let seen = session.agent_uuid().map(str::to_owned);
+                    assert!(seen.is_some());
+                    session.learn(answer("agt-late", "pip-late", "https://late.example/"));
+                    assert_eq!(session.agent_uuid().map(str::to_owned), seen);
+                });
+            }
+        });
+        let winner: usize = session.agent_uuid().unwrap()["agt-".len()..].parse().unwrap();
+        // The three fields may come from different answers, each from one.
+        assert!(winner < 64);
+        assert!(session.pipeline_uuid().unwrap().starts_with("pip-"));
+        assert!(session.audit_url().unwrap().starts_with("https://dash.example/s/"));
+        assert_eq!(session.headers()["x-tappass-agent-uuid"], session.agent_uuid().unwrap());
+    }
+
+    #[test]
+    fn the_callers_values_are_never_overwritten() {
+        let session = Session::builder("ses_1")
+            .agent_uuid("agt-caller")
+            .audit_url("https://caller.example/s")
+            .build()
+            .unwrap();
+        session.learn(answer("agt-srv", "pip-srv", "https://srv.example/s"));
+        assert_eq!(session.agent_uuid(), Some("agt-caller"));
+        assert_eq!(session.pipeline_uuid(), Some("pip-srv"));
+        assert_eq!(session.audit_url(), Some("https://caller.example/s"));
+    }
+
+    #[test]
+    fn hostile_or_foreign_answers_teach_nothing() {
+        let session = Session::builder("ses_1").build().unwrap();
+        // Values that fail the header checks are ignored, one by one.
+        session.learn(answer("agt 1", &"p".repeat(129), "javascript:alert(1)"));
+        session.learn(answer("", "pip\r\n", "https://user:pw@dash.example/"));
+        assert_eq!(session.agent_uuid(), None);
+        assert_eq!(session.pipeline_uuid(), None);
+        assert_eq!(session.audit_url(), None);
+        // An answer about another session is not about this one.
+        session.learn(Answered {
+            session_id: Some("ses_other"),
+            ..answer("agt-1", "pip-1", "https://dash.example/")
+        });
+        assert_eq!(session.agent_uuid(), None);
+        // The same session, named: learned.
+        session.learn(Answered {
+            session_id: Some("ses_1"),
+            ..answer("agt-1", "pip-1", "https://Dash.example:443/")
+        });
+        assert_eq!(session.agent_uuid(), Some("agt-1"));
+        assert_eq!(session.audit_url(), Some("https://dash.example/"));
+    }
+
     #[test]
     fn minted_ids_are_long_unique_and_url_safe() {
         let a = Session::open();
