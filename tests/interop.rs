@@ -110,7 +110,10 @@ struct ServiceA {
 /// session propagated. Answers what A's session is and what B saw.
 async fn a_plan(State(a): State<ServiceA>) -> Json<Value> {
     if a.chat_first {
-        a.agent.chat("plan the quarter").await.expect("the chat call");
+        a.agent
+            .chat("plan the quarter")
+            .await
+            .expect("the chat call");
     }
     let answer = a
         .client
@@ -231,7 +234,10 @@ async fn a_python_style_caller_joins_a_rust_service() {
             .header("X-TapPass-Session", "ses_from_python")
             .header("X-TapPass-Agent-UUID", "agt-python")
             .header("X-TapPass-Pipeline-UUID", "pip-python")
-            .header("X-TapPass-Audit-URL", "https://tappass.example/sessions/ses_from_python")
+            .header(
+                "X-TapPass-Audit-URL",
+                "https://tappass.example/sessions/ses_from_python",
+            )
             .send()
             .await
             .unwrap();
@@ -355,8 +361,14 @@ async fn concurrent_requests_never_overwrite_the_callers_values() {
                     "audit_url": audit,
                 })
             );
-            assert_eq!(echo["x-tappass-agent-uuid"], format!("agt-caller-{i}").as_str());
-            assert_eq!(echo["x-tappass-pipeline-uuid"], format!("pip-caller-{i}").as_str());
+            assert_eq!(
+                echo["x-tappass-agent-uuid"],
+                format!("agt-caller-{i}").as_str()
+            );
+            assert_eq!(
+                echo["x-tappass-pipeline-uuid"],
+                format!("pip-caller-{i}").as_str()
+            );
             assert_eq!(echo["x-tappass-audit-url"], audit.as_str());
         }
     })
@@ -381,7 +393,10 @@ fn allow() -> Reply {
 fn govern_body(server: &TapPass) -> Value {
     let sent = server.requests_to("/v1/govern");
     let mut body = sent.last().expect("a /v1/govern call").json();
-    let id = body["behavior_id"].as_str().expect("a behavior_id").to_owned();
+    let id = body["behavior_id"]
+        .as_str()
+        .expect("a behavior_id")
+        .to_owned();
     assert!(
         id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
         "{id}"
@@ -440,7 +455,10 @@ async fn govern_sends_the_sessions_ids_inside_a_session() {
             .agent_id("finance-bot")
             .build()
             .unwrap();
-        let with_agent = Session::builder("ses_wire").agent_uuid("agt-1").build().unwrap();
+        let with_agent = Session::builder("ses_wire")
+            .agent_uuid("agt-1")
+            .build()
+            .unwrap();
         tappass::session::scope(with_agent, agent.govern_tool("search", json!({"q": 1})))
             .await
             .unwrap();
@@ -476,7 +494,10 @@ async fn events_send_strings_never_null_inside_and_outside_a_session() {
         server.always("/v1/events", Reply::json(202, json!({"accepted": 2})));
         let agent = stand_in_agent(&server).build().unwrap();
         let at: Timestamp = "2026-11-23T10:00:00Z".parse().unwrap();
-        let session = Session::builder("ses_ev").agent_uuid("agt-ev").build().unwrap();
+        let session = Session::builder("ses_ev")
+            .agent_uuid("agt-ev")
+            .build()
+            .unwrap();
         let mut inside = AuditEvent::new("tool_call", &session, json!({"tool": "x"}));
         inside.occurred_at = at;
         let outside = AuditEvent {
@@ -587,7 +608,10 @@ async fn a_govern_decision_teaches_the_session_and_a_hostile_value_is_ignored() 
         // Learned once: the second answer changed nothing but the missing URL.
         assert_eq!(session.agent_uuid(), Some("agt-srv"));
         assert_eq!(session.pipeline_uuid(), Some("pip-srv"));
-        assert_eq!(session.audit_url(), Some("https://dash.example/s/ses_learn"));
+        assert_eq!(
+            session.audit_url(),
+            Some("https://dash.example/s/ses_learn")
+        );
         // And the second call already carried what the first taught.
         let second = &server.requests_to("/v1/govern")[1];
         assert_eq!(second.header("x-tappass-agent-uuid"), Some("agt-srv"));
@@ -648,7 +672,10 @@ async fn wait_for_human_returns_allow_once_approved() {
         let id = pending_approval(&dev).await;
         assert!(dev.approve(&id));
         let verdict = waiter.await.unwrap().expect("allowed once approved");
-        assert!(verdict.reason.contains("approved by a human"), "{verdict:?}");
+        assert!(
+            verdict.reason.contains("approved by a human"),
+            "{verdict:?}"
+        );
         assert!(!verdict.audit_only && !verdict.degraded);
     })
     .await;
@@ -713,7 +740,9 @@ async fn audit_only_never_blocks_and_the_dev_server_records_the_call() {
         let agent = agent(&dev);
         // Governed, the call is blocked ...
         assert!(matches!(
-            agent.govern_tool("drop_table", json!({"table": "users"})).await,
+            agent
+                .govern_tool("drop_table", json!({"table": "users"}))
+                .await,
             Err(Error::Governance(_))
         ));
         // ... in audit-only mode it goes through and is recorded.
@@ -791,7 +820,10 @@ reason = "emails are masked"
             .collect();
         assert_eq!(
             steps,
-            [("no_secrets", "continue", false), ("mask_emails", "redact", true)]
+            [
+                ("no_secrets", "continue", false),
+                ("mask_emails", "redact", true)
+            ]
         );
         assert!(pipeline.steps.iter().all(|s| s.duration.is_some()));
         // A clean prompt: public, nothing detected.

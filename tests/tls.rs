@@ -97,7 +97,10 @@ async fn serve_tls(config: rustls::ServerConfig) -> (String, Seen) {
             "/v1/govern",
             post(|| async { Json(json!({"outcome": "allow", "reason": "over TLS"})) }),
         )
-        .layer(axum::middleware::map_request_with_state(seen.clone(), record));
+        .layer(axum::middleware::map_request_with_state(
+            seen.clone(),
+            record,
+        ));
     let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("https://{}", tcp.local_addr().unwrap());
     let listener = TlsListener {
@@ -170,4 +173,3 @@ async fn a_root_certificate_that_is_not_pem_is_a_config_error() {
         .unwrap();
     assert!(!format!("{agent:?}").contains("tp_tls_secret"));
 }
-

@@ -29,8 +29,8 @@ pub use chat::{
 };
 pub use config::{AgentBuilder, ApiKey};
 pub use stream::{ChatChunk, ChatStream, StreamCall};
-pub use tools::{Approval, ApprovalState, ToolCallRequest, ToolVerdict};
 pub(crate) use tools::UNKNOWN_AGENT;
+pub use tools::{Approval, ApprovalState, ToolCallRequest, ToolVerdict};
 pub(crate) use transport::{json_bytes, Opts};
 
 use crate::events::Reporter;

@@ -166,9 +166,24 @@ impl Session {
         }
         let inner = &*self.inner;
         let fields = [
-            (Field::AgentUuid, &inner.agent_uuid, &inner.learned.agent_uuid, answer.agent_uuid),
-            (Field::PipelineUuid, &inner.pipeline_uuid, &inner.learned.pipeline_uuid, answer.pipeline_uuid),
-            (Field::AuditUrl, &inner.audit_url, &inner.learned.audit_url, answer.audit_url),
+            (
+                Field::AgentUuid,
+                &inner.agent_uuid,
+                &inner.learned.agent_uuid,
+                answer.agent_uuid,
+            ),
+            (
+                Field::PipelineUuid,
+                &inner.pipeline_uuid,
+                &inner.learned.pipeline_uuid,
+                answer.pipeline_uuid,
+            ),
+            (
+                Field::AuditUrl,
+                &inner.audit_url,
+                &inner.learned.audit_url,
+                answer.audit_url,
+            ),
         ];
         for (field, supplied, learned, value) in fields {
             let Some(value) = value else { continue };
@@ -338,12 +353,20 @@ mod tests {
                 });
             }
         });
-        let winner: usize = session.agent_uuid().unwrap()["agt-".len()..].parse().unwrap();
+        let winner: usize = session.agent_uuid().unwrap()["agt-".len()..]
+            .parse()
+            .unwrap();
         // The three fields may come from different answers, each from one.
         assert!(winner < 64);
         assert!(session.pipeline_uuid().unwrap().starts_with("pip-"));
-        assert!(session.audit_url().unwrap().starts_with("https://dash.example/s/"));
-        assert_eq!(session.headers()["x-tappass-agent-uuid"], session.agent_uuid().unwrap());
+        assert!(session
+            .audit_url()
+            .unwrap()
+            .starts_with("https://dash.example/s/"));
+        assert_eq!(
+            session.headers()["x-tappass-agent-uuid"],
+            session.agent_uuid().unwrap()
+        );
     }
 
     #[test]
