@@ -422,7 +422,7 @@ impl<'a> Fields<'a> {
     }
 
     fn timestamp(&self, key: &str) -> Option<Timestamp> {
-        self.get(key)?.as_str()?.parse().ok()
+        Timestamp::parse_answered(self.get(key)?.as_str()?)
     }
 
     fn strings(&self, key: &str) -> Vec<String> {

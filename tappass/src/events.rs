@@ -25,11 +25,14 @@ const LINGER: Duration = Duration::from_millis(50);
 pub struct AuditEvent {
     /// `session_open`, `session_close`, `chat_call`, `tool_call`, `decision`, …
     pub event_type: String,
-    /// The agent UUID, when known.
+    /// The agent UUID, when known; sent as `""` when not (as the Python SDK
+    /// sends it: the server attributes the event to the key's agent).
+    #[serde(serialize_with = "empty_if_none")]
     pub agent_id: Option<String>,
     /// When it happened.
     pub occurred_at: Timestamp,
-    /// The session it belongs to.
+    /// The session it belongs to; sent as `""` when none.
+    #[serde(serialize_with = "empty_if_none")]
     pub session_id: Option<String>,
     /// The task it belongs to.
     pub task_id: Option<String>,
@@ -49,6 +52,11 @@ impl AuditEvent {
             details,
         }
     }
+}
+
+/// A string field the Python SDK always sends as a string, never `null`.
+fn empty_if_none<S: serde::Serializer>(value: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(value.as_deref().unwrap_or_default())
 }
 
 enum Command {

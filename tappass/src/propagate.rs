@@ -3,11 +3,15 @@
 //!
 //! Behind [`TapPassLayer`](crate::TapPassLayer), a handler runs inside its
 //! request's session. [`PropagateSession::propagate_session`] adds that
-//! session's `X-TapPass-Session-Id`, `X-TapPass-Agent-Uuid`,
-//! `X-TapPass-Pipeline-Uuid` and `X-TapPass-Audit-Url` to a reqwest request
-//! (or an `http` request, builder or header map); the next service, behind
-//! its own layer, joins the session, so its calls and audit events land in
-//! the same chain. `examples/two_services.rs` runs two such services.
+//! session's `X-TapPass-Session-Id` (and the same id as `X-TapPass-Session`),
+//! `X-TapPass-Agent-Uuid`, `X-TapPass-Pipeline-Uuid` and `X-TapPass-Audit-Url`
+//! to a reqwest request (or an `http` request, builder or header map); the
+//! next service, behind its own layer, joins the session, so its calls and
+//! audit events land in the same chain. `examples/two_services.rs` runs two
+//! such services. A service built on the Python SDK's FastAPI middleware
+//! joins too, once the session knows all four fields: a session opened here
+//! learns the agent, pipeline and audit URL from the server's first answer
+//! inside it (see [learning from the server](crate::Session#learning-from-the-server)).
 //!
 //! ```no_run
 //! use tappass::propagate::PropagateSession;
@@ -58,6 +62,7 @@
 //! })
 //! .await;
 //! assert_eq!(request.headers()["x-tappass-session-id"], "ses_chain");
+//! assert_eq!(request.headers()["x-tappass-session"], "ses_chain");
 //! assert_eq!(request.headers()["x-tappass-agent-uuid"], "agt-1");
 //!
 //! let outside = http::Request::get("http://inventory.internal/stock")

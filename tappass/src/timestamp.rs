@@ -230,6 +230,25 @@ impl FromStr for Timestamp {
     }
 }
 
+impl Timestamp {
+    /// Reads a timestamp in a server's answer as the Python SDK does: RFC
+    /// 3339, or an ISO 8601 date and time without an offset
+    /// (`2026-11-23T10:00:00`, with or without a fraction), read as UTC.
+    /// [`FromStr`] stays strict RFC 3339; this leniency is for decisions only.
+    pub(crate) fn parse_answered(s: &str) -> Option<Timestamp> {
+        if let Ok(strict) = s.parse() {
+            return Some(strict);
+        }
+        let naive = time::macros::format_description!(
+            version = 2,
+            "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]"
+        );
+        time::PrimitiveDateTime::parse(s.trim(), naive)
+            .ok()
+            .map(|t| Self::new(t.assume_utc()))
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0.format(&Rfc3339) {

@@ -241,6 +241,29 @@ impl ChatResponse {
         })
     }
 
+    /// What the governance pipeline did with this call, read from the answer's
+    /// `tappass` envelope: whether it blocked, which step, the data
+    /// classification, each step with its action and duration, and the
+    /// capability token. Missing fields take defaults (an answer without an
+    /// envelope gives an empty pipeline).
+    ///
+    /// ```
+    /// let answer = tappass::agent::ChatResponse::from_json(serde_json::json!({
+    ///     "choices": [{"message": {"content": "hi"}}],
+    ///     "tappass": {"blocked": false, "classification": "PUBLIC", "steps": [
+    ///         {"step": "detect_pii", "action": "continue", "detected": false, "duration_ms": 0.4}
+    ///     ]}
+    /// }))?;
+    /// let pipeline = answer.pipeline();
+    /// assert_eq!(pipeline.classification.as_deref(), Some("PUBLIC"));
+    /// assert_eq!(pipeline.steps[0].name, "detect_pii");
+    /// assert_eq!(pipeline.steps[0].duration, Some(std::time::Duration::from_micros(400)));
+    /// # Ok::<(), tappass::Error>(())
+    /// ```
+    pub fn pipeline(&self) -> Pipeline {
+        Pipeline::from_envelope(self.raw.get("tappass").and_then(Value::as_object))
+    }
+
     /// The redaction as a decision, when the server redacted the prompt.
     pub fn redaction_decision(&self) -> Option<GovernanceDecision> {
         if self.redactions.is_empty() && self.redacted_content.is_none() {
@@ -253,6 +276,80 @@ impl ChatResponse {
             session_id: self.session_id.clone(),
             audit_url: self.audit_url.clone(),
         }))
+    }
+}
+
+/// What the governance pipeline did with a chat call; see
+/// [`ChatResponse::pipeline`].
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Pipeline {
+    /// Whether the pipeline blocked the call.
+    pub blocked: bool,
+    /// The step that blocked it, when one did.
+    pub blocked_by: Option<String>,
+    /// The data classification, e.g. `PUBLIC` or `CONFIDENTIAL`.
+    pub classification: Option<String>,
+    /// The steps that ran, in order.
+    pub steps: Vec<PipelineStep>,
+    /// The capability token the server issued for the call, when it did.
+    pub capability_token: Option<String>,
+}
+
+/// One step of the governance pipeline.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct PipelineStep {
+    /// The step's name, e.g. `detect_pii`.
+    pub name: String,
+    /// What it did, e.g. `continue`, `redact`, `block`.
+    pub action: String,
+    /// Whether it detected what it looks for.
+    pub detected: bool,
+    /// Its message (empty when none).
+    pub message: String,
+    /// How long it took, when the server said (from `duration_ms`).
+    pub duration: Option<std::time::Duration>,
+}
+
+impl Pipeline {
+    fn from_envelope(envelope: Option<&Map<String, Value>>) -> Pipeline {
+        let Some(envelope) = envelope else {
+            return Pipeline::default();
+        };
+        Pipeline {
+            blocked: envelope.get("blocked").and_then(Value::as_bool) == Some(true),
+            blocked_by: str_field(Some(envelope), "blocked_by"),
+            classification: str_field(Some(envelope), "classification"),
+            steps: envelope
+                .get("steps")
+                .and_then(Value::as_array)
+                .map(|steps| steps.iter().filter_map(PipelineStep::from_json).collect())
+                .unwrap_or_default(),
+            capability_token: str_field(Some(envelope), "capability_token"),
+        }
+    }
+}
+
+impl PipelineStep {
+    /// A step (`step` or `name`, `action`, `detected`, `message`,
+    /// `duration_ms`); `None` for a value that is not an object.
+    fn from_json(step: &Value) -> Option<PipelineStep> {
+        let obj = step.as_object()?;
+        Some(PipelineStep {
+            name: str_field(Some(obj), "step")
+                .or_else(|| str_field(Some(obj), "name"))
+                .unwrap_or_default(),
+            action: str_field(Some(obj), "action").unwrap_or_default(),
+            detected: obj.get("detected").and_then(Value::as_bool) == Some(true),
+            message: str_field(Some(obj), "message").unwrap_or_default(),
+            // Negative, non-finite or absurd durations are not a duration.
+            duration: obj
+                .get("duration_ms")
+                .and_then(Value::as_f64)
+                .filter(|ms| ms.is_finite() && (0.0..1e12).contains(ms))
+                .map(|ms| std::time::Duration::from_nanos((ms * 1e6).round() as u64)),
+        })
     }
 }
 
@@ -321,6 +418,12 @@ impl Agent {
             .send_json(Method::POST, super::transport::CHAT_PATH, Some(body))
             .await?;
         let response = ChatResponse::from_json(raw)?;
+        super::learn(crate::session::Answered {
+            session_id: response.session_id.as_deref(),
+            agent_uuid: response.agent_uuid.as_deref(),
+            pipeline_uuid: response.pipeline_uuid.as_deref(),
+            audit_url: response.audit_url.as_deref(),
+        });
         if self.inner.redaction_as_error {
             if let Some(decision) = response.redaction_decision() {
                 return Err(decision.into());

@@ -58,6 +58,9 @@ pub struct AgentBuilder {
     redaction_as_error: bool,
     fail_open: bool,
     event_queue: usize,
+    agent_id: Option<String>,
+    audit_only: bool,
+    root_certificates: Vec<Vec<u8>>,
 }
 
 impl fmt::Debug for AgentBuilder {
@@ -70,6 +73,9 @@ impl fmt::Debug for AgentBuilder {
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
             .field("fail_open", &self.fail_open)
+            .field("agent_id", &self.agent_id)
+            .field("audit_only", &self.audit_only)
+            .field("root_certificates", &self.root_certificates.len())
             .finish_non_exhaustive()
     }
 }
@@ -91,7 +97,46 @@ impl AgentBuilder {
             redaction_as_error: false,
             fail_open: false,
             event_queue: 4096,
+            agent_id: None,
+            audit_only: false,
+            root_certificates: Vec::new(),
         }
+    }
+
+    /// The client's own agent id, sent as `agent_id` to `/v1/govern` when the
+    /// session in scope names no agent (the Python SDK's `agent_id`). Without
+    /// it, and outside a session that knows its agent, `"sdk:unknown"` is
+    /// sent, and the server attributes the call to the API key's agent.
+    pub fn agent_id(mut self, agent_id: impl Into<String>) -> Self {
+        self.agent_id = Some(agent_id.into());
+        self
+    }
+
+    /// Puts every tool call of this agent in audit-only mode (default off):
+    /// recorded as a `tool_call` event, never sent for a decision and never
+    /// blocked. See [`ToolCallRequest::audit_only`](super::ToolCallRequest::audit_only).
+    pub fn audit_only(mut self, on: bool) -> Self {
+        self.audit_only = on;
+        self
+    }
+
+    /// Trusts the certificate authorities in `pem` (one or more PEM
+    /// `CERTIFICATE` blocks) beside the platform's certificate store and the
+    /// bundled Mozilla roots: for a TapPass behind an internal CA that is not
+    /// installed on this machine. [`build`](Self::build) fails with
+    /// [`Error::Config`] when `pem` holds no certificate it can read.
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let agent = tappass::Agent::builder("https://tappass.internal")
+    ///     .api_key("tp_...")
+    ///     .add_root_certificate(std::fs::read("/etc/tappass/ca.pem")?)
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn add_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates.push(pem.into());
+        self
     }
 
     /// The server's base URL (default: `TAPPASS_URL`, else `http://localhost:9620`).
@@ -231,10 +276,29 @@ impl AgentBuilder {
         if self.timeout.is_zero() || self.connect_timeout.is_zero() {
             return Err(Error::config("TapPass timeouts must be longer than zero"));
         }
-        let http = reqwest::Client::builder()
+        // TLS trusts the platform's store and the bundled Mozilla roots (the
+        // crate's reqwest features), plus the roots given here; HTTP/2 is
+        // used when the server offers it (ALPN); HTTPS_PROXY, HTTP_PROXY,
+        // ALL_PROXY and NO_PROXY are read from the environment.
+        let mut http = reqwest::Client::builder()
             .connect_timeout(self.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
-            .user_agent(concat!("tappass-rs/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("tappass-rs/", env!("CARGO_PKG_VERSION")));
+        for (i, pem) in self.root_certificates.iter().enumerate() {
+            let certificates = reqwest::Certificate::from_pem_bundle(pem)
+                .ok()
+                .filter(|certs| !certs.is_empty())
+                .ok_or_else(|| {
+                    Error::config(format!(
+                        "the root certificate #{} given to add_root_certificate is not a PEM certificate; pass the CA's PEM file (-----BEGIN CERTIFICATE-----)",
+                        i + 1
+                    ))
+                })?;
+            for certificate in certificates {
+                http = http.add_root_certificate(certificate);
+            }
+        }
+        let http = http
             .build()
             .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?;
         let endpoints = super::transport::Endpoints::new(&base_url)?;
@@ -251,6 +315,8 @@ impl AgentBuilder {
                 max_response_bytes: self.max_response_bytes,
                 redaction_as_error: self.redaction_as_error,
                 fail_open: self.fail_open,
+                agent_id: self.agent_id,
+                audit_only: self.audit_only,
                 version: super::VersionCheck::default(),
                 events: Reporter::new(self.event_queue),
             }),

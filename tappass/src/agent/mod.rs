@@ -24,9 +24,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use chat::{ChatCall, ChatRequest, ChatResponse, Message, ToolCall, Usage};
+pub use chat::{
+    ChatCall, ChatRequest, ChatResponse, Message, Pipeline, PipelineStep, ToolCall, Usage,
+};
 pub use config::{AgentBuilder, ApiKey};
 pub use stream::{ChatChunk, ChatStream, StreamCall};
+pub(crate) use tools::UNKNOWN_AGENT;
 pub use tools::{Approval, ApprovalState, ToolCallRequest, ToolVerdict};
 pub(crate) use transport::{json_bytes, Opts};
 
@@ -56,6 +59,10 @@ pub(crate) struct Inner {
     pub(crate) max_response_bytes: usize,
     pub(crate) redaction_as_error: bool,
     pub(crate) fail_open: bool,
+    /// The client's own agent id (`AgentBuilder::agent_id`).
+    pub(crate) agent_id: Option<String>,
+    /// Every tool call only recorded, never governed (`AgentBuilder::audit_only`).
+    pub(crate) audit_only: bool,
     pub(crate) version: VersionCheck,
     pub(crate) events: Reporter,
 }
@@ -228,6 +235,16 @@ fn duplicate(err: &crate::Error) -> crate::Error {
         Error::Authentication { status } => Error::Authentication { status: *status },
         Error::Protocol(message) => Error::Protocol(message.clone()),
     }
+}
+
+/// Records, on the session in scope, what a server's answer names about it
+/// (see [learning from the server](crate::Session#learning-from-the-server)).
+pub(crate) fn learn(answer: crate::session::Answered<'_>) {
+    crate::session::with_current(|session| {
+        if let Some(session) = session {
+            session.learn(answer);
+        }
+    });
 }
 
 /// Runs `future` inside `span`, without the cost of instrumenting it when no

@@ -322,6 +322,12 @@ impl SseParser {
             return Err(decision.into());
         }
         let chunk = ChatChunk::from_json(value)?;
+        super::learn(crate::session::Answered {
+            session_id: chunk.session_id.as_deref(),
+            agent_uuid: chunk.agent_uuid.as_deref(),
+            pipeline_uuid: chunk.pipeline_uuid.as_deref(),
+            audit_url: chunk.audit_url.as_deref(),
+        });
         if chunk.finish_reason.is_some() {
             self.finished = true;
         }

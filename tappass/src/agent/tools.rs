@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::chat::str_field;
 use super::{Agent, Opts};
 use crate::decision::{ApprovalRequired, PolicyBlock};
+use crate::events::AuditEvent;
 use crate::{Error, GovernanceDecision, Timestamp};
 
 /// The longest single long-poll asked of the server.
@@ -30,6 +31,29 @@ const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// println!("allowed: {}", verdict.reason);
 /// # Ok(()) }
 /// ```
+///
+/// Like the Python SDK's `govern`, a call can wait for a human
+/// ([`wait_for_human`](Self::wait_for_human)) or only be recorded
+/// ([`audit_only`](Self::audit_only)):
+///
+/// ```no_run
+/// # async fn run(agent: tappass::Agent) -> Result<(), tappass::Error> {
+/// use std::time::Duration;
+///
+/// // Waits up to five minutes for a human when the policy escalates.
+/// let verdict = agent
+///     .govern_tool("wire_transfer", serde_json::json!({"amount": 5000}))
+///     .wait_for_human(Duration::from_secs(300))
+///     .await?;
+///
+/// // Rolling governance out: recorded as an audit event, never blocked.
+/// let seen = agent
+///     .govern_tool("search", serde_json::json!({"q": "revenue"}))
+///     .audit_only()
+///     .await?;
+/// assert!(seen.audit_only);
+/// # Ok(()) }
+/// ```
 #[must_use = "a tool call is not governed until it is awaited"]
 #[derive(Debug)]
 pub struct ToolCallRequest<'a> {
@@ -38,6 +62,8 @@ pub struct ToolCallRequest<'a> {
     args: Value,
     server: Option<String>,
     org_id: Option<String>,
+    wait_for_human: Option<Duration>,
+    audit_only: bool,
 }
 
 impl ToolCallRequest<'_> {
@@ -50,6 +76,35 @@ impl ToolCallRequest<'_> {
     /// The organisation the call belongs to.
     pub fn org_id(mut self, org_id: impl Into<String>) -> Self {
         self.org_id = Some(org_id.into());
+        self
+    }
+
+    /// When the server asks a human (`escalate` or `needs_approval`), waits up
+    /// to `max_wait` for the answer, long-polling the approval
+    /// ([`Agent::wait_for_approval`]), instead of returning the
+    /// [`ApprovalRequired`] decision at once.
+    ///
+    /// Approved, the identical call is submitted again and the server's
+    /// answer returned (an `allow` once the approval stands); denied, a
+    /// [`PolicyBlock`] decision (`blocked_by: "human_approval"`); nobody
+    /// decided in time (or the approval timed out or was cancelled), the
+    /// [`ApprovalRequired`] decision, as without waiting. Any other outcome is
+    /// returned as it comes.
+    pub fn wait_for_human(mut self, max_wait: Duration) -> Self {
+        self.wait_for_human = Some(max_wait);
+        self
+    }
+
+    /// Records the tool call as a `tool_call` audit event and lets it through,
+    /// without asking the server for a decision: for teams rolling governance
+    /// out, who want to see what their agents do before any policy blocks it.
+    /// The verdict has [`ToolVerdict::audit_only`] set. The same for every
+    /// call of an agent: [`AgentBuilder::audit_only`](super::AgentBuilder::audit_only).
+    ///
+    /// The event is queued like every audit event (never blocking the call);
+    /// [`Agent::flush_events`] delivers it at once.
+    pub fn audit_only(mut self) -> Self {
+        self.audit_only = true;
         self
     }
 }
@@ -100,6 +155,9 @@ pub struct ToolVerdict {
     /// True when the control plane was unavailable and the agent is configured
     /// to fail open: the call was **not** governed.
     pub degraded: bool,
+    /// True when the call was only recorded as an audit event, in audit-only
+    /// mode ([`ToolCallRequest::audit_only`]): it was **not** governed.
+    pub audit_only: bool,
 }
 
 impl ToolVerdict {
@@ -181,7 +239,7 @@ impl Approval {
             decided_at: raw
                 .get("decided_at")
                 .and_then(Value::as_str)
-                .and_then(|s| s.parse().ok()),
+                .and_then(Timestamp::parse_answered),
             raw,
         }
     }
@@ -193,7 +251,15 @@ impl Agent {
     /// `allow` is `Ok`; `block` is a [`PolicyBlock`] decision;
     /// `needs_approval` and `escalate` are [`ApprovalRequired`] decisions whose
     /// `resume_token` is the approval request id (wait on it with
-    /// [`Agent::wait_for_approval`], then re-submit the identical call).
+    /// [`Agent::wait_for_approval`], then re-submit the identical call; or
+    /// let the call wait: [`ToolCallRequest::wait_for_human`]).
+    ///
+    /// The request sends `agent_id` and `session_id` as the Python SDK does,
+    /// as strings: the session's agent, else
+    /// [`AgentBuilder::agent_id`](super::AgentBuilder::agent_id), else
+    /// `"sdk:unknown"`; the session's id, else `""`. The decision teaches the
+    /// session in scope its agent, pipeline and audit URL (see
+    /// [learning from the server](crate::Session#learning-from-the-server)).
     pub fn govern_tool(&self, tool: impl Into<String>, args: Value) -> ToolCallRequest<'_> {
         ToolCallRequest {
             agent: self,
@@ -201,20 +267,89 @@ impl Agent {
             args,
             server: None,
             org_id: None,
+            wait_for_human: None,
+            audit_only: false,
         }
     }
 
     async fn govern(&self, call: &ToolCallRequest<'_>) -> Result<ToolVerdict, Error> {
+        if call.audit_only || self.inner.audit_only {
+            return Ok(self.audit_tool_call(call));
+        }
         self.ensure_version().await?;
-        let session = crate::current_session();
-        let behavior_id = {
-            let bytes: [u8; 16] = rand::rng().random();
-            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        let first = self.govern_once(call).await;
+        let (Some(max_wait), Err(Error::Governance(decision))) = (call.wait_for_human, &first)
+        else {
+            return first;
         };
+        let GovernanceDecision::ApprovalRequired(asked) = &**decision else {
+            return first;
+        };
+        let Some(request_id) = asked.resume_token.clone() else {
+            return first;
+        };
+        let approval = self.wait_for_approval(&request_id, max_wait).await?;
+        match approval.state {
+            ApprovalState::Approved => self.govern_once(call).await,
+            ApprovalState::Denied => Err(GovernanceDecision::PolicyBlock(PolicyBlock {
+                blocked_by: "human_approval".to_owned(),
+                reason: format!("a human denied the tool call `{}`", call.tool),
+                session_id: asked.session_id.clone(),
+                audit_url: asked.audit_url.clone(),
+                classification: None,
+                details: json!({ "request_id": request_id }),
+            })
+            .into()),
+            _ => first,
+        }
+    }
+
+    /// Audit-only mode: the call as a `tool_call` event, and a verdict that
+    /// lets it through.
+    fn audit_tool_call(&self, call: &ToolCallRequest<'_>) -> ToolVerdict {
+        let session = crate::current_session();
+        let behavior_id = behavior_id();
+        let details = json!({
+            "tool": call.tool,
+            "arguments": call.args,
+            "server": call.server,
+            "behavior_id": behavior_id,
+            "mode": "audit_only",
+        });
+        let event = match &session {
+            Some(session) => AuditEvent::new("tool_call", session, details),
+            None => AuditEvent {
+                event_type: "tool_call".to_owned(),
+                agent_id: None,
+                occurred_at: Timestamp::now(),
+                session_id: None,
+                task_id: None,
+                details,
+            },
+        };
+        self.report(event);
+        ToolVerdict {
+            reason: "audit only: recorded, not governed".to_owned(),
+            behavior_id,
+            audit_only: true,
+            ..ToolVerdict::default()
+        }
+    }
+
+    /// One `POST /v1/govern` of the call, and its outcome.
+    async fn govern_once(&self, call: &ToolCallRequest<'_>) -> Result<ToolVerdict, Error> {
+        let session = crate::current_session();
+        let behavior_id = behavior_id();
+        // The strings the Python SDK sends, never null (PROTOCOL.md).
+        let agent_id = session
+            .as_ref()
+            .and_then(|s| s.agent_uuid())
+            .or(self.inner.agent_id.as_deref())
+            .unwrap_or(UNKNOWN_AGENT);
         let body = json!({
             "type": "TOOL_CALL",
-            "agent_id": session.as_ref().and_then(|s| s.agent_uuid()),
-            "session_id": session.as_ref().map(|s| s.id()),
+            "agent_id": agent_id,
+            "session_id": session.as_ref().map_or("", |s| s.id()),
             "org_id": call.org_id,
             "behavior_id": behavior_id,
             "payload": {"tool": call.tool, "args": call.args, "server": call.server},
@@ -227,6 +362,15 @@ impl Agent {
             )
             .await?;
         let text = |key: &str| str_field(raw.as_object(), key);
+        let pipeline = text("pipeline_uuid").or_else(|| text("pipeline_id"));
+        if let Some(session) = &session {
+            session.learn(crate::session::Answered {
+                session_id: text("session_id").as_deref(),
+                agent_uuid: text("agent_uuid").as_deref(),
+                pipeline_uuid: pipeline.as_deref(),
+                audit_url: text("audit_url").as_deref(),
+            });
+        }
         let outcome = text("outcome").unwrap_or_default();
         let reason = text("reason").unwrap_or_default();
         let session_id = session.as_ref().map(|s| s.id().to_owned());
@@ -239,9 +383,10 @@ impl Agent {
                 reason,
                 behavior_id: text("behavior_id").unwrap_or(behavior_id),
                 pipeline_id: text("pipeline_id"),
-                decided_at: text("decided_at").and_then(|s| s.parse().ok()),
+                decided_at: text("decided_at").and_then(|s| Timestamp::parse_answered(&s)),
                 raw,
                 degraded: false,
+                audit_only: false,
             }),
             "block" | "blocked" | "deny" => Err(GovernanceDecision::PolicyBlock(PolicyBlock {
                 blocked_by: raw
@@ -274,7 +419,8 @@ impl Agent {
                 };
                 Err(GovernanceDecision::ApprovalRequired(ApprovalRequired {
                     approval_url,
-                    expires_at: str_field(approval, "expires_at").and_then(|s| s.parse().ok()),
+                    expires_at: str_field(approval, "expires_at")
+                        .and_then(|s| Timestamp::parse_answered(&s)),
                     resume_token: request_id,
                     reason,
                     session_id,
@@ -359,6 +505,16 @@ impl Agent {
             }
         }
     }
+}
+
+/// The `agent_id` sent to `/v1/govern` when neither the session nor the
+/// agent's configuration names one, as the Python SDK sends it.
+pub(crate) const UNKNOWN_AGENT: &str = "sdk:unknown";
+
+/// A fresh behaviour id: 128 random bits as 32 lowercase hex digits.
+fn behavior_id() -> String {
+    let bits: u128 = rand::rng().random();
+    format!("{bits:032x}")
 }
 
 /// `/v1/me/approvals/{id}{tail}`, the id as one percent-encoded segment.

@@ -210,6 +210,9 @@ impl Agent {
                         Retryable::Yes(_, after) => after,
                     }
                 }
+                // An untrusted certificate does not heal on a retry, and must
+                // never let a fail-open agent through.
+                Err(err @ Error::Config(_)) => return Err(err),
                 Err(err) if last => return Err(slow_down(err, rate_limited, None, None)),
                 Err(_) => None,
             };
@@ -426,6 +429,15 @@ fn backoff(policy: &super::RetryPolicy, attempt: u32, server: Option<Duration>) 
 }
 
 fn transport_error(err: reqwest::Error, url: &str) -> Error {
+    let url = url.split('?').next().unwrap_or(url);
+    let detail = describe(&err);
+    // rustls names every verification failure of the server's certificate
+    // "invalid peer certificate" (an unknown issuer, a wrong name, expiry).
+    if err.is_connect() && detail.contains("invalid peer certificate") {
+        return Error::config(format!(
+            "the TLS connection to {url} was refused: the server's certificate is not trusted ({detail}); install the CA that signed it in this machine's certificate store, or pass it with AgentBuilder::add_root_certificate"
+        ));
+    }
     let what = if err.is_timeout() {
         "timed out"
     } else if err.is_connect() {
@@ -433,9 +445,8 @@ fn transport_error(err: reqwest::Error, url: &str) -> Error {
     } else {
         "failed"
     };
-    let url = url.split('?').next().unwrap_or(url);
     Error::unavailable(
-        format!("the call to {url} {what}: {}", describe(&err)),
+        format!("the call to {url} {what}: {detail}"),
         Some(Box::new(err.without_url()) as crate::BoxError),
     )
 }

@@ -368,6 +368,8 @@ pub(crate) async fn ingest(
     for agent in batch
         .iter()
         .filter_map(|e| e.get("agent_id").and_then(Value::as_str))
+        // `""`: not said (the Python SDK's default).
+        .filter(|agent| !agent.is_empty())
     {
         shared.saw_agent(agent);
     }

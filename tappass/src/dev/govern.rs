@@ -26,6 +26,7 @@ use super::policy::{Action, Grant, Matcher};
 use super::server::{
     body_bytes, parse_json, with_headers, Caller, Failure, Shared, MAX_FIELD_BYTES,
 };
+use crate::agent::UNKNOWN_AGENT;
 use crate::Timestamp;
 
 /// A behaviour, as far as the dev server reads it.
@@ -53,8 +54,10 @@ fn parse_behaviour(body: &Value) -> Result<Behaviour, String> {
         }
     };
     let behavior_id = opt_str("behavior_id")?.unwrap_or_else(ids::random_hex32);
-    let agent_id = opt_str("agent_id")?;
-    let session_id = opt_str("session_id")?;
+    // The Python SDK sends `""` for no session and `"sdk:unknown"` (or `""`)
+    // for no agent: both mean "not said", and the key's agent is used.
+    let agent_id = opt_str("agent_id")?.filter(|a| !a.is_empty() && a != UNKNOWN_AGENT);
+    let session_id = opt_str("session_id")?.filter(|s| !s.is_empty());
     let payload = match obj.get("payload") {
         Some(Value::Object(p)) => p,
         Some(_) => return Err("`payload` must be a JSON object with `tool` and `args`".into()),

@@ -240,16 +240,21 @@ pub fn from_headers(headers: &HeaderMap) -> Result<Option<Session>, InvalidHeade
         pipeline_uuid: pipeline_uuid.cloned(),
         audit_url,
         opened_here: false,
+        learned: Default::default(),
     })))
 }
 
-/// Writes the fields a session has under their headers, replacing any value.
+/// Writes the fields a session has (supplied or learned) under their
+/// headers, replacing any value. The id goes under both spellings, so that a
+/// service built on the Python SDK, which reads only `X-TapPass-Session`,
+/// joins the same session (`PROTOCOL.md`, Interoperating).
 pub(super) fn write(session: &Inner, headers: &mut HeaderMap) {
     headers.insert(HEADERS[ID].name.clone(), session.id.clone());
+    headers.insert(HEADERS[ALIAS].name.clone(), session.id.clone());
     let rest = [
-        (AGENT, &session.agent_uuid),
-        (PIPELINE, &session.pipeline_uuid),
-        (AUDIT, &session.audit_url),
+        (AGENT, session.agent_uuid()),
+        (PIPELINE, session.pipeline_uuid()),
+        (AUDIT, session.audit_url()),
     ];
     for (row, value) in rest {
         if let Some(value) = value {

@@ -43,4 +43,5 @@ pub use headers::{
 };
 pub(crate) use scope::with_current;
 pub use scope::{current_session, scope};
+pub(crate) use value::Answered;
 pub use value::{Session, SessionBuilder};

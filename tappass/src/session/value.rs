@@ -1,7 +1,7 @@
 //! The value: [`Session`] and its builder.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use http::{HeaderMap, HeaderValue};
 use rand::RngExt;
@@ -14,6 +14,18 @@ use super::headers::{self, Field, InvalidHeader};
 /// holds passed the checks the layer applies to a caller's headers, so what a
 /// service sends on ([`Session::headers`]) is always accepted by the next
 /// service's layer.
+///
+/// # Learning from the server
+///
+/// A session opened here ([`Session::open`], or by the layer) knows only its
+/// id. The first answer of the TapPass server inside it (a chat's `tappass`
+/// envelope, a `/v1/govern` decision) names the agent UUID, the pipeline UUID
+/// and the audit URL; an [`Agent`](crate::Agent) call records them on the
+/// session in scope, so that [`Session::agent_uuid`],
+/// [`Session::pipeline_uuid`], [`Session::audit_url`], the response's
+/// correlation headers and propagation show them from then on. What the
+/// caller supplied (headers or builder) is never overwritten; clones share
+/// what is learned; each field is learned once.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Session {
     inner: Arc<Inner>,
@@ -29,6 +41,53 @@ pub(crate) struct Inner {
     /// In its normalised form (the `url` crate's serialisation).
     pub(crate) audit_url: Option<HeaderValue>,
     pub(crate) opened_here: bool,
+    /// What the server's answers named for the fields the caller left out.
+    pub(crate) learned: Learned,
+}
+
+/// The fields a session learns from the server's first answer that names
+/// them, each set at most once (the first answer wins) and read without a
+/// lock: shared by every clone of the session, so the response echo and
+/// propagation see what a call inside the session learned.
+#[derive(Default, PartialEq, Eq)]
+pub(crate) struct Learned {
+    agent_uuid: OnceLock<HeaderValue>,
+    pipeline_uuid: OnceLock<HeaderValue>,
+    audit_url: OnceLock<HeaderValue>,
+}
+
+impl Inner {
+    /// The agent UUID: the caller's, else the one learned.
+    pub(crate) fn agent_uuid(&self) -> Option<&HeaderValue> {
+        self.agent_uuid
+            .as_ref()
+            .or_else(|| self.learned.agent_uuid.get())
+    }
+
+    /// The pipeline UUID: the caller's, else the one learned.
+    pub(crate) fn pipeline_uuid(&self) -> Option<&HeaderValue> {
+        self.pipeline_uuid
+            .as_ref()
+            .or_else(|| self.learned.pipeline_uuid.get())
+    }
+
+    /// The audit URL: the caller's, else the one learned.
+    pub(crate) fn audit_url(&self) -> Option<&HeaderValue> {
+        self.audit_url
+            .as_ref()
+            .or_else(|| self.learned.audit_url.get())
+    }
+}
+
+/// What a server's answer says about the session it was made in: the
+/// `tappass` envelope of a chat, the top level of a `/v1/govern` decision.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Answered<'a> {
+    /// The session the server says the answer belongs to, when it says.
+    pub(crate) session_id: Option<&'a str>,
+    pub(crate) agent_uuid: Option<&'a str>,
+    pub(crate) pipeline_uuid: Option<&'a str>,
+    pub(crate) audit_url: Option<&'a str>,
 }
 
 /// The text of a value the header checks admitted (visible ASCII only).
@@ -58,6 +117,7 @@ impl Session {
             pipeline_uuid: None,
             audit_url: None,
             opened_here: true,
+            learned: Learned::default(),
         })
     }
 
@@ -72,21 +132,76 @@ impl Session {
         text(&self.inner.id)
     }
 
-    /// The agent UUID, when known.
+    /// The agent UUID, when known: the caller's (from its headers or the
+    /// builder), else the one the server named in its first answer inside
+    /// this session (see [learning from the server](Session#learning-from-the-server)).
     pub fn agent_uuid(&self) -> Option<&str> {
-        self.inner.agent_uuid.as_ref().map(text)
+        self.inner.agent_uuid().map(text)
     }
 
-    /// The pipeline UUID, when known.
+    /// The pipeline UUID, when known: the caller's, else the one the server
+    /// named in its first answer inside this session.
     pub fn pipeline_uuid(&self) -> Option<&str> {
-        self.inner.pipeline_uuid.as_ref().map(text)
+        self.inner.pipeline_uuid().map(text)
     }
 
-    /// The dashboard link of the session, when known, in its normalised form
-    /// (as the `url` crate serialises it: `https://Dash.example:443/s` reads
-    /// `https://dash.example/s`).
+    /// The dashboard link of the session, when known: the caller's, else the
+    /// one the server named in its first answer inside this session. In its
+    /// normalised form (as the `url` crate serialises it:
+    /// `https://Dash.example:443/s` reads `https://dash.example/s`).
     pub fn audit_url(&self) -> Option<&str> {
-        self.inner.audit_url.as_ref().map(text)
+        self.inner.audit_url().map(text)
+    }
+
+    /// Records what a server's answer names for the fields this session does
+    /// not know yet. A field the caller supplied is never overwritten, a field
+    /// already learned stays as first learned, an answer that names another
+    /// session teaches nothing, and a value that fails the correlation-header
+    /// checks is ignored (logged at debug, never its value).
+    ///
+    /// Costs two atomic loads per field when there is nothing to learn.
+    pub(crate) fn learn(&self, answer: Answered<'_>) {
+        if answer.session_id.is_some_and(|id| id != self.id()) {
+            return;
+        }
+        let inner = &*self.inner;
+        let fields = [
+            (
+                Field::AgentUuid,
+                &inner.agent_uuid,
+                &inner.learned.agent_uuid,
+                answer.agent_uuid,
+            ),
+            (
+                Field::PipelineUuid,
+                &inner.pipeline_uuid,
+                &inner.learned.pipeline_uuid,
+                answer.pipeline_uuid,
+            ),
+            (
+                Field::AuditUrl,
+                &inner.audit_url,
+                &inner.learned.audit_url,
+                answer.audit_url,
+            ),
+        ];
+        for (field, supplied, learned, value) in fields {
+            let Some(value) = value else { continue };
+            if supplied.is_some() || learned.get().is_some() {
+                continue;
+            }
+            match field.check(value.as_bytes()) {
+                // A concurrent answer may have set it first: the first stays.
+                Ok(value) => {
+                    let _first_wins = learned.set(value);
+                }
+                Err(refused) => tracing::debug!(
+                    header = refused.header,
+                    problem = refused.problem.describe(),
+                    "TapPass answered a correlation value this session cannot keep; ignored"
+                ),
+            }
+        }
     }
 
     /// Whether this session was opened here ([`Session::open`]) rather than
@@ -98,7 +213,7 @@ impl Session {
     /// The correlation headers of this session, to send to the next service so
     /// that it joins the same chain.
     pub fn headers(&self) -> HeaderMap {
-        let mut map = HeaderMap::with_capacity(4);
+        let mut map = HeaderMap::with_capacity(5);
         self.write_headers(&mut map);
         map
     }
@@ -189,6 +304,7 @@ impl SessionBuilder {
                 .map(|v| Field::AuditUrl.check(v.as_bytes()))
                 .transpose()?,
             opened_here: false,
+            learned: Learned::default(),
         }))
     }
 }
@@ -207,6 +323,88 @@ fn mint_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn answer<'a>(agent: &'a str, pipeline: &'a str, audit: &'a str) -> Answered<'a> {
+        Answered {
+            session_id: None,
+            agent_uuid: Some(agent),
+            pipeline_uuid: Some(pipeline),
+            audit_url: Some(audit),
+        }
+    }
+
+    #[test]
+    fn racing_answers_teach_one_value_that_every_clone_sees() {
+        let session = Session::open();
+        let barrier = std::sync::Barrier::new(64);
+        std::thread::scope(|threads| {
+            for i in 0..64 {
+                let (session, barrier) = (session.clone(), &barrier);
+                threads.spawn(move || {
+                    let (agent, pipeline) = (format!("agt-{i}"), format!("pip-{i}"));
+                    let audit = format!("https://dash.example/s/{i}");
+                    barrier.wait();
+                    session.learn(answer(&agent, &pipeline, &audit));
+                    // Whatever won, it is there and it stays.
+                    let seen = session.agent_uuid().map(str::to_owned);
+                    assert!(seen.is_some());
+                    session.learn(answer("agt-late", "pip-late", "https://late.example/"));
+                    assert_eq!(session.agent_uuid().map(str::to_owned), seen);
+                });
+            }
+        });
+        let winner: usize = session.agent_uuid().unwrap()["agt-".len()..]
+            .parse()
+            .unwrap();
+        // The three fields may come from different answers, each from one.
+        assert!(winner < 64);
+        assert!(session.pipeline_uuid().unwrap().starts_with("pip-"));
+        assert!(session
+            .audit_url()
+            .unwrap()
+            .starts_with("https://dash.example/s/"));
+        assert_eq!(
+            session.headers()["x-tappass-agent-uuid"],
+            session.agent_uuid().unwrap()
+        );
+    }
+
+    #[test]
+    fn the_callers_values_are_never_overwritten() {
+        let session = Session::builder("ses_1")
+            .agent_uuid("agt-caller")
+            .audit_url("https://caller.example/s")
+            .build()
+            .unwrap();
+        session.learn(answer("agt-srv", "pip-srv", "https://srv.example/s"));
+        assert_eq!(session.agent_uuid(), Some("agt-caller"));
+        assert_eq!(session.pipeline_uuid(), Some("pip-srv"));
+        assert_eq!(session.audit_url(), Some("https://caller.example/s"));
+    }
+
+    #[test]
+    fn hostile_or_foreign_answers_teach_nothing() {
+        let session = Session::builder("ses_1").build().unwrap();
+        // Values that fail the header checks are ignored, one by one.
+        session.learn(answer("agt 1", &"p".repeat(129), "javascript:alert(1)"));
+        session.learn(answer("", "pip\r\n", "https://user:pw@dash.example/"));
+        assert_eq!(session.agent_uuid(), None);
+        assert_eq!(session.pipeline_uuid(), None);
+        assert_eq!(session.audit_url(), None);
+        // An answer about another session is not about this one.
+        session.learn(Answered {
+            session_id: Some("ses_other"),
+            ..answer("agt-1", "pip-1", "https://dash.example/")
+        });
+        assert_eq!(session.agent_uuid(), None);
+        // The same session, named: learned.
+        session.learn(Answered {
+            session_id: Some("ses_1"),
+            ..answer("agt-1", "pip-1", "https://Dash.example:443/")
+        });
+        assert_eq!(session.agent_uuid(), Some("agt-1"));
+        assert_eq!(session.audit_url(), Some("https://dash.example/"));
+    }
 
     #[test]
     fn minted_ids_are_long_unique_and_url_safe() {
