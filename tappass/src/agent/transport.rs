@@ -316,10 +316,22 @@ fn too_large(limit: usize) -> Error {
 /// `body` with every occurrence of `secret` replaced by `<redacted>`.
 fn redact(body: Bytes, secret: &str) -> Bytes {
     match std::str::from_utf8(&body) {
-        Ok(text) if !secret.is_empty() && text.contains(secret) => {
-            Bytes::from(text.replace(secret, "<redacted>"))
-        }
-        _ => body,
+        Ok(text) => match redact_text(text, secret) {
+            std::borrow::Cow::Owned(text) => Bytes::from(text),
+            std::borrow::Cow::Borrowed(_) => body,
+        },
+        Err(_) => body,
+    }
+}
+
+/// `text` with every occurrence of `secret` replaced by `<redacted>`: the one
+/// scrubbing of what the server sends, for error bodies and for decisions
+/// that arrive inside a stream.
+pub(crate) fn redact_text<'a>(text: &'a str, secret: &str) -> std::borrow::Cow<'a, str> {
+    if !secret.is_empty() && text.contains(secret) {
+        std::borrow::Cow::Owned(text.replace(secret, "<redacted>"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
     }
 }
 
