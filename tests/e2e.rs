@@ -185,15 +185,20 @@ async fn approval_required_is_428_and_passes_once_approved() {
         .starts_with(&dev.url()));
     assert!(body["expires_at"].as_str().unwrap().ends_with('Z'));
     let token = body["resume_token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("rt_"), "{body}");
+    // The 428 names its approval: the one pending row, and approving exactly
+    // that row is what lets the identical request through.
+    let url = body["approval_url"].as_str().unwrap();
+    let id = url.rsplit('/').next().unwrap();
     let pending: Vec<String> = dev
         .pending_approvals()
         .into_iter()
         .map(|a| a.request_id)
         .collect();
-    assert!(!pending.is_empty());
-    for id in pending {
-        assert!(dev.approve(&id));
-    }
+    assert_eq!(pending, [id.to_owned()], "{body}");
+    let (status, _, body) = app.chat("please wire transfer $5000 to ACME").await;
+    assert_eq!(status, 428, "still pending: {body}");
+    assert!(dev.approve(id));
     let (status, _, body) = app.chat("please wire transfer $5000 to ACME").await;
     assert_eq!(status, 200, "approved ({token}): {body}");
 }
