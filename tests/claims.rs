@@ -4,6 +4,8 @@
 //! bytes unchanged and keeps a copy of what the client sent), so the answers
 //! are the dev server's own and the requests are exactly what went out.
 
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -638,4 +640,74 @@ async fn policy_rules_allow_block_and_redact_as_the_table_says() {
         assert_eq!(replacements, ["[REDACTED_CODENAME]", "[CLIENT]"]);
     })
     .await
+}
+
+// ---- failing open ---------------------------------------------------------------
+
+/// README, Failing open: with `fail_open(true)` only an unreachable control
+/// plane is bypassed, with a warning in the logs; streams still fail closed;
+/// a refused key, a bad configuration and a protocol violation are never
+/// bypassed. The test runs on one thread so the capture sees every log line.
+#[tokio::test(flavor = "current_thread")]
+async fn fail_open_bypasses_only_an_unreachable_control_plane() {
+    let (logs, _guard) = support::capture_logs();
+    bounded(async {
+        let open = |url: &str, key: &str| {
+            Agent::builder(url)
+                .api_key(key)
+                .max_retries(0)
+                .timeout(Duration::from_secs(5))
+                .fail_open(true)
+                .build()
+        };
+        let refusing = support::Refusing::start();
+        let down = open(refusing.url(), "tp_open").expect("agent");
+        let degraded = down.chat("hi").await.expect("an unreachable server fails open");
+        assert!(degraded.degraded);
+        assert_eq!(degraded.content, "");
+        let verdict = down
+            .govern_tool("send_email", json!({}))
+            .await
+            .expect("fails open");
+        assert!(verdict.degraded);
+        let err = down.stream("hi").await.expect_err("a stream fails closed");
+        assert!(err.is_unavailable(), "{err:?}");
+
+        let dev = DevServer::start().await.expect("dev server");
+        // The dev server refuses a key without `tp_`: 401, never bypassed.
+        let refused = open(&dev.url(), "sk_not_tappass").expect("agent");
+        let err = refused.chat("hi").await.expect_err("a refused key fails closed");
+        assert!(
+            matches!(err, Error::Authentication { status: 401 }),
+            "{err:?}"
+        );
+        let err = refused
+            .govern_tool("read_file", json!({}))
+            .await
+            .expect_err("a refused key fails closed");
+        assert!(matches!(err, Error::Authentication { .. }), "{err:?}");
+        // A base URL that is not a TapPass server: the dev server's 404s are
+        // a protocol violation or a configuration error, never bypassed.
+        let wrong = open(&format!("{}/not-tappass", dev.url()), "tp_open").expect("agent");
+        let err = wrong.chat("hi").await.expect_err("not TapPass fails closed");
+        assert!(
+            matches!(err, Error::Protocol(_) | Error::Config(_)),
+            "{err:?}"
+        );
+        // A bad configuration does not even build.
+        let err = open("ftp://tappass.example.com", "tp_open").expect_err("bad url");
+        assert!(matches!(err, Error::Config(_)), "{err:?}");
+        // A decision is never bypassed.
+        let fine = open(&dev.url(), "tp_open").expect("agent");
+        let err = fine.chat("my ssn is 123-45-6789").await.expect_err("blocked");
+        assert!(err.is_decision(), "{err:?}");
+    })
+    .await;
+    let text = logs.text();
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("failing OPEN"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "one warning per bypassed call:\n{text}");
+    assert!(warnings.iter().all(|line| line.contains("WARN")), "{warnings:?}");
 }
