@@ -662,7 +662,10 @@ async fn fail_open_bypasses_only_an_unreachable_control_plane() {
         };
         let refusing = support::Refusing::start();
         let down = open(refusing.url(), "tp_open").expect("agent");
-        let degraded = down.chat("hi").await.expect("an unreachable server fails open");
+        let degraded = down
+            .chat("hi")
+            .await
+            .expect("an unreachable server fails open");
         assert!(degraded.degraded);
         assert_eq!(degraded.content, "");
         let verdict = down
@@ -676,7 +679,10 @@ async fn fail_open_bypasses_only_an_unreachable_control_plane() {
         let dev = DevServer::start().await.expect("dev server");
         // The dev server refuses a key without `tp_`: 401, never bypassed.
         let refused = open(&dev.url(), "sk_not_tappass").expect("agent");
-        let err = refused.chat("hi").await.expect_err("a refused key fails closed");
+        let err = refused
+            .chat("hi")
+            .await
+            .expect_err("a refused key fails closed");
         assert!(
             matches!(err, Error::Authentication { status: 401 }),
             "{err:?}"
@@ -689,7 +695,10 @@ async fn fail_open_bypasses_only_an_unreachable_control_plane() {
         // A base URL that is not a TapPass server: the dev server's 404s are
         // a protocol violation or a configuration error, never bypassed.
         let wrong = open(&format!("{}/not-tappass", dev.url()), "tp_open").expect("agent");
-        let err = wrong.chat("hi").await.expect_err("not TapPass fails closed");
+        let err = wrong
+            .chat("hi")
+            .await
+            .expect_err("not TapPass fails closed");
         assert!(
             matches!(err, Error::Protocol(_) | Error::Config(_)),
             "{err:?}"
@@ -699,7 +708,10 @@ async fn fail_open_bypasses_only_an_unreachable_control_plane() {
         assert!(matches!(err, Error::Config(_)), "{err:?}");
         // A decision is never bypassed.
         let fine = open(&dev.url(), "tp_open").expect("agent");
-        let err = fine.chat("my ssn is 123-45-6789").await.expect_err("blocked");
+        let err = fine
+            .chat("my ssn is 123-45-6789")
+            .await
+            .expect_err("blocked");
         assert!(err.is_decision(), "{err:?}");
     })
     .await;
@@ -709,5 +721,96 @@ async fn fail_open_bypasses_only_an_unreachable_control_plane() {
         .filter(|line| line.contains("failing OPEN"))
         .collect();
     assert_eq!(warnings.len(), 2, "one warning per bypassed call:\n{text}");
-    assert!(warnings.iter().all(|line| line.contains("WARN")), "{warnings:?}");
+    assert!(
+        warnings.iter().all(|line| line.contains("WARN")),
+        "{warnings:?}"
+    );
+}
+
+// ---- the audit reporter ---------------------------------------------------------
+
+fn audit_session() -> Session {
+    Session::builder("ses_audit")
+        .agent_uuid("agt-audit")
+        .build()
+        .expect("session")
+}
+
+/// README, Sessions: the reporter's queue is bounded by
+/// `event_queue_capacity` and a full queue never blocks: on one thread, with
+/// the reporter not yet run, 50 reports into a queue of 3 keep 3 and count 47
+/// dropped, and return at once (no await between them).
+#[tokio::test(flavor = "current_thread")]
+async fn a_full_audit_queue_drops_and_counts_instead_of_blocking() {
+    bounded(async {
+        let dev = DevServer::start().await.expect("dev server");
+        let agent = Agent::builder(dev.url())
+            .api_key("tp_queue")
+            .event_queue_capacity(3)
+            .build()
+            .expect("agent");
+        let session = audit_session();
+        for i in 0..50 {
+            agent.report(tappass::events::AuditEvent::new(
+                "probe",
+                &session,
+                json!({"i": i}),
+            ));
+        }
+        assert_eq!(agent.dropped_events(), 47);
+        agent.flush_events().await;
+        let recorded = dev.events_for_session("ses_audit");
+        let probes: Vec<&Value> = recorded
+            .iter()
+            .filter(|e| e["event_type"] == "probe")
+            .collect();
+        assert_eq!(probes.len(), 3, "{recorded:?}");
+        assert_eq!(agent.dropped_events(), 47);
+    })
+    .await
+}
+
+/// README, Sessions: events go in batches, each `POST /v1/events` with an
+/// `Idempotency-Key`, and the dev server records each batch once.
+#[tokio::test(flavor = "current_thread")]
+async fn audit_events_go_in_one_batch_with_an_idempotency_key() {
+    bounded(async {
+        let dev = DevServer::start().await.expect("dev server");
+        let relay = Relay::start(dev.addr()).await;
+        let agent = agent(&relay.url, "tp_batch");
+        let session = audit_session();
+        for i in 0..5 {
+            agent.report(tappass::events::AuditEvent::new(
+                "probe",
+                &session,
+                json!({"i": i}),
+            ));
+        }
+        agent.flush_events().await;
+        let posts: Vec<Sent> = relay
+            .requests()
+            .into_iter()
+            .filter(|r| r.path == "/v1/events")
+            .collect();
+        assert_eq!(posts.len(), 1, "one batch: {posts:?}");
+        let key = posts[0].header("idempotency-key").expect("a key");
+        assert_eq!(key.len(), 32, "{key}");
+        let batch = posts[0].json();
+        let sent: Vec<&Value> = batch.as_array().expect("an array").iter().collect();
+        assert_eq!(sent.len(), 5);
+        let order: Vec<i64> = sent
+            .iter()
+            .map(|e| e["details"]["i"].as_i64().expect("i"))
+            .collect();
+        assert_eq!(order, [0, 1, 2, 3, 4]);
+        assert_eq!(
+            dev.events_for_session("ses_audit")
+                .iter()
+                .filter(|e| e["event_type"] == "probe")
+                .count(),
+            5
+        );
+        assert_eq!(agent.dropped_events(), 0);
+    })
+    .await
 }
