@@ -1575,3 +1575,29 @@ async fn only_loopback_addresses_count_as_loopback() {
     assert!(server.is_loopback());
     server.shutdown().await;
 }
+
+/// README, Endpoints: `…/wait` long-polls at most 30 s whatever
+/// `timeout_seconds` asks. On tokio's paused clock (it jumps to the next
+/// timer when the runtime is idle), a wait for an hour answers 408 after
+/// 30 virtual seconds and a wait for 2 after 2: the cap is read off the
+/// clock the server waits on, with no real waiting.
+#[tokio::test(start_paused = true)]
+async fn a_wait_is_capped_at_30_seconds() {
+    let h = Harness::new();
+    let v = h.govern("wire_funds", json!({})).await.json();
+    let id = v["approval"]["request_id"].as_str().unwrap().to_owned();
+    for (asked, waited) in [(3600, 30), (31, 30), (30, 30), (2, 2)] {
+        let started = tokio::time::Instant::now();
+        let a = h
+            .get(&format!(
+                "/v1/me/approvals/{id}/wait?timeout_seconds={asked}"
+            ))
+            .await;
+        assert_eq!(a.status, StatusCode::REQUEST_TIMEOUT, "{}", a.text);
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= Duration::from_secs(waited) && elapsed < Duration::from_secs(waited + 1),
+            "asked {asked} s, waited {elapsed:?}"
+        );
+    }
+}
