@@ -29,12 +29,15 @@ async fn bounded<F: std::future::Future>(test: F) -> F::Output {
 
 // ---- the recording relay --------------------------------------------------------
 
+/// What the relay records: per connection, the bytes the client sent.
+type Records = Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>;
+
 /// A TCP relay to the dev server that counts the connections it accepts and
 /// records, per connection, the bytes the client sent.
 struct Relay {
     url: String,
     accepted: Arc<AtomicUsize>,
-    sent: Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>,
+    sent: Records,
     task: JoinHandle<()>,
 }
 
@@ -43,7 +46,7 @@ impl Relay {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let accepted = Arc::new(AtomicUsize::new(0));
-        let sent: Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>> = Arc::default();
+        let sent: Records = Arc::default();
         let task = tokio::spawn({
             let accepted = accepted.clone();
             let sent = sent.clone();
@@ -555,7 +558,7 @@ async fn a_prompt_approval_belongs_to_the_agent_that_asked() {
             .into_iter()
             .map(|a| a.request_id)
             .collect();
-        assert_eq!(pending, [id.clone()], "{url}");
+        assert_eq!(pending, std::slice::from_ref(&id), "{url}");
         let token = asked.resume_token.clone().expect("a token");
         assert!(server.approve(&id));
         assert_eq!(
