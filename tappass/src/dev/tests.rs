@@ -708,7 +708,10 @@ async fn escalate_and_wait() {
     let approver = {
         let id = id.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            // Decide once the request below waits, not after a guessed delay.
+            while shared.approvals().waiters(&id) == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
             assert!(shared.decide(&id, ApprovalState::Approved));
         })
     };
@@ -1004,7 +1007,10 @@ async fn approvals_through_the_handle_and_cancel_on_shutdown() {
             .header("authorization", "Bearer tp_dev")
             .send(),
     );
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Shut down once the request waits, not after a guessed delay.
+    while server.waiters(&waiting) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let started = std::time::Instant::now();
     server.shutdown().await;
     assert!(started.elapsed() < Duration::from_secs(4));
