@@ -1159,7 +1159,12 @@ async fn session_correlation_headers_go_upstream_on_chat_and_stream() {
         tappass::session::scope(session, async {
             agent.chat("hi").await.unwrap();
             let stream = agent.stream("hi").await.unwrap();
-            assert!(collect(stream).await.iter().all(Result::is_ok));
+            let contents: Vec<String> = collect(stream)
+                .await
+                .into_iter()
+                .map(|item| item.expect("a chunk").content)
+                .collect();
+            assert_eq!(contents, ["s"]);
         })
         .await;
         agent.chat("no session").await.unwrap();

@@ -198,8 +198,8 @@ async fn start(
     session: Session,
     Json(req): Json<ChatIn>,
 ) -> Result<Json<Value>, tappass::Error> {
-    let _ = agent;
     Ok(Json(json!({
+        "agent": agent.url(),
         "greeting": app.greeting,
         "prompt": req.prompt,
         "session": session.id(),
