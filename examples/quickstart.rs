@@ -47,7 +47,7 @@ async fn chat(agent: Agent, Json(req): Json<ChatIn>) -> Result<Json<ChatOut>, ta
 }
 
 /// The application, separate from `main` so that tests can drive it.
-fn app(layer: TapPassLayer) -> Router {
+pub(crate) fn app(layer: TapPassLayer) -> Router {
     Router::new().route("/chat", post(chat)).layer(layer)
 }
 

@@ -50,9 +50,9 @@ async fn inventory(agent: Agent, session: Session) -> Result<Json<Value>, tappas
 
 /// The downstream service's address and the client that calls it.
 #[derive(Clone)]
-struct Downstream {
-    url: String,
-    client: reqwest::Client,
+pub(crate) struct Downstream {
+    pub(crate) url: String,
+    pub(crate) client: reqwest::Client,
 }
 
 /// Service A: calls B inside its own session, which `.propagate_session()`
@@ -80,21 +80,21 @@ async fn plan(
 }
 
 /// Service B's application: it joins the session of whoever calls it.
-fn service_b(layer: TapPassLayer) -> Router {
+pub(crate) fn service_b(layer: TapPassLayer) -> Router {
     Router::new()
         .route("/inventory", get(inventory))
         .layer(layer)
 }
 
 /// Service A's application: it opens a session for a request without one.
-fn service_a(layer: TapPassLayer, b: Downstream) -> Router {
+pub(crate) fn service_a(layer: TapPassLayer, b: Downstream) -> Router {
     Router::new()
         .route("/plan", get(plan))
         .with_state(b)
         .layer(layer)
 }
 
-async fn serve(app: Router) -> Result<SocketAddr, std::io::Error> {
+pub(crate) async fn serve(app: Router) -> Result<SocketAddr, std::io::Error> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -102,7 +102,7 @@ async fn serve(app: Router) -> Result<SocketAddr, std::io::Error> {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub(crate) async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -1087,6 +1087,38 @@ async fn a_decision_inside_a_stream_is_an_error_item() {
     .await
 }
 
+/// A server that echoes the key into a decision it sends in the middle of a
+/// stream: the decision's reason, its Display and Debug keep the key out, as
+/// for a decision that answers the request itself.
+#[tokio::test]
+async fn a_decision_inside_a_stream_does_not_show_the_key() {
+    bounded(async {
+        let server = TapPass::start().await;
+        let echo = format!("you sent Authorization: Bearer {KEY}");
+        server.push(
+            CHAT,
+            Reply::sse([
+                event(json!({"content": "fine so far"})),
+                event(
+                    json!({"decision": "policy_block", "blocked_by": "output_filter",
+                             "reason": echo}),
+                ),
+            ]),
+        );
+        let stream = agent(server.url()).stream("hi").await.expect("stream");
+        let items = collect(stream).await;
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert_eq!(items[0].as_ref().expect("a chunk").content, "fine so far");
+        let err = items[1].as_ref().expect_err("the decision");
+        let Some(GovernanceDecision::PolicyBlock(block)) = err.decision() else {
+            panic!("expected a policy block, got {err:?}");
+        };
+        assert_eq!(block.reason, "you sent Authorization: Bearer <redacted>");
+        assert_error_keeps_the_key(err);
+    })
+    .await
+}
+
 #[tokio::test]
 async fn an_oversized_stream_event_is_a_protocol_error() {
     bounded(async {
@@ -1127,7 +1159,12 @@ async fn session_correlation_headers_go_upstream_on_chat_and_stream() {
         tappass::session::scope(session, async {
             agent.chat("hi").await.unwrap();
             let stream = agent.stream("hi").await.unwrap();
-            assert!(collect(stream).await.iter().all(Result::is_ok));
+            let contents: Vec<String> = collect(stream)
+                .await
+                .into_iter()
+                .map(|item| item.expect("a chunk").content)
+                .collect();
+            assert_eq!(contents, ["s"]);
         })
         .await;
         agent.chat("no session").await.unwrap();

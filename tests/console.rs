@@ -173,6 +173,7 @@ async fn the_sessions_page_lists_sessions_most_recently_active_first() {
         .select(&sel("link[href], script[src]"))
         .map(|e| e.value().attr("href").or(e.value().attr("src")).unwrap())
         .collect();
+    assert!(!assets.is_empty(), "the stylesheet and the script");
     assert!(assets.iter().all(|a| a.starts_with('/')), "{assets:?}");
     for asset in assets {
         let response = client()
@@ -424,8 +425,10 @@ async fn a_pending_approval_shows_what_is_asked_who_asks_and_until_when() {
             format!("/approvals/{id}/deny")
         ]
     );
-    assert!(mail
-        .select(&sel("form"))
+    let forms: Vec<_> = mail.select(&sel("form")).collect();
+    assert!(!forms.is_empty(), "the approval's forms");
+    assert!(forms
+        .iter()
         .all(|f| f.value().attr("method") == Some("post")));
     let prompt = pending
         .iter()
@@ -463,6 +466,7 @@ async fn what_clients_send_is_escaped_everywhere_it_is_shown() {
 
     let only_own_script = |doc: &Html| {
         let scripts: Vec<_> = doc.select(&sel("script")).collect();
+        assert!(!scripts.is_empty(), "the console's own script");
         assert!(scripts
             .iter()
             .all(|s| s.value().attr("src") == Some("/console.js") && text(*s).is_empty()));

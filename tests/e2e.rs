@@ -2,6 +2,8 @@
 //! socket, calling the development server through the `Agent`; one test per
 //! row of the mapping table, plus streaming, tool governance and audit events.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -11,7 +13,7 @@ use axum::{Json, Router};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tappass::dev::{DevServer, Policy};
+use tappass::dev::DevServer;
 use tappass::{Agent, Error, TapPassLayer};
 
 #[derive(Deserialize)]
@@ -185,15 +187,20 @@ async fn approval_required_is_428_and_passes_once_approved() {
         .starts_with(&dev.url()));
     assert!(body["expires_at"].as_str().unwrap().ends_with('Z'));
     let token = body["resume_token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("rt_"), "{body}");
+    // The 428 names its approval: the one pending row, and approving exactly
+    // that row is what lets the identical request through.
+    let url = body["approval_url"].as_str().unwrap();
+    let id = url.rsplit('/').next().unwrap();
     let pending: Vec<String> = dev
         .pending_approvals()
         .into_iter()
         .map(|a| a.request_id)
         .collect();
-    assert!(!pending.is_empty());
-    for id in pending {
-        assert!(dev.approve(&id));
-    }
+    assert_eq!(pending, [id.to_owned()], "{body}");
+    let (status, _, body) = app.chat("please wire transfer $5000 to ACME").await;
+    assert_eq!(status, 428, "still pending: {body}");
+    assert!(dev.approve(id));
     let (status, _, body) = app.chat("please wire transfer $5000 to ACME").await;
     assert_eq!(status, 200, "approved ({token}): {body}");
 }
@@ -303,22 +310,32 @@ async fn redaction_is_answered_unless_the_agent_surfaces_it_as_403() {
 
 #[tokio::test]
 async fn another_decision_kind_is_403_with_its_name() {
-    let policy = Policy::from_toml(
-        r#"
-[[rule]]
-name = "budget"
-match.prompt_contains = "expensive"
-decision = "policy_block"
-blocked_by = "budget_guard"
-reason = "over budget"
-"#,
-    )
-    .unwrap();
-    let dev = DevServer::builder().policy(policy).start().await.unwrap();
-    let app = App::start(agent(&dev), false).await;
+    // The dev server's policy has a fixed set of decisions, so a kind this
+    // toolkit does not know comes from the scripted stand-in: the one thing
+    // here the dev server never produces.
+    let tappass = support::TapPass::start().await;
+    tappass.always(
+        support::CHAT,
+        support::Reply::json(
+            403,
+            json!({"decision": "quota_exceeded", "reason": "monthly quota used up"}),
+        ),
+    );
+    let agent = Agent::builder(tappass.url())
+        .api_key("tp_e2e_key")
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let app = App::start(agent, false).await;
     let (status, _, body) = app.chat("something expensive").await;
     assert_eq!(status, 403, "{body}");
-    assert_eq!(body["blocked_by"], "budget_guard");
+    assert_eq!(body["error"], "quota_exceeded", "{body}");
+    assert_eq!(body["reason"], "monthly quota used up", "{body}");
+    assert_eq!(
+        tappass.hits(support::CHAT),
+        1,
+        "a decision is never retried"
+    );
 }
 
 #[tokio::test]
@@ -414,7 +431,15 @@ async fn tool_calls_are_allowed_blocked_or_paused_for_approval() {
         let id = id.clone();
         tokio::spawn(async move { agent.wait_for_approval(&id, Duration::from_secs(10)).await })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Approve once the agent's long-poll is waiting, so the test shows an
+    // approval decided while the waiter waits (not before it asked).
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while dev.waiters(&id) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the agent's wait reached the server");
     assert!(dev.approve(&id));
     let settled = waiting.await.unwrap().unwrap();
     assert_eq!(settled.state, tappass::agent::ApprovalState::Approved);

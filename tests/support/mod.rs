@@ -253,7 +253,9 @@ impl TapPass {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            axum::serve(listener, app)
+                .await
+                .expect("the stand-in serves until it is dropped");
         });
         TapPass { url, shared, task }
     }

@@ -11,7 +11,7 @@ use http::Method;
 use serde_json::Value;
 
 use super::chat::{str_field, ChatRequest, Message};
-use super::Agent;
+use super::{Agent, ApiKey};
 use crate::Error;
 
 /// The largest single SSE event accepted from the server.
@@ -226,8 +226,9 @@ impl SseState {
 
 /// The Server-Sent Events parser, apart from any I/O: bytes in, chat chunks
 /// out. Its cost is linear in the bytes fed, however they are split.
-#[derive(Default)]
 struct SseParser {
+    /// The agent's key, scrubbed from a decision the server echoes it into.
+    secret: ApiKey,
     /// Bytes received and not yet parsed: at most one line.
     buffer: BytesMut,
     /// How much of `buffer` is known to hold no newline, so that each byte is
@@ -240,6 +241,16 @@ struct SseParser {
 }
 
 impl SseParser {
+    fn new(secret: ApiKey) -> Self {
+        SseParser {
+            secret,
+            buffer: BytesMut::new(),
+            scanned: 0,
+            data: String::new(),
+            finished: false,
+        }
+    }
+
     fn feed(&mut self, bytes: &[u8]) {
         self.buffer.extend_from_slice(bytes);
     }
@@ -307,6 +318,10 @@ impl SseParser {
         if data.trim() == "[DONE]" {
             return Ok(Some(Step::Done));
         }
+        // A server may echo the key into what it sends (`invalid key tp_…`):
+        // scrubbed as `classify` scrubs an error body, before a decision can
+        // carry it into an error, a log line or a response body.
+        let data = super::transport::redact_text(&data, self.secret.expose());
         let value: Value = serde_json::from_str(&data)
             .map_err(|e| Error::Protocol(format!("a stream chunk is not JSON ({e})")))?;
         if let Some(mut decision) = crate::GovernanceDecision::from_json(&value) {
@@ -409,7 +424,7 @@ impl Agent {
         }
         let state = SseState {
             response: answer.response,
-            parser: SseParser::default(),
+            parser: SseParser::new(self.inner.key.clone()),
             done: false,
             read_timeout: self.inner.timeout,
         };
@@ -441,7 +456,7 @@ mod tests {
     /// Parses `body` fed in pieces of `size` bytes: the chunks' contents, and
     /// how long the parser took.
     fn parse(body: &[u8], size: usize) -> (Vec<String>, Duration) {
-        let mut parser = SseParser::default();
+        let mut parser = SseParser::new(ApiKey::new("tp_test"));
         let mut contents = Vec::new();
         let started = Instant::now();
         for piece in body.chunks(size) {

@@ -319,10 +319,22 @@ fn too_large(limit: usize) -> Error {
 /// `body` with every occurrence of `secret` replaced by `<redacted>`.
 fn redact(body: Bytes, secret: &str) -> Bytes {
     match std::str::from_utf8(&body) {
-        Ok(text) if !secret.is_empty() && text.contains(secret) => {
-            Bytes::from(text.replace(secret, "<redacted>"))
-        }
-        _ => body,
+        Ok(text) => match redact_text(text, secret) {
+            std::borrow::Cow::Owned(text) => Bytes::from(text),
+            std::borrow::Cow::Borrowed(_) => body,
+        },
+        Err(_) => body,
+    }
+}
+
+/// `text` with every occurrence of `secret` replaced by `<redacted>`: the one
+/// scrubbing of what the server sends, for error bodies and for decisions
+/// that arrive inside a stream.
+pub(crate) fn redact_text<'a>(text: &'a str, secret: &str) -> std::borrow::Cow<'a, str> {
+    if !secret.is_empty() && text.contains(secret) {
+        std::borrow::Cow::Owned(text.replace(secret, "<redacted>"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
     }
 }
 
@@ -520,6 +532,70 @@ mod tests {
         assert_eq!(parse_version("1.2"), Some((1, 2, 0)));
         assert_eq!(parse_version("banana"), None);
         assert!(parse_version("0.5.9").unwrap() < MIN_VERSION);
+    }
+
+    /// The README's "exponential backoff with jitter": each attempt's delay
+    /// lies in [ceiling/2, ceiling] with ceiling = base * 2^attempt capped at
+    /// the longest delay; the delays vary (jitter); a server's `Retry-After`
+    /// replaces the computed delay and is capped too. Read from `backoff`
+    /// itself, not from the time a retry took.
+    #[test]
+    fn backoff_is_exponential_with_jitter_and_capped() {
+        let policy = super::super::RetryPolicy {
+            max_retries: 10,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(5),
+        };
+        for attempt in 0..40u32 {
+            let ceiling = Duration::from_millis(100)
+                .saturating_mul(2u32.saturating_pow(attempt.min(16)))
+                .min(policy.max_delay);
+            let delays: Vec<Duration> = (0..200).map(|_| backoff(&policy, attempt, None)).collect();
+            for delay in &delays {
+                assert!(
+                    *delay >= ceiling / 2 && *delay <= ceiling,
+                    "attempt {attempt}: {delay:?} outside [{:?}, {ceiling:?}]",
+                    ceiling / 2
+                );
+            }
+            let distinct: std::collections::HashSet<_> = delays.iter().collect();
+            assert!(
+                distinct.len() > 100,
+                "attempt {attempt}: no jitter, {} distinct delays of 200",
+                distinct.len()
+            );
+        }
+        // Exponential: the ceilings of attempts 0, 1, 2, 3 are 100, 200, 400, 800 ms.
+        let most = |attempt| {
+            (0..200)
+                .map(|_| backoff(&policy, attempt, None))
+                .max()
+                .unwrap()
+        };
+        assert!(most(0) <= Duration::from_millis(100));
+        assert!(most(1) > Duration::from_millis(100) && most(1) <= Duration::from_millis(200));
+        assert!(most(2) > Duration::from_millis(200) && most(2) <= Duration::from_millis(400));
+        assert!(most(3) > Duration::from_millis(400) && most(3) <= Duration::from_millis(800));
+        // The server's Retry-After wins, within the cap.
+        let server = Some(Duration::from_secs(2));
+        assert_eq!(backoff(&policy, 0, server), Duration::from_secs(2));
+        assert_eq!(
+            backoff(&policy, 0, Some(Duration::from_secs(600))),
+            policy.max_delay
+        );
+        // Extremes neither panic nor exceed the cap.
+        let huge = super::super::RetryPolicy {
+            max_retries: u32::MAX,
+            base_delay: Duration::MAX,
+            max_delay: Duration::MAX,
+        };
+        assert!(backoff(&huge, u32::MAX, None) >= Duration::from_nanos(u64::MAX / 2));
+        let zero = super::super::RetryPolicy {
+            max_retries: 1,
+            base_delay: Duration::ZERO,
+            max_delay: Duration::ZERO,
+        };
+        assert_eq!(backoff(&zero, 3, None), Duration::ZERO);
     }
 
     #[test]

@@ -265,6 +265,13 @@ impl Approvals {
         Some(entry.row.clone())
     }
 
+    /// How many `…/wait` requests are waiting on `request_id` right now.
+    pub(crate) fn waiters(&self, request_id: &str) -> usize {
+        self.rows
+            .get(request_id)
+            .map_or(0, |entry| entry.changes.receiver_count())
+    }
+
     /// Every pending row, oldest first.
     pub(crate) fn pending(&mut self) -> Vec<Approval> {
         let now = Timestamp::now();

@@ -156,6 +156,13 @@ impl DevServer {
         self.inner.shared.approvals().get(request_id)
     }
 
+    /// How many `GET …/approvals/{request_id}/wait` requests are long-polling
+    /// this approval right now. A test waits for this to reach one before it
+    /// decides, so that it exercises a decision taken *while* a client waits.
+    pub fn waiters(&self, request_id: &str) -> usize {
+        self.inner.shared.approvals().waiters(request_id)
+    }
+
     /// Approves a pending approval: the identical request now goes through.
     /// Returns `false` when the approval is unknown or no longer pending.
     pub fn approve(&self, request_id: &str) -> bool {

@@ -708,7 +708,10 @@ async fn escalate_and_wait() {
     let approver = {
         let id = id.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            // Decide once the request below waits, not after a guessed delay.
+            while shared.approvals().waiters(&id) == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
             assert!(shared.decide(&id, ApprovalState::Approved));
         })
     };
@@ -1004,7 +1007,10 @@ async fn approvals_through_the_handle_and_cancel_on_shutdown() {
             .header("authorization", "Bearer tp_dev")
             .send(),
     );
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Shut down once the request waits, not after a guessed delay.
+    while server.waiters(&waiting) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let started = std::time::Instant::now();
     server.shutdown().await;
     assert!(started.elapsed() < Duration::from_secs(4));
@@ -1063,7 +1069,7 @@ async fn a_policy_file_is_read_or_refused() {
     );
     assert!(err.to_string().contains("bad.toml"), "{err}");
     server.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::remove_dir_all(&dir).expect("the test's own directory is removed");
 }
 
 // ---- Idempotency of chat and govern, over real sockets ----------------------------------------
@@ -1574,4 +1580,30 @@ async fn only_loopback_addresses_count_as_loopback() {
     let server = DevServer::start().await.unwrap();
     assert!(server.is_loopback());
     server.shutdown().await;
+}
+
+/// README, Endpoints: `…/wait` long-polls at most 30 s whatever
+/// `timeout_seconds` asks. On tokio's paused clock (it jumps to the next
+/// timer when the runtime is idle), a wait for an hour answers 408 after
+/// 30 virtual seconds and a wait for 2 after 2: the cap is read off the
+/// clock the server waits on, with no real waiting.
+#[tokio::test(start_paused = true)]
+async fn a_wait_is_capped_at_30_seconds() {
+    let h = Harness::new();
+    let v = h.govern("wire_funds", json!({})).await.json();
+    let id = v["approval"]["request_id"].as_str().unwrap().to_owned();
+    for (asked, waited) in [(3600, 30), (31, 30), (30, 30), (2, 2)] {
+        let started = tokio::time::Instant::now();
+        let a = h
+            .get(&format!(
+                "/v1/me/approvals/{id}/wait?timeout_seconds={asked}"
+            ))
+            .await;
+        assert_eq!(a.status, StatusCode::REQUEST_TIMEOUT, "{}", a.text);
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= Duration::from_secs(waited) && elapsed < Duration::from_secs(waited + 1),
+            "asked {asked} s, waited {elapsed:?}"
+        );
+    }
 }
