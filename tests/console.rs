@@ -529,6 +529,18 @@ async fn what_clients_send_is_escaped_everywhere_it_is_shown() {
 /// Extra request headers: name and value.
 type Headers = Vec<(&'static str, String)>;
 
+/// Posts a console form: `form` to `path` with extra `headers`; the status.
+async fn press(server: &DevServer, path: &str, form: &str, headers: &[(&str, String)]) -> u16 {
+    let mut request = client()
+        .post(format!("{}{path}", server.url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.to_owned());
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
 /// Posts the approve form of `id` with `form` and extra `headers`; the status.
 async fn press_approve(
     server: &DevServer,
@@ -536,14 +548,7 @@ async fn press_approve(
     form: &str,
     headers: &[(&str, String)],
 ) -> u16 {
-    let mut request = client()
-        .post(format!("{}/approvals/{id}/approve", server.url()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form.to_owned());
-    for (name, value) in headers {
-        request = request.header(*name, value);
-    }
-    request.send().await.unwrap().status().as_u16()
+    press(server, &format!("/approvals/{id}/approve"), form, headers).await
 }
 
 #[tokio::test]
@@ -763,14 +768,7 @@ async fn a_long_timeline_is_paged_with_facts_over_all_its_events() {
 
 /// Posts the revoke form of mandate `id` with `form` and extra `headers`; the status.
 async fn press_revoke(server: &DevServer, id: &str, form: &str, headers: &[(&str, String)]) -> u16 {
-    let mut request = client()
-        .post(format!("{}/mandates/{id}/revoke", server.url()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form.to_owned());
-    for (name, value) in headers {
-        request = request.header(*name, value);
-    }
-    request.send().await.unwrap().status().as_u16()
+    press(server, &format!("/mandates/{id}/revoke"), form, headers).await
 }
 
 #[tokio::test]
