@@ -32,6 +32,7 @@ impl TapPassLayer {
             agent: None,
             auto_open_session: false,
             problem_json: false,
+            approval_base_url: None,
         }
     }
 
@@ -85,6 +86,7 @@ pub struct TapPassLayerBuilder {
     agent: Option<Agent>,
     auto_open_session: bool,
     problem_json: bool,
+    approval_base_url: Option<String>,
 }
 
 impl fmt::Debug for TapPassLayerBuilder {
@@ -95,6 +97,7 @@ impl fmt::Debug for TapPassLayerBuilder {
             .field("agent", &self.agent)
             .field("auto_open_session", &self.auto_open_session)
             .field("problem_json", &self.problem_json)
+            .field("approval_base_url", &self.approval_base_url)
             .finish()
     }
 }
@@ -110,6 +113,16 @@ impl TapPassLayerBuilder {
     /// The API key (default: `TAPPASS_API_KEY`).
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
+        self
+    }
+
+    /// The public base of the pages where a person decides an approval:
+    /// a `428 approval_required` then links to `{base}/{request_id}`. See
+    /// [`AgentBuilder::approval_base_url`]; with [`agent`](Self::agent),
+    /// set it on the agent's builder instead ([`build`](Self::build) refuses
+    /// both).
+    pub fn approval_base_url(mut self, url: impl Into<String>) -> Self {
+        self.approval_base_url = Some(url.into());
         self
     }
 
@@ -175,11 +188,19 @@ impl TapPassLayerBuilder {
     /// missing key, saying which setting to fix.
     pub fn build(self) -> Result<TapPassLayer, Error> {
         let agent = match self.agent {
+            Some(_) if self.approval_base_url.is_some() => {
+                return Err(Error::config(
+                    "the layer was given both an agent and an approval base URL: set `.approval_base_url(..)` on the agent's builder (`Agent::builder(url)`) instead",
+                ))
+            }
             Some(agent) => agent,
             None => {
                 let mut builder = AgentBuilder::new(self.url);
                 if let Some(key) = self.api_key {
                     builder = builder.api_key(key);
+                }
+                if let Some(base) = self.approval_base_url {
+                    builder = builder.approval_base_url(base);
                 }
                 builder.build()?
             }

@@ -38,7 +38,7 @@ pub(crate) mod scope;
 mod value;
 
 pub use headers::{
-    from_headers, HeaderProblem, InvalidHeader, AGENT_UUID, AUDIT_URL, MAX_AUDIT_URL_LEN,
+    from_headers, HeaderProblem, InvalidHeader, AGENT_UUID, AUDIT_URL, MAX_AUDIT_URL_LEN, RESUME_TOKEN,
     MAX_ID_LEN, PIPELINE_UUID, SESSION_ALIAS, SESSION_ID,
 };
 pub(crate) use scope::with_current;
