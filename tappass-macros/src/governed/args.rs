@@ -1,4 +1,6 @@
-//! Parses the options of `#[governed(...)]`: only `auto_open_session = <bool>`.
+//! Parses the options of `#[governed(...)]`: `auto_open_session = <bool>` and
+//! `state = <Type>` (the router's state, for the debug-build checks of the
+//! parameters).
 
 use proc_macro2::{TokenStream, TokenTree};
 use syn::meta::ParseNestedMeta;
@@ -8,14 +10,18 @@ use syn::{Expr, ExprLit, Lit, LitBool, Token};
 use crate::errors::{closest, Errors};
 
 pub(crate) const AUTO_OPEN_SESSION: &str = "auto_open_session";
+pub(crate) const STATE: &str = "state";
 
-const OPTIONS: &[&str] = &[AUTO_OPEN_SESSION];
+const OPTIONS: &[&str] = &[AUTO_OPEN_SESSION, STATE];
 
 /// The options of one `#[governed]` attribute.
 #[derive(Default)]
 pub(crate) struct Options {
     /// The route-level `auto_open_session`, when given.
     pub auto_open_session: Option<LitBool>,
+    /// The router's state type, when given: what the parameters are checked
+    /// against in debug builds.
+    pub state: Option<syn::Type>,
 }
 
 /// Parses `args`, recording every mistake in `errors`.
@@ -33,6 +39,24 @@ pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> Options {
                     options.auto_open_session = Some(flag);
                 }
             }
+        } else if meta.path.is_ident(STATE) {
+            if !meta.input.peek(Token![=]) {
+                errors.spanned(
+                    &meta.path,
+                    format_args!("`{STATE}` needs a type: `{STATE} = AppState`"),
+                );
+                skip_value(&meta)?;
+            } else {
+                let ty: syn::Type = meta.value()?.parse()?;
+                if options.state.is_some() {
+                    errors.spanned(
+                        &meta.path,
+                        format_args!("duplicate `#[governed]` option `{STATE}`"),
+                    );
+                } else {
+                    options.state = Some(ty);
+                }
+            }
         } else {
             let name = path_name(&meta.path);
             let hint = match closest(&name, OPTIONS) {
@@ -42,7 +66,7 @@ pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> Options {
             errors.spanned(
                 &meta.path,
                 format_args!(
-                    "unknown `#[governed]` option `{name}`; {hint}the only option is `{AUTO_OPEN_SESSION} = true` or `{AUTO_OPEN_SESSION} = false`"
+                    "unknown `#[governed]` option `{name}`; {hint}the options are `{AUTO_OPEN_SESSION} = true|false` and `{STATE} = <the router's state type>`"
                 ),
             );
             skip_value(&meta)?;
