@@ -81,7 +81,12 @@ async fn bodies_that_fail_to_parse_answer_the_toolkits_shape_in_both_forms() {
         (json, "{not json", 400, "malformed_json"),
         (json, r#"{"text": "no prompt"}"#, 422, "invalid_json_body"),
         (json, r#"{"prompt": 42}"#, 422, "invalid_json_body"),
-        (Some("text/plain"), r#"{"prompt": "hi"}"#, 415, "unsupported_media_type"),
+        (
+            Some("text/plain"),
+            r#"{"prompt": "hi"}"#,
+            415,
+            "unsupported_media_type",
+        ),
         (None, r#"{"prompt": "hi"}"#, 415, "unsupported_media_type"),
     ];
     for problem_json in [false, true] {
@@ -233,7 +238,11 @@ async fn a_stream_becomes_sse_in_one_call_and_keeps_the_session() {
     assert_eq!(response.headers()["x-tappass-session-id"], "ses_sse");
     let events = sse_events(&response.text().await.unwrap());
     let (last, chunks) = events.split_last().unwrap();
-    assert_eq!(last, &("done".to_owned(), "[DONE]".to_owned()), "{events:?}");
+    assert_eq!(
+        last,
+        &("done".to_owned(), "[DONE]".to_owned()),
+        "{events:?}"
+    );
     assert!(chunks.len() >= 2, "{events:?}");
     let mut content = String::new();
     for (name, data) in chunks {

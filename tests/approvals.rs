@@ -116,8 +116,14 @@ impl App {
 /// needs a human under the default policy.
 fn paths() -> [(&'static str, Value); 3] {
     [
-        ("/chat", json!({"prompt": "please wire transfer $5000 to ACME"})),
-        ("/stream", json!({"prompt": "please wire transfer $9000 to Initech"})),
+        (
+            "/chat",
+            json!({"prompt": "please wire transfer $5000 to ACME"}),
+        ),
+        (
+            "/stream",
+            json!({"prompt": "please wire transfer $9000 to Initech"}),
+        ),
         (
             "/tool",
             json!({"tool": "send_email", "args": {"to": "cfo@example.com"}}),
@@ -130,7 +136,10 @@ fn paused(status: u16, body: &Value, dev: &DevServer) -> (String, String) {
     assert_eq!(status, 428, "{body}");
     assert_eq!(body["error"], "approval_required", "{body}");
     let token = body["resume_token"].as_str().expect("a resume token");
-    assert!(token.starts_with("rt_"), "one kind of token for every path: {body}");
+    assert!(
+        token.starts_with("rt_"),
+        "one kind of token for every path: {body}"
+    );
     let id = body["request_id"].as_str().expect("the approval's id");
     assert!(id.starts_with("apr_"), "{body}");
     // The link leads a person to the console's entry for this approval.
@@ -155,7 +164,11 @@ async fn pending_then_approved_passes_with_the_token_on_every_path() {
 
         // Still pending: the same 428, with the same token.
         let (status, again) = app.post(path, &body, Some(&token)).await;
-        assert_eq!(paused(status, &again, &dev), (token.clone(), id.clone()), "{path}");
+        assert_eq!(
+            paused(status, &again, &dev),
+            (token.clone(), id.clone()),
+            "{path}"
+        );
 
         assert!(dev.approve(&id), "{path}");
         let (status, answer) = app.post(path, &body, Some(&token)).await;
@@ -163,10 +176,18 @@ async fn pending_then_approved_passes_with_the_token_on_every_path() {
         match path {
             "/tool" => assert_eq!(answer["approval"]["resumed_by_token"], true, "{answer}"),
             "/chat" => assert!(
-                answer["steps"].to_string().contains("resumed with its token"),
+                answer["steps"]
+                    .to_string()
+                    .contains("resumed with its token"),
                 "the token reached the server: {answer}"
             ),
-            _ => assert!(answer["content"].as_str().unwrap().starts_with("Echo: please wire"), "{answer}"),
+            _ => assert!(
+                answer["content"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Echo: please wire"),
+                "{answer}"
+            ),
         }
     }
 }
@@ -290,8 +311,18 @@ async fn the_approval_link_leads_a_browser_to_the_console_and_a_client_to_the_ro
         .text()
         .await
         .unwrap();
-    assert!(html.contains(&format!("id=\"{id}\"")), "the page anchors it");
-    let row: Value = no_redirect.get(url).send().await.unwrap().json().await.unwrap();
+    assert!(
+        html.contains(&format!("id=\"{id}\"")),
+        "the page anchors it"
+    );
+    let row: Value = no_redirect
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(row["request_id"], id.as_str());
     assert_eq!(row["state"], "pending");
 }

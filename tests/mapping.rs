@@ -200,7 +200,8 @@ async fn misconfiguration_is_500_without_details() {
     let (status, _, body) = respond(|| Error::Authentication {
         status: 401,
         key_setting: "TAPPASS_API_KEY",
-    }).await;
+    })
+    .await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(body["error"], "governance_misconfigured");
 }

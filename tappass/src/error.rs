@@ -77,7 +77,9 @@ pub enum Error {
         code = "governance_misconfigured",
         message = "the governance layer of this service is misconfigured; the request was not processed (details are in the service's logs)"
     )]
-    #[error("TapPass refused the API key (HTTP {status}): check {key_setting} and the key's scopes")]
+    #[error(
+        "TapPass refused the API key (HTTP {status}): check {key_setting} and the key's scopes"
+    )]
     Authentication {
         /// The status the server answered, 401 or 403.
         #[governance(skip)]

@@ -175,7 +175,9 @@ impl ChatStream {
     pub fn into_sse(
         self,
     ) -> axum::response::Sse<
-        impl Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>> + Send + 'static,
+        impl Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>
+            + Send
+            + 'static,
     > {
         use axum::response::sse::Event;
         use futures_util::StreamExt as _;

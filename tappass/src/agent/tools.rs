@@ -273,7 +273,8 @@ impl Agent {
                 let mut decision = GovernanceDecision::ApprovalRequired(ApprovalRequired {
                     approval_url,
                     expires_at: str_field(approval, "expires_at").and_then(|s| s.parse().ok()),
-                    resume_token: str_field(approval, "resume_token").or_else(|| request_id.clone()),
+                    resume_token: str_field(approval, "resume_token")
+                        .or_else(|| request_id.clone()),
                     request_id,
                     reason,
                     session_id,

@@ -520,7 +520,10 @@ mod tests {
         assert_eq!(found.resume_token, other.resume_token);
         assert!(!found.by_token);
         // An unknown token falls back to the request's own approval.
-        assert_eq!(a.resume("fp", Some("rt_unknown")).unwrap().row.request_id, first.row.request_id);
+        assert_eq!(
+            a.resume("fp", Some("rt_unknown")).unwrap().row.request_id,
+            first.row.request_id
+        );
         assert!(a.resume("nothing", Some(token)).is_none());
     }
 

@@ -159,9 +159,7 @@ async fn evaluate_off_worker(
         return Ok(evaluate(shared, corr, &prompt, resume_token.as_deref()));
     }
     let (shared, corr) = (shared.clone(), corr.clone());
-    tokio::task::spawn_blocking(move || {
-        evaluate(&shared, &corr, &prompt, resume_token.as_deref())
-    })
+    tokio::task::spawn_blocking(move || evaluate(&shared, &corr, &prompt, resume_token.as_deref()))
         .await
         .map_err(|e| Failure::internal(format_args!("the policy evaluation failed: {e}")))
 }
@@ -290,28 +288,29 @@ pub(crate) async fn completions(
     // Only the evaluated prompt counts from here on.
     let original = std::mem::take(&mut request.messages[request.last_user].1);
     let resume_token = super::approvals::resume_token(&headers);
-    let (prompt, redactions, steps) = match evaluate_off_worker(&shared, &corr, original, resume_token).await? {
-        Outcome::Stop { stop, rule, reason } => {
-            let body = stop.body(&reason, &corr);
-            shared.events().push(server_event(
-                "decision",
-                &corr,
-                json!({
-                    "decision": stop.name(),
-                    "rule": rule,
-                    "reason": reason,
-                    "status": stop.status().as_u16(),
-                    "call": "chat",
-                }),
-            ));
-            return Ok(stop.respond(body, &corr));
-        }
-        Outcome::Pass {
-            prompt,
-            redactions,
-            steps,
-        } => (prompt, redactions, steps),
-    };
+    let (prompt, redactions, steps) =
+        match evaluate_off_worker(&shared, &corr, original, resume_token).await? {
+            Outcome::Stop { stop, rule, reason } => {
+                let body = stop.body(&reason, &corr);
+                shared.events().push(server_event(
+                    "decision",
+                    &corr,
+                    json!({
+                        "decision": stop.name(),
+                        "rule": rule,
+                        "reason": reason,
+                        "status": stop.status().as_u16(),
+                        "call": "chat",
+                    }),
+                ));
+                return Ok(stop.respond(body, &corr));
+            }
+            Outcome::Pass {
+                prompt,
+                redactions,
+                steps,
+            } => (prompt, redactions, steps),
+        };
 
     let reply = format!("Echo: {prompt}");
     let prompt_tokens: u64 = request
