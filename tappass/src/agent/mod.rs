@@ -258,7 +258,7 @@ fn duplicate(err: &crate::Error) -> crate::Error {
             key_setting,
         } => Error::Authentication {
             status: *status,
-            key_setting: *key_setting,
+            key_setting,
         },
         Error::Protocol(message) => Error::Protocol(message.clone()),
     }
