@@ -492,12 +492,12 @@ mod tests {
         };
         assert_eq!(
             text(render_problem(&case)),
-            r#"{"type":"urn:tappass:error:policy_block","title":"Forbidden","status":403,"detail":"blocked \"x\"","error":"policy_block","message":"blocked \"x\"","reason":"r"}"#
+            r#"{"type":"urn:tappass:error:policy_block","title":"Forbidden","status":403,"detail":"blocked \"x\"","error":"policy_block","message":"blocked \"x\"","reason":"r","audit_url":null}"#
         );
         // The plain form is the same body without the four members.
         assert_eq!(
             text(render(&case)),
-            r#"{"error":"policy_block","message":"blocked \"x\"","reason":"r"}"#
+            r#"{"error":"policy_block","message":"blocked \"x\"","reason":"r","audit_url":null}"#
         );
     }
 
