@@ -5,7 +5,9 @@
 //! ```
 //!
 //! `POST /chat {"prompt": "…"}` answers `{content, session_id, audit_url}`, or
-//! the governance decision as its typed HTTP error (403, 428, 503, …). The
+//! the governance decision as its typed HTTP error (403, 428, 503, …);
+//! `POST /report {"prompt": "…"}` streams the answer as Server-Sent Events.
+//! The
 //! service runs behind `TapPassLayer`, which joins the caller's session (or
 //! opens one) and echoes the correlation headers; the handler gets the layer's
 //! `Agent` injected.
@@ -17,10 +19,14 @@
 
 use std::net::SocketAddr;
 
+use axum::response::IntoResponse;
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
 use serde::{Deserialize, Serialize};
 use tappass::dev::DevServer;
+// axum's `Json`, whose rejection (a body that is not JSON or does not fit)
+// answers in the same JSON shape as every governance error.
+use tappass::extract::Json;
 use tappass::{Agent, TapPassLayer};
 
 #[derive(Deserialize)]
@@ -46,13 +52,32 @@ async fn chat(agent: Agent, Json(req): Json<ChatIn>) -> Result<Json<ChatOut>, ta
     }))
 }
 
+/// A streamed answer, as Server-Sent Events in one call: `chunk` events, then
+/// `done`; a decision the server takes mid-stream is the last event
+/// (`decision`, with the body a `?` would have answered). A decision before
+/// the stream starts is the route's typed HTTP error, as for `/chat`.
+#[tappass::governed]
+async fn report(
+    agent: Agent,
+    Json(req): Json<ChatIn>,
+) -> Result<impl IntoResponse, tappass::Error> {
+    Ok(agent.stream(req.prompt).await?.into_sse())
+}
+
 /// The application, separate from `main` so that tests can drive it.
 pub(crate) fn app(layer: TapPassLayer) -> Router {
-    Router::new().route("/chat", post(chat)).layer(layer)
+    Router::new()
+        .route("/chat", post(chat))
+        .route("/report", post(report))
+        .layer(layer)
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // tappass logs through `tracing` (decisions at info, failures at warn, a
+    // 5xx's details at error): without a subscriber they go nowhere. The
+    // one line is `tracing_subscriber::fmt::init();`; this one also reads
+    // RUST_LOG.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -139,6 +164,11 @@ fn print_try_it(addr: SocketAddr) {
     ] {
         println!("# {what}\n{}\n", curl(prompt));
     }
+    println!(
+        "# streamed as Server-Sent Events\ncurl -sN http://{addr}/report -H 'content-type: application/json' -d '{{\"prompt\": \"Write a short report\"}}'\n"
+    );
+    println!("# resume after a 428 once the approval is approved (the console's link is in approval_url):");
+    println!("#   send the same request again with -H 'X-TapPass-Resume-Token: <resume_token from the 428>'\n");
     println!("# join an existing session: add -H 'X-TapPass-Session-Id: ses_demo'\n");
     println!("Press Ctrl-C to stop.");
 }

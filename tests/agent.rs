@@ -505,7 +505,7 @@ async fn status_401_and_403_are_authentication_errors() {
             server.always(CHAT, Reply::json(status, json!({"error": "invalid key"})));
             let err = agent(server.url()).chat("hi").await.unwrap_err();
             assert!(
-                matches!(err, Error::Authentication { status: s } if s == status),
+                matches!(err, Error::Authentication { status: s, .. } if s == status),
                 "{status}: {err:?}"
             );
             assert_eq!(server.hits(CHAT), 1);

@@ -687,7 +687,7 @@ async fn fail_open_bypasses_only_an_unreachable_control_plane() {
             .await
             .expect_err("a refused key fails closed");
         assert!(
-            matches!(err, Error::Authentication { status: 401 }),
+            matches!(err, Error::Authentication { status: 401, .. }),
             "{err:?}"
         );
         let err = refused

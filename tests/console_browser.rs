@@ -245,7 +245,7 @@ async fn clicking_approve_in_a_browser_lets_the_waiting_request_through() {
     let asked = agent.govern_tool("send_email", args.clone()).await;
     let request_id = match asked {
         Err(Error::Governance(decision)) => match *decision {
-            GovernanceDecision::ApprovalRequired(a) => a.resume_token.expect("an approval id"),
+            GovernanceDecision::ApprovalRequired(a) => a.request_id.expect("an approval id"),
             other => panic!("{other:?}"),
         },
         other => panic!("{other:?}"),

@@ -225,7 +225,7 @@ async fn skipped_fields_stay_out_and_renamed_fields_use_their_key() {
     .await;
     assert_eq!(
         reply.body,
-        json!({"error": "slow_down", "message": "slow down", "limit_per_minute": 60})
+        json!({"audit_url": null, "error": "slow_down", "message": "slow down", "limit_per_minute": 60})
     );
 }
 
@@ -235,7 +235,7 @@ async fn unnamed_fields_never_reach_the_body() {
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(
         reply.body,
-        json!({"error": "storage", "message": "storage failed"})
+        json!({"audit_url": null, "error": "storage", "message": "storage failed"})
     );
 }
 
@@ -272,7 +272,7 @@ async fn a_headers_fn_adds_its_headers() {
     assert_eq!(reply.headers["www-authenticate"], "Bearer realm=\"chat\"");
     assert_eq!(
         reply.body,
-        json!({"error": "sign_in", "message": "sign in first"})
+        json!({"audit_url": null, "error": "sign_in", "message": "sign in first"})
     );
 }
 
@@ -287,7 +287,7 @@ async fn a_struct_takes_its_mapping_from_the_container_attribute() {
     assert_eq!(reply.headers["retry-after"], "60");
     assert_eq!(
         reply.body,
-        json!({"error": "quota_exceeded", "message": "quota of acme exceeded", "tenant": "acme"})
+        json!({"audit_url": null, "error": "quota_exceeded", "message": "quota of acme exceeded", "tenant": "acme"})
     );
 }
 
@@ -297,7 +297,7 @@ async fn a_generic_struct_is_supported() {
     assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(
         reply.body,
-        json!({"error": "limit_reached", "message": "limit 10 reached", "limit": 10})
+        json!({"audit_url": null, "error": "limit_reached", "message": "limit 10 reached", "limit": 10})
     );
 }
 

@@ -424,7 +424,7 @@ async fn tool_calls_are_allowed_blocked_or_paused_for_approval() {
     let send = json!({"tool": "send_email", "args": {"to": "cfo@example.com"}});
     let (status, _, body) = app.post("/tool", send.clone(), None).await;
     assert_eq!(status, 428, "{body}");
-    let id = body["resume_token"].as_str().unwrap().to_owned();
+    let id = body["request_id"].as_str().unwrap().to_owned();
     let agent = agent(&dev);
     let waiting = {
         let agent = agent.clone();
@@ -450,7 +450,7 @@ async fn tool_calls_are_allowed_blocked_or_paused_for_approval() {
     let wire = json!({"tool": "wire_funds", "args": {"amount": 5000}});
     let (status, _, body) = app.post("/tool", wire.clone(), None).await;
     assert_eq!(status, 428, "{body}");
-    let id = body["resume_token"].as_str().unwrap().to_owned();
+    let id = body["request_id"].as_str().unwrap().to_owned();
     let pending = agent
         .wait_for_approval(&id, Duration::from_secs(1))
         .await

@@ -48,7 +48,7 @@ async fn the_agent_comes_from_tappass_url_and_tappass_api_key() {
     let layer = tappass::TapPassLayer::builder()
         .build()
         .expect("layer from env");
-    assert_eq!(layer.agent().url(), server.url());
+    assert_eq!(layer.agent().unwrap().url(), server.url());
     let explicit = Agent::builder(server.url())
         .api_key("tp_explicit")
         .build()

@@ -197,7 +197,11 @@ async fn misconfiguration_is_500_without_details() {
     assert_eq!(body["error"], "governance_misconfigured");
     assert!(!body.to_string().contains("secret-host"), "{body}");
 
-    let (status, _, body) = respond(|| Error::Authentication { status: 401 }).await;
+    let (status, _, body) = respond(|| Error::Authentication {
+        status: 401,
+        key_setting: "TAPPASS_API_KEY",
+    })
+    .await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(body["error"], "governance_misconfigured");
 }

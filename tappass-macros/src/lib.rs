@@ -77,6 +77,15 @@ mod governed;
 /// receiver, an unknown option, a flag that is not `true` or `false`, a
 /// repeated option.
 ///
+/// In debug builds the signature is checked as `#[axum::debug_handler]`
+/// would, each error on its own token with a sentence naming the trait: a
+/// parameter that is not an extractor (`FromRequestParts`, or `FromRequest`
+/// for the last one) and a return type that is not `IntoResponse`.
+/// Extractors are checked against the `T` of a `State<T>` parameter, else
+/// `()`; `state = AppState` names the router's state for a handler whose
+/// extractors need it but that takes no `State<T>`. `#[axum::debug_handler]`
+/// is not needed; if used, it goes below `#[governed]`.
+///
 /// The [macros guide] has these examples compiled and run as doctests.
 ///
 /// [`tappass::current_session()`]: https://docs.rs/tappass/latest/tappass/fn.current_session.html

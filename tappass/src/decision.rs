@@ -106,15 +106,31 @@ pub struct RedactionApplied {
 }
 
 /// The request is paused until a human approves it.
+///
+/// To resume, the client repeats the same request with the header
+/// `X-TapPass-Resume-Token: <resume_token>`
+/// ([`session::RESUME_TOKEN`](crate::session::RESUME_TOKEN)); the layer
+/// checks it and the agent sends it upstream with the call. Approved, the
+/// call passes; still pending, the same `428` again; denied, a
+/// [`PolicyBlock`] (`403`); expired, a fresh `428` with a new token. The
+/// body's `message` says so to the client. A service in the loop itself can
+/// instead wait with [`Agent::wait_for_approval`](crate::Agent::wait_for_approval)
+/// on `request_id` and repeat the call.
 #[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
 #[governance(status = 428, code = "approval_required")]
 #[cfg_attr(feature = "utoipa", governance(openapi))]
 #[non_exhaustive]
 pub struct ApprovalRequired {
-    /// Where a human approves or denies.
+    /// Where a person approves or denies: a page, when the server or the
+    /// agent's [`approval_base_url`](crate::agent::AgentBuilder::approval_base_url)
+    /// says where.
     pub approval_url: Option<String>,
-    /// The token to resume with once approved.
+    /// The value to send in `X-TapPass-Resume-Token` when repeating the
+    /// request after the approval.
     pub resume_token: Option<String>,
+    /// The approval's id, to wait on with
+    /// [`Agent::wait_for_approval`](crate::Agent::wait_for_approval).
+    pub request_id: Option<String>,
     /// When the approval request lapses.
     pub expires_at: Option<Timestamp>,
     /// Why, in words.
@@ -273,6 +289,7 @@ impl GovernanceDecision {
             "approval_required" | "needs_approval" => Self::ApprovalRequired(ApprovalRequired {
                 approval_url: f.opt_str("approval_url"),
                 resume_token: f.opt_str("resume_token"),
+                request_id: f.opt_str("request_id"),
                 expires_at: f.timestamp("expires_at"),
                 reason,
                 session_id,
@@ -481,7 +498,11 @@ impl fmt::Display for ApprovalRequired {
         if let Some(url) = &self.approval_url {
             write!(f, " at {url}")?;
         }
-        with_reason(f, &self.reason)
+        with_reason(f, &self.reason)?;
+        if self.resume_token.is_some() {
+            write!(f, "; once it is approved, send the same request again with the header `X-TapPass-Resume-Token` set to this body's `resume_token`")?;
+        }
+        Ok(())
     }
 }
 

@@ -78,12 +78,16 @@ pub enum Error {
         message = "the governance layer of this service is misconfigured; the request was not processed (details are in the service's logs)"
     )]
     #[error(
-        "TapPass refused the API key (HTTP {status}): check TAPPASS_API_KEY and the key's scopes"
+        "TapPass refused the API key (HTTP {status}): check {key_setting} and the key's scopes"
     )]
     Authentication {
         /// The status the server answered, 401 or 403.
         #[governance(skip)]
         status: u16,
+        /// The setting the key came from, named in the message:
+        /// `TAPPASS_API_KEY`, or the key given in code.
+        #[governance(skip)]
+        key_setting: &'static str,
     },
 
     /// The control plane answered something this client does not understand

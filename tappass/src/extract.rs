@@ -1,5 +1,5 @@
 //! Extractors: [`Agent`], [`Session`] and `Option<Session>` in axum handlers,
-//! and their rejections.
+//! [`Json`] bodies, and their rejections.
 //!
 //! Behind [`TapPassLayer`](crate::TapPassLayer) they read what the layer
 //! resolved (and a `#[governed]` route's override of it), from the same
@@ -21,6 +21,7 @@
 //! | [`SessionRejection::Invalid`] ([`InvalidHeader`]) | 400 | `invalid_correlation_header` |
 //! | [`SessionRejection::Missing`] | 400 | `session_required` |
 //! | [`AgentRejection`] | 500 | `governance_misconfigured` |
+//! | [`JsonRejection`] (of [`Json`], axum's `Json` in the toolkit's shape) | 400, 413, 415, 422 | `malformed_json`, `invalid_json_body`, `unsupported_media_type`, `unreadable_body` |
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -200,4 +201,145 @@ pub(crate) fn env_agent() -> Result<Agent, AgentRejection> {
             tracing::error!(%rejection, "no TapPass agent");
             rejection
         })
+}
+
+// ---- JSON bodies ------------------------------------------------------------------
+
+/// axum's [`Json`](axum::Json) extractor and response, whose rejection
+/// answers in the toolkit's JSON shape instead of axum's plain text.
+///
+/// A body that is not JSON, does not fit `T`, or comes without
+/// `Content-Type: application/json` answers with the same status as axum's
+/// own rejection (400, 422, 415; 413 for a body over the size limit), but as
+/// a [`JsonRejection`] body: `error`, `message`, the correlation ids, and
+/// problem+json under a layer built with
+/// [`problem_json(true)`](crate::layer::TapPassLayerBuilder::problem_json),
+/// like every other error of the service. As a response, it is axum's `Json`.
+///
+/// ```
+/// use serde::Deserialize;
+/// use tappass::extract::Json;
+///
+/// #[derive(Deserialize)]
+/// struct SummarizeIn { text: String }
+///
+/// #[tappass::governed]
+/// async fn summarize(agent: tappass::Agent, Json(req): Json<SummarizeIn>)
+///     -> Result<String, tappass::Error> {
+///     Ok(agent.chat(format!("Summarize: {}", req.text)).await?.content)
+/// }
+/// # let _: axum::Router = axum::Router::new().route("/summarize", axum::routing::post(summarize));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[must_use]
+pub struct Json<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for Json<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = JsonRejection;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Json(value)),
+            Err(rejection) => Err(JsonRejection::from(rejection)),
+        }
+    }
+}
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+impl<T> std::ops::Deref for Json<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for Json<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<T> From<T> for Json<T> {
+    fn from(value: T) -> Self {
+        Json(value)
+    }
+}
+
+/// Why a [`Json`] body was refused, in the toolkit's shape.
+///
+/// | case | status | `error` |
+/// |---|---|---|
+/// | no `Content-Type: application/json` | 415 | `unsupported_media_type` |
+/// | not JSON | 400 | `malformed_json` |
+/// | JSON that does not fit the type | 422 | `invalid_json_body` |
+/// | a body that could not be read (too large, cut off) | 413, 400, … | `unreadable_body` |
+///
+/// The `message` is axum's description of the problem (which names the
+/// field and position, never anything but the client's own input) and what
+/// to send instead.
+#[derive(Debug)]
+pub struct JsonRejection {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+}
+
+impl JsonRejection {
+    /// axum's rejection it stands for.
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        use axum::extract::rejection::JsonRejection as R;
+        let code = match &rejection {
+            R::MissingJsonContentType(_) => "unsupported_media_type",
+            R::JsonSyntaxError(_) => "malformed_json",
+            R::JsonDataError(_) => "invalid_json_body",
+            _ => "unreadable_body",
+        };
+        JsonRejection {
+            status: rejection.status(),
+            code,
+            detail: rejection.body_text(),
+        }
+    }
+}
+
+impl fmt::Display for JsonRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.detail.trim_end_matches('.'))?;
+        match self.code {
+            "unsupported_media_type" => {
+                f.write_str("; send the body with `Content-Type: application/json`")
+            }
+            "unreadable_body" => f.write_str("; send a complete JSON body within the size limit"),
+            _ => f.write_str("; send a JSON object that matches the route's schema"),
+        }
+    }
+}
+
+impl std::error::Error for JsonRejection {}
+
+impl GovernanceError for JsonRejection {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+    fn code(&self) -> &str {
+        self.code
+    }
+    fn serialize_fields<M: SerializeMap>(&self, _map: &mut M) -> Result<(), M::Error> {
+        Ok(())
+    }
+}
+
+impl IntoResponse for JsonRejection {
+    fn into_response(self) -> Response {
+        crate::response::render(&self)
+    }
 }

@@ -205,3 +205,52 @@ where
         Ok(InjectedAgent(agent, std::marker::PhantomData))
     }
 }
+
+// ---- Debug-build checks of a handler's signature -------------------------------
+//
+// `#[governed]` calls these in debug builds, one per parameter and one for
+// the return type, each spanned on the user's own token, so that a type that
+// cannot be a handler's parameter or answer is reported there with a
+// sentence, instead of as axum's "`Handler<_, _>` is not implemented" at the
+// route.
+
+/// A parameter of a `#[governed]` handler that is not its last one.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an axum extractor, so it cannot be a parameter of this handler",
+    label = "does not implement `FromRequestParts<{S}>`",
+    note = "every parameter but the last must implement axum's `FromRequestParts<S>` (`S` is the router's state; with no `State<T>` parameter `#[governed]` checks against `()`, and `#[governed(state = T)]` names another); see https://docs.rs/axum/0.8/axum/extract/index.html",
+    note = "the request body can be read only once, so a body extractor (`Json`, `String`, `Bytes`, `Form`, …) must be the last parameter"
+)]
+pub trait PartsExtractor<S> {}
+
+impl<T: FromRequestParts<S>, S> PartsExtractor<S> for T {}
+
+/// The last parameter of a `#[governed]` handler.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an axum extractor, so it cannot be a parameter of this handler",
+    label = "implements neither `FromRequest<{S}>` nor `FromRequestParts<{S}>`",
+    note = "the last parameter must implement axum's `FromRequest<S>` or `FromRequestParts<S>` (`S` is the router's state; with no `State<T>` parameter `#[governed]` checks against `()`, and `#[governed(state = T)]` names another); see https://docs.rs/axum/0.8/axum/extract/index.html"
+)]
+pub trait BodyExtractor<S, M> {}
+
+impl<T: axum::extract::FromRequest<S, M>, S, M> BodyExtractor<S, M> for T {}
+
+/// The return type of a `#[governed]` handler.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a handler's answer: it does not implement `IntoResponse`",
+    label = "does not implement `axum::response::IntoResponse`",
+    note = "return a type that implements `axum::response::IntoResponse`: `String`, `Json<T>`, `(StatusCode, T)`, `Response`, or `Result<T, E>` where both do (`tappass::Error` and errors derived with `#[derive(tappass::GovernanceError)]` do)"
+)]
+pub trait Answer {}
+
+impl<T: IntoResponse> Answer for T {}
+
+/// Checks that `T` can be a parameter before the last: it does nothing at
+/// run time.
+pub fn check_parameter<T: PartsExtractor<S>, S>() {}
+
+/// Checks that `T` can be the last parameter: it does nothing at run time.
+pub fn check_last_parameter<T: BodyExtractor<S, M>, S, M>() {}
+
+/// Checks that `T` can be a handler's return type: it does nothing at run time.
+pub fn check_answer<T: Answer>() {}

@@ -46,8 +46,10 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::governed::{
-        typed, AgentSource, Governed, GovernedContext, Inherit, InjectedAgent, JoinOnly, Need,
-        Open, Optional, Probe, Required, Route, RouteFlag, Unused, ViaFromRef, ViaNothing,
+        check_answer, check_last_parameter, check_parameter, typed, AgentSource, Answer,
+        BodyExtractor, Governed, GovernedContext, Inherit, InjectedAgent, JoinOnly, Need, Open,
+        Optional, PartsExtractor, Probe, Required, Route, RouteFlag, Unused, ViaFromRef,
+        ViaNothing,
     };
     #[cfg(feature = "mandate")]
     pub use crate::mandate::{

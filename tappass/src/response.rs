@@ -11,7 +11,10 @@
 //! `error` is the case's code, `message` the error's `Display` text (or the
 //! fixed public message of a server-side failure), then the case's own fields,
 //! then the correlation ids of the current session that the fields did not
-//! already carry. The response also carries the session's correlation headers.
+//! already carry: `session_id` when there is a session, and `audit_url`
+//! always (`null` when it is not known), so a client finds the audit link in
+//! the same place in every body. The response also carries the session's
+//! correlation headers.
 //! Decisions, [`Error`](crate::Error), the extractors' rejections and the
 //! layer's own `400` all answer in this one shape.
 //!
@@ -170,7 +173,7 @@ pub(crate) enum Form {
 impl Form {
     /// The form of the current request: the layer's choice, read from the
     /// request's scope; plain JSON outside a layer.
-    fn current() -> Form {
+    pub(crate) fn current() -> Form {
         session::scope::with(|scope| {
             Form::of(
                 scope
@@ -201,13 +204,7 @@ fn respond<E: GovernanceError + ?Sized>(
     form: Form,
 ) -> Response {
     let status = error.status();
-    if status.is_server_error() {
-        tracing::error!(status = status.as_u16(), code = error.code(), error = %error, "governance request failed");
-    }
-    let body = body(error, session, form).unwrap_or_else(|err| {
-        tracing::error!(code = error.code(), %err, "could not serialize a governance error body");
-        format!(r#"{{"error":{}}}"#, serde_json::Value::from(error.code())).into_bytes()
-    });
+    let body = body_bytes(error, session, form);
     let content_type = match form {
         Form::Json => "application/json",
         Form::Problem => PROBLEM_JSON,
@@ -221,6 +218,23 @@ fn respond<E: GovernanceError + ?Sized>(
         session.write_headers(headers);
     }
     response
+}
+
+/// A governance error's body alone, in `form`, with `session`'s
+/// correlation: what [`render`] would answer, for a streamed event. A body
+/// that cannot be serialised is `{"error": <code>}`, as in a response.
+pub(crate) fn body_bytes<E: GovernanceError + ?Sized>(
+    error: &E,
+    session: Option<&session::Session>,
+    form: Form,
+) -> Vec<u8> {
+    if error.status().is_server_error() {
+        tracing::error!(status = error.status().as_u16(), code = error.code(), error = %error, "governance request failed");
+    }
+    body(error, session, form).unwrap_or_else(|err| {
+        tracing::error!(code = error.code(), %err, "could not serialize a governance error body");
+        format!(r#"{{"error":{}}}"#, serde_json::Value::from(error.code())).into_bytes()
+    })
 }
 
 /// The body, written once in its form: for problem+json the four standard
@@ -249,16 +263,16 @@ fn body<E: GovernanceError + ?Sized>(
     map.serialize_entry("error", code)?;
     map.serialize_entry("message", &message)?;
     error.serialize_fields(&mut map)?;
+    let own = error.field_names();
     if let Some(session) = session {
-        let own = error.field_names();
         if !own.contains(&"session_id") {
             map.serialize_entry("session_id", session.id())?;
         }
-        if !own.contains(&"audit_url") {
-            if let Some(url) = session.audit_url() {
-                map.serialize_entry("audit_url", url)?;
-            }
-        }
+    }
+    // One rule for every body, the derive's included: `audit_url` is always
+    // there, `null` when no session in scope knows one.
+    if !own.contains(&"audit_url") {
+        map.serialize_entry("audit_url", &session.and_then(session::Session::audit_url))?;
     }
     map.end()?;
     Ok(out)
@@ -478,12 +492,12 @@ mod tests {
         };
         assert_eq!(
             text(render_problem(&case)),
-            r#"{"type":"urn:tappass:error:policy_block","title":"Forbidden","status":403,"detail":"blocked \"x\"","error":"policy_block","message":"blocked \"x\"","reason":"r"}"#
+            r#"{"type":"urn:tappass:error:policy_block","title":"Forbidden","status":403,"detail":"blocked \"x\"","error":"policy_block","message":"blocked \"x\"","reason":"r","audit_url":null}"#
         );
         // The plain form is the same body without the four members.
         assert_eq!(
             text(render(&case)),
-            r#"{"error":"policy_block","message":"blocked \"x\"","reason":"r"}"#
+            r#"{"error":"policy_block","message":"blocked \"x\"","reason":"r","audit_url":null}"#
         );
     }
 

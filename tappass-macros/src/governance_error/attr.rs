@@ -237,6 +237,14 @@ pub(crate) fn case_attrs(
         });
         errors.ok(result);
     }
+    // thiserror's `#[error(transparent)]` implies `#[governance(transparent)]`
+    // on a case that says nothing else about its mapping: an error that
+    // shows its inner error's message answers with its inner error's mapping.
+    if place != Place::Enum && out.transparent.is_none() && out.mentioned.is_empty() {
+        if let Some(key) = thiserror_transparent(attrs) {
+            out.transparent = Some(Keyed { key, value: () });
+        }
+    }
     (container, out)
 }
 
@@ -280,6 +288,17 @@ pub(crate) fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttr
 }
 
 /// The `#[governance(...)]` attributes among `attrs`.
+/// The `transparent` of a thiserror `#[error(transparent)]`, if there is one.
+fn thiserror_transparent(attrs: &[Attribute]) -> Option<Path> {
+    attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("error"))
+        .find_map(|attr| {
+            let path: Path = attr.parse_args().ok()?;
+            path.is_ident(TRANSPARENT).then_some(path)
+        })
+}
+
 pub(crate) fn governance_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
     attrs.iter().filter(|attr| attr.path().is_ident(GOVERNANCE))
 }

@@ -1,5 +1,6 @@
 //! Parses the options of `#[governed(...)]`: `auto_open_session = <bool>` and
-//! `capability = "<id>"` (repeatable).
+//! `capability = "<id>"` (repeatable) and `state = <Type>` (the router's
+//! state, for the debug-build checks of the parameters).
 
 use proc_macro2::{TokenStream, TokenTree};
 use syn::meta::ParseNestedMeta;
@@ -10,8 +11,9 @@ use crate::errors::{closest, Errors};
 
 pub(crate) const AUTO_OPEN_SESSION: &str = "auto_open_session";
 pub(crate) const CAPABILITY: &str = "capability";
+pub(crate) const STATE: &str = "state";
 
-const OPTIONS: &[&str] = &[AUTO_OPEN_SESSION, CAPABILITY];
+const OPTIONS: &[&str] = &[AUTO_OPEN_SESSION, CAPABILITY, STATE];
 
 /// The options of one `#[governed]` attribute.
 #[derive(Default)]
@@ -20,6 +22,9 @@ pub(crate) struct Options {
     pub auto_open_session: Option<LitBool>,
     /// The capabilities a mandate must grant, in the order written.
     pub capabilities: Vec<LitStr>,
+    /// The router's state type, when given: what the parameters are checked
+    /// against in debug builds.
+    pub state: Option<syn::Type>,
 }
 
 /// Parses `args`, recording every mistake in `errors`.
@@ -41,6 +46,24 @@ pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> Options {
                     options.auto_open_session = Some(flag);
                 }
             }
+        } else if meta.path.is_ident(STATE) {
+            if !meta.input.peek(Token![=]) {
+                errors.spanned(
+                    &meta.path,
+                    format_args!("`{STATE}` needs a type: `{STATE} = AppState`"),
+                );
+                skip_value(&meta)?;
+            } else {
+                let ty: syn::Type = meta.value()?.parse()?;
+                if options.state.is_some() {
+                    errors.spanned(
+                        &meta.path,
+                        format_args!("duplicate `#[governed]` option `{STATE}`"),
+                    );
+                } else {
+                    options.state = Some(ty);
+                }
+            }
         } else {
             let name = path_name(&meta.path);
             let hint = match closest(&name, OPTIONS) {
@@ -50,7 +73,7 @@ pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> Options {
             errors.spanned(
                 &meta.path,
                 format_args!(
-                    "unknown `#[governed]` option `{name}`; {hint}the options are `{AUTO_OPEN_SESSION} = true` or `false`, and `{CAPABILITY} = \"action:resource:qualifier\"`"
+                    "unknown `#[governed]` option `{name}`; {hint}the options are `{AUTO_OPEN_SESSION} = true|false`, `{CAPABILITY} = \"action:resource:qualifier\"` and `{STATE} = <the router's state type>`"
                 ),
             );
             skip_value(&meta)?;

@@ -8,6 +8,7 @@
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
 use syn::{Ident, ReturnType, Type};
 
 use super::args::Options;
@@ -166,9 +167,12 @@ pub(crate) fn handler(options: &Options, handler: &Handler<'_>) -> TokenStream {
         ),
     };
 
+    let checks = checks(options, handler);
+
     quote! {
         #source_items
         #capability_items
+        #checks
         #(#attrs)*
         #vis #constness #asyncness #unsafety #abi #fn_token #ident #generics (
             #mandate_param
@@ -180,6 +184,51 @@ pub(crate) fn handler(options: &Options, handler: &Handler<'_>) -> TokenStream {
             #(#bindings)*
             #body
         }
+    }
+}
+
+/// The debug-build checks of the handler's signature: each parameter the
+/// toolkit does not inject is an extractor (`FromRequestParts<S>`, or
+/// `FromRequest<S>` for the last one) and the return type implements
+/// `IntoResponse`, each reported on the user's own token with a sentence
+/// (`tappass::__private`'s traits carry the messages). `S` is the option
+/// `state = T`, else the type of a `State<T>` parameter, else `()`. A
+/// generic handler, a type holding `impl Trait` and the injected parameters
+/// are not checked.
+fn checks(options: &Options, handler: &Handler<'_>) -> TokenStream {
+    if !handler.original.sig.generics.params.is_empty() {
+        return TokenStream::new();
+    }
+    let state = match (&options.state, handler.state_type()) {
+        (Some(state), _) | (None, Some(state)) => quote!(#state),
+        (None, None) => quote!(()),
+    };
+    let others: Vec<_> = handler.others().collect();
+    let mut calls = TokenStream::new();
+    for (i, param) in others.iter().enumerate() {
+        let ty = &param.ty;
+        if contains_impl_trait(ty) {
+            continue;
+        }
+        calls.extend(if i + 1 == others.len() {
+            quote_spanned!(ty.span()=> ::tappass::__private::check_last_parameter::<#ty, #state, _>();)
+        } else {
+            quote_spanned!(ty.span()=> ::tappass::__private::check_parameter::<#ty, #state>();)
+        });
+    }
+    if let ReturnType::Type(_, ty) = &handler.original.sig.output {
+        if !contains_impl_trait(ty) {
+            calls.extend(quote_spanned!(ty.span()=> ::tappass::__private::check_answer::<#ty>();));
+        }
+    }
+    if calls.is_empty() {
+        return calls;
+    }
+    quote! {
+        #[cfg(debug_assertions)]
+        const _: fn() = || {
+            #calls
+        };
     }
 }
 

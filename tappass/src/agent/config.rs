@@ -61,7 +61,20 @@ pub struct AgentBuilder {
     agent_id: Option<String>,
     audit_only: bool,
     root_certificates: Vec<Vec<u8>>,
+    approval_base_url: Option<String>,
 }
+
+/// The setting the API key came from, named in the messages about the key so
+/// that they point at the one to fix.
+const KEY_IN_CODE: &str = "the key given with `.api_key(..)`";
+/// See [`KEY_IN_CODE`].
+const KEY_IN_ENV: &str = "TAPPASS_API_KEY";
+/// The setting the URL came from, named in the messages about the server.
+const URL_IN_CODE: &str = "the URL given in code";
+/// See [`URL_IN_CODE`].
+const URL_IN_ENV: &str = "TAPPASS_URL";
+/// See [`URL_IN_CODE`].
+const URL_DEFAULT: &str = "the default URL (set TAPPASS_URL or pass one in code)";
 
 impl fmt::Debug for AgentBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -76,6 +89,7 @@ impl fmt::Debug for AgentBuilder {
             .field("agent_id", &self.agent_id)
             .field("audit_only", &self.audit_only)
             .field("root_certificates", &self.root_certificates.len())
+            .field("approval_base_url", &self.approval_base_url)
             .finish_non_exhaustive()
     }
 }
@@ -100,6 +114,7 @@ impl AgentBuilder {
             agent_id: None,
             audit_only: false,
             root_certificates: Vec::new(),
+            approval_base_url: None,
         }
     }
 
@@ -139,14 +154,22 @@ impl AgentBuilder {
         self
     }
 
-    /// The server's base URL (default: `TAPPASS_URL`, else `http://localhost:9620`).
+    /// The server's base URL (default: `TAPPASS_URL`, else
+    /// `http://localhost:9620`); the same name as on the layer's builder
+    /// ([`TapPassLayerBuilder::tappass_url`](crate::layer::TapPassLayerBuilder::tappass_url)).
     ///
     /// A URL with user info (`https://user:password@host`) is refused by
     /// [`build`](Self::build): the key authenticates, and credentials in the
     /// URL would reach every message that names the server.
-    pub fn url(mut self, url: impl Into<String>) -> Self {
+    pub fn tappass_url(mut self, url: impl Into<String>) -> Self {
         self.url = Some(url.into());
         self
+    }
+
+    /// The former name of [`tappass_url`](Self::tappass_url).
+    #[deprecated(note = "use `.tappass_url(..)`, the name the layer's builder uses too")]
+    pub fn url(self, url: impl Into<String>) -> Self {
+        self.tappass_url(url)
     }
 
     /// The API key (default: `TAPPASS_API_KEY`).
@@ -244,18 +267,37 @@ impl AgentBuilder {
         self
     }
 
+    /// The public base of the pages where a person decides an approval.
+    ///
+    /// A `428 approval_required` then links (`approval_url`) to
+    /// `{base}/{request_id}` instead of the link the server gave, which may
+    /// be an internal host or an API route that asks for the service's key.
+    /// The dev server's own console answers at `{dev server}/approvals`.
+    /// Without it, the server's link is kept. Refused by
+    /// [`build`](Self::build) as [`url`](Self::url) is: it must be an
+    /// absolute `http(s)` URL without user info, query or fragment.
+    pub fn approval_base_url(mut self, url: impl Into<String>) -> Self {
+        self.approval_base_url = Some(url.into());
+        self
+    }
+
     /// Builds the agent. Fails with [`Error::Config`] for a bad URL or a
-    /// missing key, saying which setting to fix.
+    /// missing key, saying which setting to fix: the message names the
+    /// setting the value came from (`TAPPASS_API_KEY` only when the key was
+    /// read from there).
     pub fn build(self) -> Result<Agent, Error> {
-        let url = match self.url {
-            Some(url) => url,
-            None => env("TAPPASS_URL")?.unwrap_or_else(|| DEFAULT_URL.to_owned()),
+        let (url, url_setting) = match self.url {
+            Some(url) => (url, URL_IN_CODE),
+            None => match env("TAPPASS_URL")? {
+                Some(url) => (url, URL_IN_ENV),
+                None => (DEFAULT_URL.to_owned(), URL_DEFAULT),
+            },
         };
         let base_url = normalize_url(&url)?;
-        let key = match self.api_key {
-            Some(key) => key,
+        let (key, key_setting) = match self.api_key {
+            Some(key) => (key, KEY_IN_CODE),
             None => match env("TAPPASS_API_KEY")? {
-                Some(key) => ApiKey::new(key),
+                Some(key) => (ApiKey::new(key), KEY_IN_ENV),
                 None => {
                     return Err(Error::config(
                         "no TapPass API key: pass one with `.api_key(\"tp_...\")` or set TAPPASS_API_KEY",
@@ -265,13 +307,22 @@ impl AgentBuilder {
         };
         let trimmed = key.expose().trim();
         if trimmed.is_empty() {
-            return Err(Error::config(
-                "the TapPass API key is empty: pass one with `.api_key(\"tp_...\")` or set TAPPASS_API_KEY",
-            ));
+            return Err(Error::config(format!(
+                "the TapPass API key is empty (from {key_setting}): pass one with `.api_key(\"tp_...\")` or set TAPPASS_API_KEY"
+            )));
         }
         let mut authorization = HeaderValue::from_str(&format!("Bearer {trimmed}")).map_err(|_| {
-            Error::config("the TapPass API key holds characters that cannot be sent in an HTTP header; check TAPPASS_API_KEY")
+            Error::config(format!("the TapPass API key holds characters that cannot be sent in an HTTP header; check {key_setting}"))
         })?;
+        let approval_base_url = match self.approval_base_url {
+            Some(url) => Some(normalize_url(&url).map_err(|_| {
+                Error::config(format!(
+                    "the approval base URL `{}` must be an absolute http(s) URL without user info, query or fragment, e.g. https://tappass.example.com/approvals",
+                    shown(&url)
+                ))
+            })?),
+            None => None,
+        };
         authorization.set_sensitive(true);
         if self.timeout.is_zero() || self.connect_timeout.is_zero() {
             return Err(Error::config("TapPass timeouts must be longer than zero"));
@@ -319,6 +370,9 @@ impl AgentBuilder {
                 audit_only: self.audit_only,
                 version: super::VersionCheck::default(),
                 events: Reporter::new(self.event_queue),
+                key_setting,
+                url_setting,
+                approval_base_url,
             }),
         })
     }

@@ -65,6 +65,12 @@ pub(crate) struct Inner {
     pub(crate) audit_only: bool,
     pub(crate) version: VersionCheck,
     pub(crate) events: Reporter,
+    /// Where the key came from (`TAPPASS_API_KEY`, or code), for messages.
+    pub(crate) key_setting: &'static str,
+    /// Where the URL came from (`TAPPASS_URL`, code, or the default).
+    pub(crate) url_setting: &'static str,
+    /// [`AgentBuilder::approval_base_url`], normalised.
+    pub(crate) approval_base_url: Option<String>,
 }
 
 /// How a failed call to the control plane is retried.
@@ -100,6 +106,28 @@ impl Agent {
     /// The server's base URL, without a trailing slash.
     pub fn url(&self) -> &str {
         &self.inner.base_url
+    }
+
+    /// The public base of approval pages, when one was configured
+    /// ([`AgentBuilder::approval_base_url`]).
+    pub fn approval_base_url(&self) -> Option<&str> {
+        self.inner.approval_base_url.as_deref()
+    }
+
+    /// Points an approval decision's `approval_url` at the configured public
+    /// base ([`AgentBuilder::approval_base_url`]): `{base}/{request_id}`,
+    /// the id as one percent-encoded segment. The one place that decides a
+    /// decision's approval link, for chat, streams and tool calls alike.
+    pub(crate) fn public_approval(&self, decision: &mut crate::GovernanceDecision) {
+        let crate::GovernanceDecision::ApprovalRequired(approval) = decision else {
+            return;
+        };
+        let (Some(base), Some(id)) = (&self.inner.approval_base_url, &approval.request_id) else {
+            return;
+        };
+        if let Ok(segment) = transport::path_segment(id, "approval request id") {
+            approval.approval_url = Some(format!("{base}/{segment}"));
+        }
     }
 
     /// The model asked for when a call names none.
@@ -232,7 +260,13 @@ fn duplicate(err: &crate::Error) -> crate::Error {
             message: message.clone(),
             retry_after: *retry_after,
         },
-        Error::Authentication { status } => Error::Authentication { status: *status },
+        Error::Authentication {
+            status,
+            key_setting,
+        } => Error::Authentication {
+            status: *status,
+            key_setting,
+        },
         Error::Protocol(message) => Error::Protocol(message.clone()),
     }
 }

@@ -141,6 +141,85 @@ impl fmt::Debug for ChatStream {
     }
 }
 
+impl ChatStream {
+    /// This stream as an axum [`Sse`](axum::response::Sse) response, in one
+    /// call: return it from a handler.
+    ///
+    /// - each chunk is a `chunk` event whose data is
+    ///   `{"content": "…", "finish_reason": null}`;
+    /// - a clean end is a `done` event with data `[DONE]`, then the
+    ///   response ends;
+    /// - a decision the server takes in the middle of the stream ends it with a
+    ///   `decision` event whose data is the decision's JSON body, the one a
+    ///   `?` would have answered before the stream started (`error`,
+    ///   `message`, the decision's fields, `session_id`, `audit_url`; in
+    ///   problem+json form under a layer that asks for it); another failure
+    ///   ends it with an `error` event of the same shape, whose message keeps
+    ///   the details out as a `5xx` body does. No API key is ever in them.
+    ///
+    /// Call it in the handler, inside the request: it keeps the request's
+    /// session (the events render its correlation ids, and the layer or
+    /// `#[governed]` keeps the session in scope while the body is polled).
+    /// A decision before the stream starts is the error of `agent.stream()`
+    /// itself: `?` answers it with its status, as for a plain chat.
+    ///
+    /// ```no_run
+    /// use axum::response::IntoResponse;
+    ///
+    /// #[tappass::governed]
+    /// async fn report(agent: tappass::Agent) -> Result<impl IntoResponse, tappass::Error> {
+    ///     Ok(agent.stream("Write a report").await?.into_sse())
+    /// }
+    /// # let _: axum::Router = axum::Router::new().route("/report", axum::routing::post(report));
+    /// ```
+    pub fn into_sse(
+        self,
+    ) -> axum::response::Sse<
+        impl Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>
+            + Send
+            + 'static,
+    > {
+        use axum::response::sse::Event;
+        use futures_util::StreamExt as _;
+
+        let session = crate::current_session();
+        let form = crate::response::Form::current();
+        let events = futures_util::stream::unfold(Some(self), move |state| {
+            let session = session.clone();
+            async move {
+                let mut chunks = state?;
+                let event = match chunks.next().await {
+                    Some(Ok(chunk)) => {
+                        let data = serde_json::json!({
+                            "content": chunk.content,
+                            "finish_reason": chunk.finish_reason,
+                        });
+                        return Some((
+                            Ok(Event::default().event("chunk").data(data.to_string())),
+                            Some(chunks),
+                        ));
+                    }
+                    None => Event::default().event("done").data("[DONE]"),
+                    Some(Err(err)) => {
+                        let kind = if err.decision().is_some() {
+                            "decision"
+                        } else {
+                            "error"
+                        };
+                        let body = crate::response::body_bytes(&err, session.as_ref(), form);
+                        Event::default()
+                            .event(kind)
+                            .data(String::from_utf8_lossy(&body))
+                    }
+                };
+                // The last event: the stream ends after it.
+                Some((Ok(event), None))
+            }
+        });
+        axum::response::Sse::new(events)
+    }
+}
+
 impl Stream for ChatStream {
     type Item = Result<ChatChunk, Error>;
 

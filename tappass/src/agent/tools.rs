@@ -138,7 +138,16 @@ impl<'a> IntoFuture for ToolCallRequest<'a> {
     }
 }
 
-/// The server's `allow` for a tool call.
+/// What [`Agent::govern_tool`] returns when the server allows a tool call:
+/// the go-ahead to run the tool, with the server's reason and ids.
+///
+/// It is not a verdict that can say "no": a refusal (`block`) or a pause
+/// for a human (`needs_approval`, `escalate`) comes back as the `Err` of the
+/// same call, a governance decision ([`PolicyBlock`], [`ApprovalRequired`]),
+/// so `?` in a handler answers it with its status. A verdict with
+/// `degraded: true` is the one exception to "the server allowed it": the
+/// control plane was down and the agent is configured to
+/// [fail open](super::AgentBuilder::fail_open), so the call was not governed.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ToolVerdict {
@@ -248,11 +257,14 @@ impl Approval {
 impl Agent {
     /// Asks the server whether the agent may call `tool` with `args`.
     ///
-    /// `allow` is `Ok`; `block` is a [`PolicyBlock`] decision;
-    /// `needs_approval` and `escalate` are [`ApprovalRequired`] decisions whose
-    /// `resume_token` is the approval request id (wait on it with
-    /// [`Agent::wait_for_approval`], then re-submit the identical call; or
-    /// let the call wait: [`ToolCallRequest::wait_for_human`]).
+    /// `allow` is `Ok` with a [`ToolVerdict`]; `block` is a [`PolicyBlock`]
+    /// decision; `needs_approval` and `escalate` are [`ApprovalRequired`]
+    /// decisions, like a chat's `428`: its `resume_token` resumes the call
+    /// (`X-TapPass-Resume-Token`, sent upstream when the request that makes
+    /// the call carries it), and its `request_id` is what
+    /// [`Agent::wait_for_approval`] waits on before the identical call is
+    /// made again (or let the call wait: [`ToolCallRequest::wait_for_human`]).
+    /// A server that names no resume token gets the request id as one.
     ///
     /// The request sends `agent_id` and `session_id` as the Python SDK does,
     /// as strings: the session's agent, else
@@ -285,7 +297,7 @@ impl Agent {
         let GovernanceDecision::ApprovalRequired(asked) = &**decision else {
             return first;
         };
-        let Some(request_id) = asked.resume_token.clone() else {
+        let Some(request_id) = asked.request_id.clone() else {
             return first;
         };
         let approval = self.wait_for_approval(&request_id, max_wait).await?;
@@ -417,16 +429,19 @@ impl Agent {
                         None => None,
                     },
                 };
-                Err(GovernanceDecision::ApprovalRequired(ApprovalRequired {
+                let mut decision = GovernanceDecision::ApprovalRequired(ApprovalRequired {
                     approval_url,
                     expires_at: str_field(approval, "expires_at")
                         .and_then(|s| Timestamp::parse_answered(&s)),
-                    resume_token: request_id,
+                    resume_token: str_field(approval, "resume_token")
+                        .or_else(|| request_id.clone()),
+                    request_id,
                     reason,
                     session_id,
                     audit_url,
-                })
-                .into())
+                });
+                self.public_approval(&mut decision);
+                Err(decision.into())
             }
             other => Err(Error::Protocol(format!(
                 "/v1/govern answered an unknown outcome `{}`",

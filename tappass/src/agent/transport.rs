@@ -126,6 +126,11 @@ impl Agent {
         let inner = &self.inner;
         let url = endpoint(inner, path)?;
         let correlation = session::with_current(|s| s.map(crate::Session::headers));
+        // The request's resume token goes with its governed calls (chat,
+        // streams, tool calls), where the server decides an approval.
+        let resume_token = matches!(path, CHAT_PATH | GOVERN_PATH)
+            .then(session::scope::resume_token)
+            .flatten();
         // One key for the call, the same on each of its retries, so that a
         // server that got an attempt whose answer we lost answers the retry
         // with that answer instead of governing or recording the call twice.
@@ -150,6 +155,9 @@ impl Agent {
             }
             if let Some(headers) = &correlation {
                 request = request.headers(headers.clone());
+            }
+            if let Some(token) = &resume_token {
+                request = request.header(session::RESUME_TOKEN, token.clone());
             }
             if let Some(body) = &body {
                 request = request
@@ -200,7 +208,7 @@ impl Agent {
                     // let it into an error, a log line or a response body.
                     let bytes = bytes.map(|b| redact(b, inner.key.expose()));
                     rate_limited |= status == StatusCode::TOO_MANY_REQUESTS;
-                    match classify(status, &headers, bytes, path)? {
+                    match classify(self, status, &headers, bytes, path)? {
                         Retryable::No(err) => {
                             return Err(slow_down(err, rate_limited, Some(status), None))
                         }
@@ -340,11 +348,13 @@ pub(crate) fn redact_text<'a>(text: &'a str, secret: &str) -> std::borrow::Cow<'
 
 /// Sorts a non-2xx answer into a decision, a failure to retry, or a final failure.
 fn classify(
+    agent: &Agent,
     status: StatusCode,
     headers: &HeaderMap,
     body: Result<Bytes, Error>,
     path: &str,
 ) -> Result<Retryable, Error> {
+    let (key_setting, url_setting) = (agent.inner.key_setting, agent.inner.url_setting);
     let body = match body {
         Ok(b) => b,
         // A body we could not read on a retryable status is still retryable.
@@ -358,6 +368,7 @@ fn classify(
                 decision.fill_correlation(s)
             }
         });
+        agent.public_approval(&mut decision);
         tracing::info!(
             decision = decision.kind(),
             status = status.as_u16(),
@@ -382,10 +393,11 @@ fn classify(
     Ok(Retryable::No(match status.as_u16() {
         401 | 403 => Error::Authentication {
             status: status.as_u16(),
+            key_setting,
         },
         500..=599 => Error::unavailable(format!("{path} answered {status}{server_message}"), None),
         _ => Error::Protocol(format!(
-            "{path} answered {status}{server_message}; check that TAPPASS_URL is the base URL of a TapPass server (0.6.0 or later)"
+            "{path} answered {status}{server_message}; check that {url_setting} is the base URL of a TapPass server (0.6.0 or later)"
         )),
     }))
 }
@@ -500,9 +512,10 @@ pub(crate) async fn check_version(agent: &Agent) -> Result<String, Error> {
     match parse_version(version) {
         Some(v) if v >= MIN_VERSION => Ok(version.to_owned()),
         _ => Err(Error::config(format!(
-            "the TapPass server at {} reports version `{}`; this client needs 0.6.0 or later: upgrade the server or point TAPPASS_URL at a newer one",
+            "the TapPass server at {} reports version `{}`; this client needs 0.6.0 or later: upgrade the server or point {} at a newer one",
             agent.url(),
-            version.chars().take(40).collect::<String>()
+            version.chars().take(40).collect::<String>(),
+            agent.inner.url_setting
         ))),
     }
 }

@@ -95,6 +95,22 @@ impl Entry {
         }
     }
 
+    /// Whether a request may still resume it: not timed out, not cancelled.
+    fn stands(&self) -> bool {
+        !matches!(
+            self.row.state,
+            ApprovalState::TimedOut | ApprovalState::Cancelled
+        )
+    }
+
+    fn found(&self, by_token: bool) -> Found {
+        Found {
+            row: self.row.clone(),
+            resume_token: self.resume_token.clone(),
+            by_token,
+        }
+    }
+
     fn settle(&mut self, state: ApprovalState, at: Timestamp) {
         self.row.state = state;
         self.row.decided_at = Some(at);
@@ -106,14 +122,19 @@ impl Entry {
 pub(crate) struct Found {
     pub(crate) row: Approval,
     pub(crate) resume_token: String,
+    /// Whether the request's resume token named it (rather than its
+    /// fingerprint alone).
+    pub(crate) by_token: bool,
 }
 
-/// The approval rows, by id and by fingerprint.
+/// The approval rows, by id, by fingerprint and by resume token.
 #[derive(Default)]
 pub(crate) struct Approvals {
     rows: HashMap<String, Entry>,
     /// The latest approval of each fingerprint.
     by_fingerprint: HashMap<String, String>,
+    /// The approval each resume token resumes.
+    by_token: HashMap<String, String>,
     order: VecDeque<String>,
 }
 
@@ -183,19 +204,26 @@ pub(crate) struct NewApproval<'a> {
 }
 
 impl Approvals {
-    /// The latest approval for `fingerprint`, unless it timed out or was
-    /// cancelled (then the request asks anew).
-    pub(crate) fn for_fingerprint(&mut self, fingerprint: &str) -> Option<Found> {
+    /// The approval a request that hits an approval rule resumes: the one its
+    /// `X-TapPass-Resume-Token` names when that approval is for the same
+    /// request (`fingerprint`) and still stands, else the latest approval for
+    /// `fingerprint`; `None` when that one timed out or was cancelled (then
+    /// the request asks anew). A token for another request is ignored: it
+    /// approves nothing but its own request.
+    pub(crate) fn resume(&mut self, fingerprint: &str, token: Option<&str>) -> Option<Found> {
+        let now = Timestamp::now();
+        if let Some(id) = token.and_then(|t| self.by_token.get(t)) {
+            if let Some(entry) = self.rows.get_mut(id) {
+                entry.refresh(now);
+                if entry.row.fingerprint == fingerprint && entry.stands() {
+                    return Some(entry.found(true));
+                }
+            }
+        }
         let id = self.by_fingerprint.get(fingerprint)?;
         let entry = self.rows.get_mut(id)?;
-        entry.refresh(Timestamp::now());
-        match entry.row.state {
-            ApprovalState::TimedOut | ApprovalState::Cancelled => None,
-            _ => Some(Found {
-                row: entry.row.clone(),
-                resume_token: entry.resume_token.clone(),
-            }),
-        }
+        entry.refresh(now);
+        entry.stands().then(|| entry.found(false))
     }
 
     /// Opens a pending approval, making room first (see [`MAX_APPROVALS`]).
@@ -219,6 +247,8 @@ impl Approvals {
         let (changes, _) = watch::channel(ApprovalState::Pending);
         self.by_fingerprint
             .insert(row.fingerprint.clone(), row.request_id.clone());
+        self.by_token
+            .insert(resume_token.clone(), row.request_id.clone());
         self.order.push_back(row.request_id.clone());
         self.rows.insert(
             row.request_id.clone(),
@@ -230,7 +260,11 @@ impl Approvals {
                 changes,
             },
         );
-        Found { row, resume_token }
+        Found {
+            row,
+            resume_token,
+            by_token: false,
+        }
     }
 
     /// Removes the oldest settled row (timed out by `now`, decided or
@@ -250,6 +284,7 @@ impl Approvals {
             if self.by_fingerprint.get(&entry.row.fingerprint) == Some(&old) {
                 self.by_fingerprint.remove(&entry.row.fingerprint);
             }
+            self.by_token.remove(&entry.resume_token);
         }
     }
 
@@ -338,6 +373,17 @@ impl Approvals {
             }
         }
     }
+}
+
+/// The `X-TapPass-Resume-Token` a chat or govern call carries, when it is
+/// one readable value (anything else resumes nothing).
+pub(crate) fn resume_token(headers: &http::HeaderMap) -> Option<String> {
+    let mut values = headers.get_all(crate::session::RESUME_TOKEN).iter();
+    let token = values.next()?.to_str().ok()?;
+    if values.next().is_some() || token.is_empty() || token.len() > 128 {
+        return None;
+    }
+    Some(token.to_owned())
 }
 
 fn not_found(request_id: &str) -> Response {
@@ -456,7 +502,7 @@ mod tests {
         let found = a.open(new("fp", 60));
         let id = found.row.request_id.clone();
         assert_eq!(a.pending().len(), 1);
-        assert_eq!(a.for_fingerprint("fp").unwrap().row.request_id, id);
+        assert_eq!(a.resume("fp", None).unwrap().row.request_id, id);
         assert!(a.decide(&id, ApprovalState::Approved));
         assert!(!a.decide(&id, ApprovalState::Denied));
         let row = a.get(&id).unwrap();
@@ -467,12 +513,34 @@ mod tests {
     }
 
     #[test]
+    fn a_resume_token_names_its_own_approval_and_no_other() {
+        let mut a = Approvals::default();
+        let first = a.open(new("fp", 60));
+        let other = a.open(new("other", 60));
+        let token = first.resume_token.as_str();
+        let resumed = a.resume("fp", Some(token)).unwrap();
+        assert_eq!(resumed.row.request_id, first.row.request_id);
+        assert!(resumed.by_token);
+        // A token for another request does not resume this one.
+        let found = a.resume("other", Some(token)).unwrap();
+        assert_eq!(found.row.request_id, other.row.request_id);
+        assert_eq!(found.resume_token, other.resume_token);
+        assert!(!found.by_token);
+        // An unknown token falls back to the request's own approval.
+        assert_eq!(
+            a.resume("fp", Some("rt_unknown")).unwrap().row.request_id,
+            first.row.request_id
+        );
+        assert!(a.resume("nothing", Some(token)).is_none());
+    }
+
+    #[test]
     fn a_lapsed_approval_times_out_and_is_asked_anew() {
         let mut a = Approvals::default();
         let id = a.open(new("fp", 60)).row.request_id;
         a.rows.get_mut(&id).unwrap().row.expires_at = Timestamp::now();
         assert_eq!(a.get(&id).unwrap().state, ApprovalState::TimedOut);
-        assert!(a.for_fingerprint("fp").is_none());
+        assert!(a.resume("fp", None).is_none());
         assert!(!a.decide(&id, ApprovalState::Approved));
     }
 
@@ -494,14 +562,14 @@ mod tests {
         for gone in [5_000, 7_000, 9_000] {
             assert!(a.get(&ids[gone]).is_none(), "{gone}");
         }
-        assert!(a.for_fingerprint("fp9000").is_none());
+        assert!(a.resume("fp9000", None).is_none());
         assert_eq!(a.pending().len(), MAX_APPROVALS);
         assert!(a.get(&ids[0]).is_some());
         // When every row is pending, the oldest pending row goes.
         a.open(new("last", 3600));
         assert!(a.get(&ids[0]).is_none());
         assert!(a.get(&ids[1]).is_some());
-        assert!(a.for_fingerprint("last").is_some());
+        assert!(a.resume("last", None).is_some());
     }
 
     #[test]

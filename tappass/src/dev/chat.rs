@@ -153,18 +153,25 @@ async fn evaluate_off_worker(
     shared: &Arc<Shared>,
     corr: &Correlation,
     prompt: String,
+    resume_token: Option<String>,
 ) -> Result<Outcome, Failure> {
     if prompt.len() <= INLINE_PROMPT_BYTES {
-        return Ok(evaluate(shared, corr, &prompt));
+        return Ok(evaluate(shared, corr, &prompt, resume_token.as_deref()));
     }
     let (shared, corr) = (shared.clone(), corr.clone());
-    tokio::task::spawn_blocking(move || evaluate(&shared, &corr, &prompt))
+    tokio::task::spawn_blocking(move || evaluate(&shared, &corr, &prompt, resume_token.as_deref()))
         .await
         .map_err(|e| Failure::internal(format_args!("the policy evaluation failed: {e}")))
 }
 
-/// Runs the prompt rules of the policy over `prompt`.
-fn evaluate(shared: &Shared, corr: &Correlation, prompt: &str) -> Outcome {
+/// Runs the prompt rules of the policy over `prompt`; an approval rule
+/// resumes the approval `resume_token` names (see [`Approvals::resume`](super::approvals::Approvals::resume)).
+fn evaluate(
+    shared: &Shared,
+    corr: &Correlation,
+    prompt: &str,
+    resume_token: Option<&str>,
+) -> Outcome {
     let mut prompt = prompt.to_owned();
     let mut redactions = Vec::new();
     let mut steps = Vec::new();
@@ -191,7 +198,7 @@ fn evaluate(shared: &Shared, corr: &Correlation, prompt: &str) -> Outcome {
             Action::ApprovalRequired { expires_in } => {
                 let fingerprint = ids::prompt_fingerprint(&rule.name, &prompt, &corr.agent_uuid);
                 let mut approvals = shared.approvals();
-                let found = match approvals.for_fingerprint(&fingerprint) {
+                let found = match approvals.resume(&fingerprint, resume_token) {
                     Some(found) => found,
                     None => approvals.open(NewApproval {
                         fingerprint,
@@ -207,7 +214,11 @@ fn evaluate(shared: &Shared, corr: &Correlation, prompt: &str) -> Outcome {
                 let id = &found.row.request_id;
                 match found.row.state {
                     ApprovalState::Approved => {
-                        let note = format!("approved by a human ({id})");
+                        let note = if found.by_token {
+                            format!("approved by a human ({id}), resumed with its token")
+                        } else {
+                            format!("approved by a human ({id})")
+                        };
                         steps.push(step(&rule.name, "approved", true, &note, started));
                     }
                     ApprovalState::Denied => {
@@ -276,28 +287,30 @@ pub(crate) async fn completions(
 
     // Only the evaluated prompt counts from here on.
     let original = std::mem::take(&mut request.messages[request.last_user].1);
-    let (prompt, redactions, steps) = match evaluate_off_worker(&shared, &corr, original).await? {
-        Outcome::Stop { stop, rule, reason } => {
-            let body = stop.body(&reason, &corr);
-            shared.events().push(server_event(
-                "decision",
-                &corr,
-                json!({
-                    "decision": stop.name(),
-                    "rule": rule,
-                    "reason": reason,
-                    "status": stop.status().as_u16(),
-                    "call": "chat",
-                }),
-            ));
-            return Ok(stop.respond(body, &corr));
-        }
-        Outcome::Pass {
-            prompt,
-            redactions,
-            steps,
-        } => (prompt, redactions, steps),
-    };
+    let resume_token = super::approvals::resume_token(&headers);
+    let (prompt, redactions, steps) =
+        match evaluate_off_worker(&shared, &corr, original, resume_token).await? {
+            Outcome::Stop { stop, rule, reason } => {
+                let body = stop.body(&reason, &corr);
+                shared.events().push(server_event(
+                    "decision",
+                    &corr,
+                    json!({
+                        "decision": stop.name(),
+                        "rule": rule,
+                        "reason": reason,
+                        "status": stop.status().as_u16(),
+                        "call": "chat",
+                    }),
+                ));
+                return Ok(stop.respond(body, &corr));
+            }
+            Outcome::Pass {
+                prompt,
+                redactions,
+                steps,
+            } => (prompt, redactions, steps),
+        };
 
     let reply = format!("Echo: {prompt}");
     let prompt_tokens: u64 = request

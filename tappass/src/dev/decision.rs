@@ -136,8 +136,12 @@ impl Stop {
                 "The request was blocked by policy `{blocked_by}`. Remove what the policy objects to and send it again; the session's audit trail is at {}.",
                 corr.audit_url
             ),
-            Stop::ApprovalRequired { approval_url, .. } => format!(
-                "A human must approve this request: its approval is at {approval_url} (on the dev server, POST {approval_url}/approve or call DevServer::approve). Send the identical request again once it is approved."
+            Stop::ApprovalRequired {
+                approval_url,
+                resume_token,
+                ..
+            } => format!(
+                "A human must approve this request at {approval_url}. Once it is approved, send the same request again with the header `X-TapPass-Resume-Token: {resume_token}`."
             ),
             Stop::AuthorizationRequired {
                 provider,

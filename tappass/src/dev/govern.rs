@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::{json, Value};
 
-use super::approvals::{Approval, ApprovalState, Asked, NewApproval};
+use super::approvals::{ApprovalState, Asked, Found, NewApproval};
 use super::correlation::Correlation;
 use super::decision::Stop;
 use super::events::server_event;
@@ -95,7 +95,7 @@ struct Outcome {
     reason: String,
     rule: Option<String>,
     blocking_step: Option<String>,
-    approval: Option<Approval>,
+    approval: Option<Found>,
     /// What the mandate of an `allow` grants.
     grant: Grant,
 }
@@ -124,11 +124,13 @@ impl Outcome {
     }
 }
 
-/// Runs the tool rules of the policy over the behaviour.
+/// Runs the tool rules of the policy over the behaviour; an approval rule
+/// resumes the approval `resume_token` names (see [`Approvals::resume`](super::approvals::Approvals::resume)).
 fn evaluate(
     shared: &Shared,
     corr: &Correlation,
     b: &Behaviour,
+    resume_token: Option<&str>,
 ) -> Result<Outcome, Box<(Stop, String, String)>> {
     for rule in shared.policy.rules() {
         let Matcher::Tool(m) = &rule.matcher else {
@@ -152,7 +154,7 @@ fn evaluate(
             } => {
                 let fingerprint = ids::tool_fingerprint(&b.tool, &b.args, &corr.agent_uuid);
                 let mut approvals = shared.approvals();
-                let found = match approvals.for_fingerprint(&fingerprint) {
+                let found = match approvals.resume(&fingerprint, resume_token) {
                     Some(found) => found,
                     None => approvals.open(NewApproval {
                         fingerprint,
@@ -189,7 +191,7 @@ fn evaluate(
                         grant: Grant::default(),
                     },
                 };
-                outcome.approval = Some(found.row);
+                outcome.approval = Some(found);
                 outcome
             }
             _ => match Stop::from_action(rule, Some(&b.tool)) {
@@ -222,7 +224,8 @@ pub(crate) async fn govern(
     )?;
     let fingerprint = ids::tool_fingerprint(&behaviour.tool, &behaviour.args, &corr.agent_uuid);
 
-    let outcome = match evaluate(&shared, &corr, &behaviour) {
+    let resume_token = super::approvals::resume_token(&headers);
+    let outcome = match evaluate(&shared, &corr, &behaviour, resume_token.as_deref()) {
         Ok(outcome) => outcome,
         Err(stopped) => {
             let (stop, rule, reason) = *stopped;
@@ -256,17 +259,23 @@ pub(crate) async fn govern(
         }
     };
 
-    let approval = outcome.approval.as_ref().map(|row| {
+    let approval = outcome.approval.as_ref().map(|found| {
+        let row = &found.row;
         json!({
             "request_id": row.request_id,
             "fingerprint": row.fingerprint,
             "expires_at": row.expires_at,
             "state": row.state,
             "approval_url": shared.approval_url(&row.request_id),
+            "resume_token": found.resume_token,
+            "resumed_by_token": found.by_token,
         })
     });
     {
-        let request_id = outcome.approval.as_ref().map(|row| row.request_id.clone());
+        let request_id = outcome
+            .approval
+            .as_ref()
+            .map(|found| found.row.request_id.clone());
         let mut log = shared.events();
         log.push(server_event(
             "tool_call",

@@ -493,9 +493,11 @@ impl Shared {
         format!("{}/v1/audit/sessions/{session_id}", self.base_url)
     }
 
-    /// Where a human reads (and on the dev server, decides) an approval.
+    /// Where a person decides an approval: the console's approvals page,
+    /// at the approval's own entry (`/approvals/{id}` leads to
+    /// `/approvals#{id}`). It needs no API key.
     pub(crate) fn approval_url(&self, request_id: &str) -> String {
-        format!("{}/v1/me/approvals/{request_id}", self.base_url)
+        format!("{}/approvals/{request_id}", self.base_url)
     }
 }
 

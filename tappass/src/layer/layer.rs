@@ -39,6 +39,7 @@ impl TapPassLayer {
             problem_json: false,
             #[cfg(feature = "mandate")]
             mandates: None,
+            approval_base_url: None,
         }
     }
 
@@ -107,6 +108,7 @@ pub struct TapPassLayerBuilder {
     problem_json: bool,
     #[cfg(feature = "mandate")]
     mandates: Option<crate::mandate::MandateVerifier>,
+    approval_base_url: Option<String>,
 }
 
 impl fmt::Debug for TapPassLayerBuilder {
@@ -116,7 +118,8 @@ impl fmt::Debug for TapPassLayerBuilder {
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("agent", &self.agent)
             .field("auto_open_session", &self.auto_open_session)
-            .field("problem_json", &self.problem_json);
+            .field("problem_json", &self.problem_json)
+            .field("approval_base_url", &self.approval_base_url);
         #[cfg(feature = "mandate")]
         f.field("mandates", &self.mandates);
         f.finish()
@@ -134,6 +137,16 @@ impl TapPassLayerBuilder {
     /// The API key (default: `TAPPASS_API_KEY`).
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
+        self
+    }
+
+    /// The public base of the pages where a person decides an approval:
+    /// a `428 approval_required` then links to `{base}/{request_id}`. See
+    /// [`AgentBuilder::approval_base_url`]; with [`agent`](Self::agent),
+    /// set it on the agent's builder instead ([`build`](Self::build) refuses
+    /// both).
+    pub fn approval_base_url(mut self, url: impl Into<String>) -> Self {
+        self.approval_base_url = Some(url.into());
         self
     }
 
@@ -232,6 +245,11 @@ impl TapPassLayerBuilder {
     /// missing key, saying which setting to fix.
     pub fn build(self) -> Result<TapPassLayer, Error> {
         let agent = match self.agent {
+            Some(_) if self.approval_base_url.is_some() => {
+                return Err(Error::config(
+                    "the layer was given both an agent and an approval base URL: set `.approval_base_url(..)` on the agent's builder (`Agent::builder(url)`) instead",
+                ))
+            }
             Some(agent) => Some(agent),
             None if self.verifies_only() => {
                 if self.auto_open_session {
@@ -245,6 +263,9 @@ impl TapPassLayerBuilder {
                 let mut builder = AgentBuilder::new(self.url);
                 if let Some(key) = self.api_key {
                     builder = builder.api_key(key);
+                }
+                if let Some(base) = self.approval_base_url {
+                    builder = builder.approval_base_url(base);
                 }
                 Some(builder.build()?)
             }

@@ -21,6 +21,12 @@ pub const AGENT_UUID: HeaderName = HeaderName::from_static("x-tappass-agent-uuid
 pub const PIPELINE_UUID: HeaderName = HeaderName::from_static("x-tappass-pipeline-uuid");
 /// `X-TapPass-Audit-Url`: the dashboard link of the session.
 pub const AUDIT_URL: HeaderName = HeaderName::from_static("x-tappass-audit-url");
+/// `X-TapPass-Resume-Token`: the `resume_token` of a `428
+/// approval_required`, sent by a client that repeats the request after a
+/// human approved it. It belongs to one request, not to the session: the
+/// layer checks it like an id and the agent sends it upstream with the
+/// governed calls made in that request (never downstream with the session).
+pub const RESUME_TOKEN: HeaderName = HeaderName::from_static("x-tappass-resume-token");
 
 /// The longest id header value accepted, in bytes.
 pub const MAX_ID_LEN: usize = 128;
@@ -30,12 +36,13 @@ pub const MAX_AUDIT_URL_LEN: usize = 2048;
 /// The correlation headers, one row each: its name and its canonical
 /// spelling (for errors and logs). A `static`, not a `const`: a `const` would
 /// be built and dropped on every use.
-static HEADERS: [Header; 5] = [
+static HEADERS: [Header; 6] = [
     Header::new(SESSION_ID, "X-TapPass-Session-Id"),
     Header::new(SESSION_ALIAS, "X-TapPass-Session"),
     Header::new(AGENT_UUID, "X-TapPass-Agent-Uuid"),
     Header::new(PIPELINE_UUID, "X-TapPass-Pipeline-Uuid"),
     Header::new(AUDIT_URL, "X-TapPass-Audit-Url"),
+    Header::new(RESUME_TOKEN, "X-TapPass-Resume-Token"),
 ];
 
 /// Rows of [`HEADERS`], by name.
@@ -44,6 +51,7 @@ const ALIAS: usize = 1;
 const AGENT: usize = 2;
 const PIPELINE: usize = 3;
 const AUDIT: usize = 4;
+const RESUME: usize = 5;
 
 /// What every correlation header name starts with: one comparison skips the
 /// request's other headers.
@@ -157,7 +165,7 @@ impl fmt::Display for InvalidHeader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "header `{}` {}; send session and agent ids of at most 128 characters from [A-Za-z0-9._:-], and an absolute http(s) audit url without user info, or leave the headers out",
+            "header `{}` {}; send session and agent ids (and a resume token) of at most 128 characters from [A-Za-z0-9._:-], and an absolute http(s) audit url without user info, or leave the headers out",
             self.header,
             self.problem.describe()
         )
@@ -195,6 +203,15 @@ impl IntoResponse for InvalidHeader {
 /// `http(s)` URL without user info, of at most 2,048 bytes, kept in its
 /// normalised form; a repeated header must repeat the same value).
 pub fn from_headers(headers: &HeaderMap) -> Result<Option<Session>, InvalidHeader> {
+    read(headers).map(|(session, _)| session)
+}
+
+/// What a request's TapPass headers carry: the caller's session (as
+/// [`from_headers`]) and the `X-TapPass-Resume-Token` ([`RESUME_TOKEN`]),
+/// both checked, in one pass over the headers.
+pub(crate) fn read(
+    headers: &HeaderMap,
+) -> Result<(Option<Session>, Option<HeaderValue>), InvalidHeader> {
     let found = scan(headers);
     // An id header, checked; its value is borrowed until the session is built.
     let id_header = |row: usize| -> Result<Option<&HeaderValue>, InvalidHeader> {
@@ -221,6 +238,7 @@ pub fn from_headers(headers: &HeaderMap) -> Result<Option<Session>, InvalidHeade
     };
     let agent_uuid = id_header(AGENT)?;
     let pipeline_uuid = id_header(PIPELINE)?;
+    let resume_token = id_header(RESUME)?.cloned();
     let audit_url = match found[AUDIT] {
         Seen::Absent => None,
         Seen::Conflict => return Err(HEADERS[AUDIT].refused(HeaderProblem::Conflicting)),
@@ -230,18 +248,19 @@ pub fn from_headers(headers: &HeaderMap) -> Result<Option<Session>, InvalidHeade
         ),
     };
     let Some(id) = id else {
-        return Ok(None);
+        return Ok((None, resume_token));
     };
     // The ids are kept as the request's header values (a reference count,
     // no copy).
-    Ok(Some(Session::from_inner(Inner {
+    let session = Session::from_inner(Inner {
         id: id.clone(),
         agent_uuid: agent_uuid.cloned(),
         pipeline_uuid: pipeline_uuid.cloned(),
         audit_url,
         opened_here: false,
         learned: Default::default(),
-    })))
+    });
+    Ok((Some(session), resume_token))
 }
 
 /// Writes the fields a session has (supplied or learned) under their
@@ -272,8 +291,8 @@ enum Seen<'a> {
 
 /// Finds the correlation headers in one pass over the request's headers
 /// (cheaper than one hash lookup per name, and free when there are none).
-fn scan(headers: &HeaderMap) -> [Seen<'_>; 5] {
-    let mut found = [Seen::Absent; 5];
+fn scan(headers: &HeaderMap) -> [Seen<'_>; 6] {
+    let mut found = [Seen::Absent; 6];
     for (name, value) in headers {
         if !name.as_str().starts_with(PREFIX) {
             continue;

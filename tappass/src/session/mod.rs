@@ -39,7 +39,7 @@ mod value;
 
 pub use headers::{
     from_headers, HeaderProblem, InvalidHeader, AGENT_UUID, AUDIT_URL, MAX_AUDIT_URL_LEN,
-    MAX_ID_LEN, PIPELINE_UUID, SESSION_ALIAS, SESSION_ID,
+    MAX_ID_LEN, PIPELINE_UUID, RESUME_TOKEN, SESSION_ALIAS, SESSION_ID,
 };
 pub(crate) use scope::with_current;
 pub use scope::{current_session, scope};

@@ -6,7 +6,8 @@
 //! module. The layer calls [`for_layer`] before the inner service: it joins
 //! the caller's session from the correlation headers, or opens one when
 //! `auto_open_session` is on and reports `session_open`, or has none; a
-//! malformed header is refused there with `400`. What it decided is a
+//! malformed header (`X-TapPass-Resume-Token` included) is refused there
+//! with `400`. What it decided is a
 //! [`Scope`], the tokio task-local the inner service's future runs in: it is
 //! the only channel a request's session travels through, and
 //! `current_session()`, the `Session` and `Agent` extractors and the error
@@ -46,7 +47,7 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{Method, Response};
 
-use super::headers::{from_headers, InvalidHeader};
+use super::headers::{read, InvalidHeader};
 use super::scope::{self, Opened, Scope};
 use super::Session;
 use crate::events::AuditEvent;
@@ -79,7 +80,8 @@ pub(crate) fn for_layer<B>(
     shared: &Arc<Shared>,
     parts: &http::Request<B>,
 ) -> Result<Scope, InvalidHeader> {
-    let (session, opened) = match from_headers(parts.headers())? {
+    let (joined, resume_token) = read(parts.headers())?;
+    let (session, opened) = match joined {
         Some(joined) => (Some(joined), None),
         None if shared.auto_open_session => {
             let (session, opened) = open(shared.agent.as_ref(), parts.method(), parts.uri().path());
@@ -87,7 +89,7 @@ pub(crate) fn for_layer<B>(
         }
         None => (None, None),
     };
-    Ok(Scope::new(session, opened, Some(shared.clone())))
+    Ok(Scope::new(session, opened, Some(shared.clone())).with_resume_token(resume_token))
 }
 
 /// A `#[governed]` route's decision, and the session its handler receives.
@@ -131,7 +133,8 @@ pub(crate) fn for_route(
     if let Some(session) = layered {
         return Ok((Route::Layered, session));
     }
-    let (session, opened) = match from_headers(&parts.headers)? {
+    let (joined, resume_token) = read(&parts.headers)?;
+    let (session, opened) = match joined {
         Some(joined) => (Some(joined), None),
         None if flag == Flag::Open => {
             let reporter = parts.extensions.get::<Agent>();
@@ -140,7 +143,7 @@ pub(crate) fn for_route(
         }
         None => (None, None),
     };
-    let scope = Scope::new(session.clone(), opened, None);
+    let scope = Scope::new(session.clone(), opened, None).with_resume_token(resume_token);
     Ok((Route::Own(scope), session))
 }
 

@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 
+use http::HeaderValue;
 use tokio::task::futures::TaskLocalFuture;
 
 use super::Session;
@@ -22,6 +23,9 @@ tokio::task_local! {
 pub(crate) struct Scope {
     state: RefCell<State>,
     layer: Option<Arc<Shared>>,
+    /// The request's `X-TapPass-Resume-Token`, checked: the agent sends it
+    /// upstream with the governed calls made in this request.
+    resume_token: Option<HeaderValue>,
 }
 
 /// The part of a scope that a `#[governed]` route behind the layer may change
@@ -47,7 +51,14 @@ impl Scope {
         Scope {
             state: RefCell::new(State { session, opened }),
             layer,
+            resume_token: None,
         }
+    }
+
+    /// This scope, carrying the request's resume token.
+    pub(crate) fn with_resume_token(mut self, token: Option<HeaderValue>) -> Scope {
+        self.resume_token = token;
+        self
     }
 
     /// A scope with only `session`: for work run beside the request's own
@@ -110,6 +121,15 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Session>) -> R) -> R {
     })
 }
 
+/// The resume token of the request the current task serves, if it sent one
+/// (`X-TapPass-Resume-Token`).
+pub(crate) fn resume_token() -> Option<HeaderValue> {
+    CURRENT
+        .try_with(|scope| scope.resume_token.clone())
+        .ok()
+        .flatten()
+}
+
 /// The session of the current task, or `None` outside a session.
 ///
 /// Inside a request served behind [`TapPassLayer`](crate::TapPassLayer), a
@@ -127,7 +147,8 @@ pub fn current_session() -> Option<Session> {
 /// into `tokio::spawn`. Called inside a request behind
 /// [`TapPassLayer`](crate::TapPassLayer), the future also keeps the layer's
 /// agent (for the `Agent` extractor) and its choice of error form
-/// ([`problem_json`](crate::layer::TapPassLayerBuilder::problem_json)).
+/// ([`problem_json`](crate::layer::TapPassLayerBuilder::problem_json)) and
+/// the request's `X-TapPass-Resume-Token`, which the agent sends upstream.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -139,6 +160,10 @@ pub fn current_session() -> Option<Session> {
 /// # }
 /// ```
 pub fn scope<F: IntoFuture>(session: Session, future: F) -> impl Future<Output = F::Output> {
-    let layer = CURRENT.try_with(|scope| scope.layer.clone()).ok().flatten();
-    Scope::new(Some(session), None, layer).enter(future.into_future())
+    let (layer, token) = CURRENT
+        .try_with(|scope| (scope.layer.clone(), scope.resume_token.clone()))
+        .unwrap_or_default();
+    Scope::new(Some(session), None, layer)
+        .with_resume_token(token)
+        .enter(future.into_future())
 }

@@ -50,7 +50,7 @@ pub(super) async fn page(
                     thead { tr { th { "State" } th { "Asked" } th { "Agent" } th { "Session" } th { "Decided" } } }
                     tbody {
                         @for a in decided.iter().take(DECIDED_SHOWN) {
-                            tr {
+                            tr id=(a.row.request_id) {
                                 td { span class=(format!("badge {}", decision_class(a.row.state.as_str()))) { (a.row.state.as_str()) } }
                                 td { (asked_line(&a.asked)) }
                                 td.mono { (a.agent) }
@@ -128,6 +128,32 @@ fn short(text: &str) -> String {
     match text.char_indices().nth(80) {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_owned(),
+    }
+}
+
+/// `GET /approvals/{request_id}`: an approval's own link, the `approval_url`
+/// of the dev server's decisions. A browser is sent (303) to the approval's
+/// entry on the approvals page (`/approvals#{request_id}`), where its buttons
+/// are; another client gets the approval's row as JSON. Neither needs the
+/// API key.
+pub(super) async fn one(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let row = shared.approvals().get(&id);
+    match row {
+        Some(row) if super::wants_html(&headers) => {
+            let anchor: String =
+                url::form_urlencoded::byte_serialize(row.request_id.as_bytes()).collect();
+            Redirect::to(&format!("/approvals#{anchor}")).into_response()
+        }
+        Some(row) => axum::Json(row).into_response(),
+        None => crate::dev::server::json_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("no approval `{id}` on this server; approval ids come from approval_required, needs_approval and escalate decisions"),
+        ),
     }
 }
 

@@ -44,6 +44,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/", get(sessions::page))
         .route("/approvals", get(approvals::page))
+        .route("/approvals/{request_id}", get(approvals::one))
         .route("/approvals/{request_id}/approve", post(approvals::approve))
         .route("/approvals/{request_id}/deny", post(approvals::deny))
         .route("/mandates", get(mandates::page))
