@@ -262,13 +262,10 @@ async fn every_call_in_a_session_carries_its_correlation_headers() {
             let GovernanceDecision::ApprovalRequired(asked) = decision(&err) else {
                 panic!("expected an approval, got {err:?}");
             };
-            let token = asked.resume_token.clone().expect("a resume token");
+            let token = asked.request_id.clone().expect("the approval's request id");
             let pending = server.pending_approvals();
             assert_eq!(pending.len(), 1, "{pending:?}");
-            assert_eq!(
-                pending[0].request_id, token,
-                "the 428's token names the row"
-            );
+            assert_eq!(pending[0].request_id, token, "the decision names the row");
             assert!(server.approve(&token));
             let read = agent.approval(&token).await.expect("approval");
             assert_eq!(

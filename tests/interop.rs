@@ -722,7 +722,7 @@ async fn wait_for_human_returns_the_approval_decision_when_nobody_decides() {
             .await;
         let id = match answer {
             Err(Error::Governance(decision)) => match *decision {
-                GovernanceDecision::ApprovalRequired(asked) => asked.resume_token.unwrap(),
+                GovernanceDecision::ApprovalRequired(asked) => asked.request_id.unwrap(),
                 other => panic!("{other:?}"),
             },
             other => panic!("{other:?}"),
