@@ -1417,3 +1417,28 @@ async fn capability_finds_the_verifier_in_the_routers_state() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_verdicts_debug_never_shows_its_mandate() {
+    let server = default_server().await;
+    let verdict = agent(&server)
+        .govern_tool("search", json!({"q": "rust"}))
+        .await
+        .expect("the dev server allows it");
+    let token = verdict.mandate().expect("an allow carries a mandate");
+    assert!(token.len() > 100, "{token}");
+    let debug = format!("{verdict:?}");
+    assert!(!debug.contains(token), "{debug}");
+    // Nor any of its three parts (header, claims, signature).
+    for part in token.split('.') {
+        assert!(!debug.contains(part), "{debug}");
+    }
+    assert!(
+        debug.contains("\"mandate\": String(\"<redacted>\")"),
+        "{debug}"
+    );
+    assert!(
+        debug.contains(&verdict.behavior_id),
+        "the rest is shown: {debug}"
+    );
+}

@@ -1,5 +1,6 @@
 //! Tool governance: `POST /v1/govern` and the approval long-poll.
 
+use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -148,7 +149,10 @@ impl<'a> IntoFuture for ToolCallRequest<'a> {
 /// `degraded: true` is the one exception to "the server allowed it": the
 /// control plane was down and the agent is configured to
 /// [fail open](super::AgentBuilder::fail_open), so the call was not governed.
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// Its `Debug` shows `raw` with the mandate replaced by `<redacted>`: the
+/// mandate is a bearer credential and must not reach the logs.
+#[derive(Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ToolVerdict {
     /// Why it was allowed.
@@ -167,6 +171,24 @@ pub struct ToolVerdict {
     /// True when the call was only recorded as an audit event, in audit-only
     /// mode ([`ToolCallRequest::audit_only`]): it was **not** governed.
     pub audit_only: bool,
+}
+
+impl fmt::Debug for ToolVerdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut raw = self.raw.clone();
+        if let Some(mandate) = raw.get_mut("mandate").filter(|m| !m.is_null()) {
+            *mandate = Value::from("<redacted>");
+        }
+        f.debug_struct("ToolVerdict")
+            .field("reason", &self.reason)
+            .field("behavior_id", &self.behavior_id)
+            .field("pipeline_id", &self.pipeline_id)
+            .field("decided_at", &self.decided_at)
+            .field("raw", &raw)
+            .field("degraded", &self.degraded)
+            .field("audit_only", &self.audit_only)
+            .finish()
+    }
 }
 
 impl ToolVerdict {
