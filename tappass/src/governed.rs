@@ -223,6 +223,7 @@ where
 )]
 pub trait PartsExtractor<S> {}
 
+#[diagnostic::do_not_recommend]
 impl<T: FromRequestParts<S>, S> PartsExtractor<S> for T {}
 
 /// The last parameter of a `#[governed]` handler.
@@ -233,6 +234,7 @@ impl<T: FromRequestParts<S>, S> PartsExtractor<S> for T {}
 )]
 pub trait BodyExtractor<S, M> {}
 
+#[diagnostic::do_not_recommend]
 impl<T: axum::extract::FromRequest<S, M>, S, M> BodyExtractor<S, M> for T {}
 
 /// The return type of a `#[governed]` handler.
@@ -243,6 +245,7 @@ impl<T: axum::extract::FromRequest<S, M>, S, M> BodyExtractor<S, M> for T {}
 )]
 pub trait Answer {}
 
+#[diagnostic::do_not_recommend]
 impl<T: IntoResponse> Answer for T {}
 
 /// Checks that `T` can be a parameter before the last: it does nothing at
