@@ -20,8 +20,8 @@ use axum::{Json, Router};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 use support::{bounded, Reply, TapPass, KEY};
+use tappass::agent::AuditEvent;
 use tappass::dev::{DevServer, Policy};
-use tappass::events::AuditEvent;
 use tappass::propagate::PropagateSession;
 use tappass::{Agent, Error, GovernanceDecision, Session, TapPassLayer, Timestamp};
 

@@ -333,11 +333,6 @@ impl GovernanceDecision {
         }
     }
 
-    /// The decision's snake-case name, which is also the body's `error` code.
-    pub fn kind(&self) -> &str {
-        self.code()
-    }
-
     /// Why, in words.
     pub fn reason(&self) -> &str {
         self.common().0

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use http::HeaderValue;
 
+use super::Reporter;
 use super::{Agent, Inner, RetryPolicy};
-use crate::events::Reporter;
 use crate::Error;
 
 /// The server used when neither an argument nor `TAPPASS_URL` names one.
@@ -164,12 +164,6 @@ impl AgentBuilder {
     pub fn tappass_url(mut self, url: impl Into<String>) -> Self {
         self.url = Some(url.into());
         self
-    }
-
-    /// The former name of [`tappass_url`](Self::tappass_url).
-    #[deprecated(note = "use `.tappass_url(..)`, the name the layer's builder uses too")]
-    pub fn url(self, url: impl Into<String>) -> Self {
-        self.tappass_url(url)
     }
 
     /// The API key (default: `TAPPASS_API_KEY`).

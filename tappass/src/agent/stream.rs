@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::chat::{str_field, ChatRequest, Message};
 use super::{Agent, ApiKey};
-use crate::Error;
+use crate::{Error, GovernanceError as _};
 
 /// The largest single SSE event accepted from the server.
 const MAX_EVENT_BYTES: usize = 1024 * 1024;
@@ -410,7 +410,7 @@ impl SseParser {
                 }
             });
             tracing::info!(
-                decision = decision.kind(),
+                decision = decision.code(),
                 "TapPass decision in the middle of a stream"
             );
             return Err(decision.into());

@@ -24,11 +24,12 @@ pub(crate) const MAX_WAIT_SECONDS: u64 = 30;
 /// pending row goes only when every row is pending.
 pub(crate) const MAX_APPROVALS: usize = 10_000;
 
-/// Where an approval stands.
+/// Where an approval stands in the development server's store
+/// (the agent's reading of it is [`crate::agent::ApprovalState`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
-pub enum ApprovalState {
+pub enum ApprovalRecordState {
     /// Waiting for a human.
     Pending,
     /// A human approved: the identical request now goes through.
@@ -41,27 +42,29 @@ pub enum ApprovalState {
     Cancelled,
 }
 
-impl ApprovalState {
+impl ApprovalRecordState {
     /// The state's wire name, e.g. `timed_out`.
     pub fn as_str(self) -> &'static str {
         match self {
-            ApprovalState::Pending => "pending",
-            ApprovalState::Approved => "approved",
-            ApprovalState::Denied => "denied",
-            ApprovalState::TimedOut => "timed_out",
-            ApprovalState::Cancelled => "cancelled",
+            ApprovalRecordState::Pending => "pending",
+            ApprovalRecordState::Approved => "approved",
+            ApprovalRecordState::Denied => "denied",
+            ApprovalRecordState::TimedOut => "timed_out",
+            ApprovalRecordState::Cancelled => "cancelled",
         }
     }
 }
 
-/// One approval request, as `GET /v1/me/approvals/{request_id}` answers it.
+/// One approval request as the development server stores it, and as
+/// `GET /v1/me/approvals/{request_id}` answers it (the agent's view of it is
+/// [`crate::agent::ApprovalStatus`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
-pub struct Approval {
+pub struct ApprovalRecord {
     /// The approval's id, `apr_…`.
     pub request_id: String,
     /// Where it stands.
-    pub state: ApprovalState,
+    pub state: ApprovalRecordState,
     /// The stable hash of what is being approved (tool, arguments and agent;
     /// or rule, prompt and agent for a chat).
     pub fingerprint: String,
@@ -80,18 +83,18 @@ pub struct Approval {
 }
 
 struct Entry {
-    row: Approval,
+    row: ApprovalRecord,
     asked: Asked,
     agent: String,
     resume_token: String,
-    changes: watch::Sender<ApprovalState>,
+    changes: watch::Sender<ApprovalRecordState>,
 }
 
 impl Entry {
     /// Times the row out when its deadline has passed.
     fn refresh(&mut self, now: Timestamp) {
-        if self.row.state == ApprovalState::Pending && now >= self.row.expires_at {
-            self.settle(ApprovalState::TimedOut, self.row.expires_at);
+        if self.row.state == ApprovalRecordState::Pending && now >= self.row.expires_at {
+            self.settle(ApprovalRecordState::TimedOut, self.row.expires_at);
         }
     }
 
@@ -99,7 +102,7 @@ impl Entry {
     fn stands(&self) -> bool {
         !matches!(
             self.row.state,
-            ApprovalState::TimedOut | ApprovalState::Cancelled
+            ApprovalRecordState::TimedOut | ApprovalRecordState::Cancelled
         )
     }
 
@@ -111,7 +114,7 @@ impl Entry {
         }
     }
 
-    fn settle(&mut self, state: ApprovalState, at: Timestamp) {
+    fn settle(&mut self, state: ApprovalRecordState, at: Timestamp) {
         self.row.state = state;
         self.row.decided_at = Some(at);
         self.changes.send_replace(state);
@@ -120,7 +123,7 @@ impl Entry {
 
 /// What the server knows of an approval when a request hits its rule again.
 pub(crate) struct Found {
-    pub(crate) row: Approval,
+    pub(crate) row: ApprovalRecord,
     pub(crate) resume_token: String,
     /// Whether the request's resume token named it (rather than its
     /// fingerprint alone).
@@ -186,7 +189,7 @@ fn cut(text: &str) -> String {
 /// An approval row with what it asks and who asks, for the console.
 #[derive(Debug, Clone)]
 pub(crate) struct Asking {
-    pub(crate) row: Approval,
+    pub(crate) row: ApprovalRecord,
     pub(crate) asked: Asked,
     /// The asking agent's UUID.
     pub(crate) agent: String,
@@ -232,9 +235,9 @@ impl Approvals {
         while self.order.len() >= MAX_APPROVALS {
             self.evict_one(now);
         }
-        let row = Approval {
+        let row = ApprovalRecord {
             request_id: ids::random_id("apr_", 24),
-            state: ApprovalState::Pending,
+            state: ApprovalRecordState::Pending,
             fingerprint: new.fingerprint,
             tool: new.tool.map(str::to_owned),
             created_at: now,
@@ -244,7 +247,7 @@ impl Approvals {
             session_id: new.session_id.to_owned(),
         };
         let resume_token = ids::random_id("rt_", 32);
-        let (changes, _) = watch::channel(ApprovalState::Pending);
+        let (changes, _) = watch::channel(ApprovalRecordState::Pending);
         self.by_fingerprint
             .insert(row.fingerprint.clone(), row.request_id.clone());
         self.by_token
@@ -274,7 +277,7 @@ impl Approvals {
         let settled = self.order.iter().position(|id| {
             rows.get_mut(id).is_none_or(|entry| {
                 entry.refresh(now);
-                entry.row.state != ApprovalState::Pending
+                entry.row.state != ApprovalRecordState::Pending
             })
         });
         let Some(old) = self.order.remove(settled.unwrap_or(0)) else {
@@ -294,7 +297,7 @@ impl Approvals {
     }
 
     /// The row of `request_id`.
-    pub(crate) fn get(&mut self, request_id: &str) -> Option<Approval> {
+    pub(crate) fn get(&mut self, request_id: &str) -> Option<ApprovalRecord> {
         let entry = self.rows.get_mut(request_id)?;
         entry.refresh(Timestamp::now());
         Some(entry.row.clone())
@@ -308,13 +311,13 @@ impl Approvals {
     }
 
     /// Every pending row, oldest first.
-    pub(crate) fn pending(&mut self) -> Vec<Approval> {
+    pub(crate) fn pending(&mut self) -> Vec<ApprovalRecord> {
         let now = Timestamp::now();
         let mut out = Vec::new();
         for id in &self.order {
             if let Some(entry) = self.rows.get_mut(id) {
                 entry.refresh(now);
-                if entry.row.state == ApprovalState::Pending {
+                if entry.row.state == ApprovalRecordState::Pending {
                     out.push(entry.row.clone());
                 }
             }
@@ -340,13 +343,13 @@ impl Approvals {
     }
 
     /// Settles a pending approval; `false` when it is unknown or not pending.
-    pub(crate) fn decide(&mut self, request_id: &str, state: ApprovalState) -> bool {
+    pub(crate) fn decide(&mut self, request_id: &str, state: ApprovalRecordState) -> bool {
         let Some(entry) = self.rows.get_mut(request_id) else {
             return false;
         };
         let now = Timestamp::now();
         entry.refresh(now);
-        if entry.row.state != ApprovalState::Pending {
+        if entry.row.state != ApprovalRecordState::Pending {
             return false;
         }
         entry.settle(state, now);
@@ -357,7 +360,7 @@ impl Approvals {
     fn subscribe(
         &mut self,
         request_id: &str,
-    ) -> Option<(watch::Receiver<ApprovalState>, Timestamp)> {
+    ) -> Option<(watch::Receiver<ApprovalRecordState>, Timestamp)> {
         let entry = self.rows.get_mut(request_id)?;
         entry.refresh(Timestamp::now());
         Some((entry.changes.subscribe(), entry.row.expires_at))
@@ -368,8 +371,8 @@ impl Approvals {
         let now = Timestamp::now();
         for entry in self.rows.values_mut() {
             entry.refresh(now);
-            if entry.row.state == ApprovalState::Pending {
-                entry.settle(ApprovalState::Cancelled, now);
+            if entry.row.state == ApprovalRecordState::Pending {
+                entry.settle(ApprovalRecordState::Cancelled, now);
             }
         }
     }
@@ -435,10 +438,14 @@ pub(crate) async fn wait(
     };
     // Wake at the deadline too, so that a row that times out meanwhile answers 200.
     let limit = Duration::from_secs_f64(timeout).min(expires_at.duration_from_now());
-    let _ = tokio::time::timeout(limit, changes.wait_for(|s| *s != ApprovalState::Pending)).await;
+    let _ = tokio::time::timeout(
+        limit,
+        changes.wait_for(|s| *s != ApprovalRecordState::Pending),
+    )
+    .await;
     match shared.approvals().get(&id) {
         None => not_found(&id),
-        Some(row) if row.state == ApprovalState::Pending => (
+        Some(row) if row.state == ApprovalRecordState::Pending => (
             StatusCode::REQUEST_TIMEOUT,
             Json(json!({
                 "error": "approval_pending",
@@ -454,15 +461,15 @@ pub(crate) async fn wait(
 
 /// `POST /v1/me/approvals/{request_id}/approve` (a dev-server extension).
 pub(crate) async fn approve(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    settle(&shared, &id, ApprovalState::Approved)
+    settle(&shared, &id, ApprovalRecordState::Approved)
 }
 
 /// `POST /v1/me/approvals/{request_id}/deny` (a dev-server extension).
 pub(crate) async fn deny(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    settle(&shared, &id, ApprovalState::Denied)
+    settle(&shared, &id, ApprovalRecordState::Denied)
 }
 
-fn settle(shared: &Shared, id: &str, state: ApprovalState) -> Response {
+fn settle(shared: &Shared, id: &str, state: ApprovalRecordState) -> Response {
     let decided = shared.decide(id, state);
     match shared.approvals().get(id) {
         None => not_found(id),
@@ -503,13 +510,13 @@ mod tests {
         let id = found.row.request_id.clone();
         assert_eq!(a.pending().len(), 1);
         assert_eq!(a.resume("fp", None).unwrap().row.request_id, id);
-        assert!(a.decide(&id, ApprovalState::Approved));
-        assert!(!a.decide(&id, ApprovalState::Denied));
+        assert!(a.decide(&id, ApprovalRecordState::Approved));
+        assert!(!a.decide(&id, ApprovalRecordState::Denied));
         let row = a.get(&id).unwrap();
-        assert_eq!(row.state, ApprovalState::Approved);
+        assert_eq!(row.state, ApprovalRecordState::Approved);
         assert!(row.decided_at.is_some());
         assert!(a.pending().is_empty());
-        assert!(!a.decide("apr_unknown", ApprovalState::Approved));
+        assert!(!a.decide("apr_unknown", ApprovalRecordState::Approved));
     }
 
     #[test]
@@ -539,9 +546,9 @@ mod tests {
         let mut a = Approvals::default();
         let id = a.open(new("fp", 60)).row.request_id;
         a.rows.get_mut(&id).unwrap().row.expires_at = Timestamp::now();
-        assert_eq!(a.get(&id).unwrap().state, ApprovalState::TimedOut);
+        assert_eq!(a.get(&id).unwrap().state, ApprovalRecordState::TimedOut);
         assert!(a.resume("fp", None).is_none());
-        assert!(!a.decide(&id, ApprovalState::Approved));
+        assert!(!a.decide(&id, ApprovalRecordState::Approved));
     }
 
     #[test]
@@ -551,8 +558,8 @@ mod tests {
             .map(|i| a.open(new(&format!("fp{i}"), 3600)).row.request_id)
             .collect();
         // Settled rows in the middle, newest first: approved, denied, timed out.
-        assert!(a.decide(&ids[9_000], ApprovalState::Approved));
-        assert!(a.decide(&ids[5_000], ApprovalState::Denied));
+        assert!(a.decide(&ids[9_000], ApprovalRecordState::Approved));
+        assert!(a.decide(&ids[5_000], ApprovalRecordState::Denied));
         a.rows.get_mut(&ids[7_000]).unwrap().row.expires_at = Timestamp::now();
         for i in 0..3 {
             a.open(new(&format!("more{i}"), 3600));

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue};
 use serde_json::{json, Value};
 
-use super::approvals::{ApprovalState, Asked, NewApproval};
+use super::approvals::{ApprovalRecordState, Asked, NewApproval};
 use super::correlation::Correlation;
 use super::decision::Stop;
 use super::events::server_event;
@@ -213,7 +213,7 @@ fn evaluate(
                 drop(approvals);
                 let id = &found.row.request_id;
                 match found.row.state {
-                    ApprovalState::Approved => {
+                    ApprovalRecordState::Approved => {
                         let note = if found.by_token {
                             format!("approved by a human ({id}), resumed with its token")
                         } else {
@@ -221,7 +221,7 @@ fn evaluate(
                         };
                         steps.push(step(&rule.name, "approved", true, &note, started));
                     }
-                    ApprovalState::Denied => {
+                    ApprovalRecordState::Denied => {
                         return Outcome::Stop {
                             stop: Stop::PolicyBlock {
                                 blocked_by: rule.name.clone(),

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::{json, Value};
 
-use super::approvals::{ApprovalState, Asked, Found, NewApproval};
+use super::approvals::{ApprovalRecordState, Asked, Found, NewApproval};
 use super::correlation::Correlation;
 use super::decision::Stop;
 use super::events::server_event;
@@ -169,11 +169,11 @@ fn evaluate(
                 drop(approvals);
                 let id = found.row.request_id.clone();
                 let mut outcome = match found.row.state {
-                    ApprovalState::Approved => Outcome::allow(
+                    ApprovalRecordState::Approved => Outcome::allow(
                         format!("approved by a human ({id})"),
                         Some(rule.name.clone()),
                     ),
-                    ApprovalState::Denied => Outcome::block(
+                    ApprovalRecordState::Denied => Outcome::block(
                         format!("denied by a human ({id})"),
                         &rule.name,
                         rule.name.clone(),

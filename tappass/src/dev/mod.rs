@@ -18,7 +18,7 @@
 //!
 //! The files of this module follow the concepts of the guide below:
 //! [`DevServer`] (`server.rs`), the [`Policy`] file (`policy.rs`), governed
-//! chat (`chat.rs`), tool governance (`govern.rs`), [`Approval`]s
+//! chat (`chat.rs`), tool governance (`govern.rs`), [`ApprovalRecord`]s
 //! (`approvals.rs`), audit events (`events.rs`) and mandates
 //! (`mandates.rs`).
 //!
@@ -40,7 +40,7 @@ mod server;
 #[cfg(test)]
 mod tests;
 
-pub use approvals::{Approval, ApprovalState};
+pub use approvals::{ApprovalRecord, ApprovalRecordState};
 pub use mandates::IssuedMandate;
 pub use policy::{Policy, PolicyError, DEFAULT_POLICY};
 pub use server::{DevServer, DevServerBuilder};

@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use super::server::{router, Shared};
-use super::{ApprovalState, DevServer, Policy};
-use crate::GovernanceDecision;
+use super::{ApprovalRecordState, DevServer, Policy};
+use crate::{GovernanceDecision, GovernanceError as _};
 
 const KEY: &str = "Bearer tp_test";
 
@@ -107,7 +107,7 @@ impl Harness {
     }
 
     fn approve(&self, id: &str) -> bool {
-        self.shared.decide(id, ApprovalState::Approved)
+        self.shared.decide(id, ApprovalRecordState::Approved)
     }
 }
 
@@ -146,7 +146,7 @@ fn assert_decision(a: &Answer, status: u16, kind: &str) -> Value {
     assert!(v.get("error").is_none(), "{v}");
     assert_correlated(&v);
     let parsed = GovernanceDecision::from_json(&v).expect("a decision");
-    assert_eq!(parsed.kind(), kind);
+    assert_eq!(parsed.code(), kind);
     v
 }
 
@@ -490,7 +490,7 @@ async fn a_denied_chat_approval_blocks() {
     let h = Harness::new();
     let v = h.chat("wire transfer to bob").await.json();
     let id = v["request_id"].as_str().unwrap();
-    assert!(h.shared.decide(id, ApprovalState::Denied));
+    assert!(h.shared.decide(id, ApprovalRecordState::Denied));
     let v = assert_decision(&h.chat("wire transfer to bob").await, 403, "policy_block");
     assert_eq!(v["blocked_by"], "wire_transfer_approval");
 }
@@ -709,7 +709,7 @@ async fn escalate_and_wait() {
             while shared.approvals().waiters(&id) == 0 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            assert!(shared.decide(&id, ApprovalState::Approved));
+            assert!(shared.decide(&id, ApprovalRecordState::Approved));
         })
     };
     let started = std::time::Instant::now();
