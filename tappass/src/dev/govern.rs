@@ -342,23 +342,4 @@ pub(crate) async fn govern(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn behaviours_are_read_leniently_and_refused_clearly() {
-        let b = parse_behaviour(&json!({
-            "type": "TOOL_CALL", "agent_id": null, "session_id": "ses_1", "org_id": null,
-            "payload": {"tool": "send_email", "server": null}
-        }))
-        .unwrap();
-        assert_eq!(b.tool, "send_email");
-        assert_eq!(b.args, json!({}));
-        assert_eq!(b.behavior_id.len(), 32);
-        assert_eq!(b.session_id.as_deref(), Some("ses_1"));
-        let err = |v: Value| parse_behaviour(&v).err().unwrap_or_default();
-        assert!(err(json!({})).contains("`payload` is missing"));
-        assert!(err(json!({"payload": {"tool": ""}})).contains("payload.tool"));
-        assert!(err(json!({"payload": {"tool": "x"}, "agent_id": 3})).contains("`agent_id`"));
-    }
-}
+mod tests;

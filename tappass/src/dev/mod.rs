@@ -17,7 +17,7 @@
 //! ```
 //!
 //! The files of this module follow the concepts of the guide below:
-//! [`DevServer`] (`server.rs`), the [`Policy`] file (`policy.rs`), governed
+//! [`DevServer`] (`server.rs`), the [`Policy`] file (`policy/`), governed
 //! chat (`chat.rs`), tool governance (`govern.rs`), [`ApprovalRecord`]s
 //! (`approvals.rs`), audit events (`events.rs`) and mandates
 //! (`mandates.rs`).
@@ -36,9 +36,8 @@ mod ids;
 mod mandates;
 mod policy;
 mod server;
-
 #[cfg(test)]
-mod tests;
+mod testing;
 
 pub use approvals::{ApprovalRecord, ApprovalRecordState};
 pub use mandates::IssuedMandate;

@@ -699,3 +699,6 @@ pub(crate) fn with_headers(mut response: Response, headers: HeaderMap) -> Respon
     response.headers_mut().extend(headers);
     response
 }
+
+#[cfg(test)]
+mod tests;

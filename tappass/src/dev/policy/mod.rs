@@ -4,6 +4,11 @@
 //! the guide of [`tappass::dev`](crate::dev)). Parsing is strict and reports
 //! every problem at once, each naming its rule; matching is what the chat and
 //! govern handlers ask of a parsed [`Policy`].
+//!
+//! The files follow the stages: `read.rs` turns the TOML into the model of
+//! `model.rs` (rules, matchers, actions), `detect.rs` holds the built-in
+//! detectors of sensitive data, and `evaluate.rs` matches prompts and tool
+//! calls against a rule and redacts what it finds.
 
 use std::fmt;
 use std::path::Path;
