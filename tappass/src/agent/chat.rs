@@ -7,7 +7,7 @@ use http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::Agent;
+use super::{Agent, Correlation};
 use crate::decision::{Redaction, RedactionApplied};
 use crate::{Error, GovernanceDecision};
 
@@ -148,6 +148,10 @@ pub struct ToolCall {
 }
 
 /// The answer to a governed chat call.
+///
+/// It dereferences to its [`Correlation`]: `response.session_id`,
+/// `response.audit_url`, … read the answer's correlation (move one out
+/// with `response.correlation.session_id`).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ChatResponse {
@@ -161,16 +165,10 @@ pub struct ChatResponse {
     pub usage: Usage,
     /// Tool calls the model asked for.
     pub tool_calls: Vec<ToolCall>,
-    /// The session the call belongs to.
-    pub session_id: Option<String>,
-    /// The task the call was recorded as.
-    pub task_id: Option<String>,
-    /// The agent UUID.
-    pub agent_uuid: Option<String>,
-    /// The pipeline UUID.
-    pub pipeline_uuid: Option<String>,
-    /// The dashboard link of the session.
-    pub audit_url: Option<String>,
+    /// The session, task, agent and pipeline the call was recorded under,
+    /// and the session's dashboard link; `response.session_id` reads it
+    /// through `Deref`.
+    pub correlation: Correlation,
     /// Redactions the server made to the prompt (empty when none).
     pub redactions: Vec<Redaction>,
     /// The prompt after redaction, when the server redacted it.
@@ -180,6 +178,14 @@ pub struct ChatResponse {
     pub degraded: bool,
     /// The whole JSON answer, for fields this type does not name.
     pub raw: Value,
+}
+
+impl std::ops::Deref for ChatResponse {
+    type Target = Correlation;
+
+    fn deref(&self) -> &Correlation {
+        &self.correlation
+    }
 }
 
 impl ChatResponse {
@@ -220,11 +226,7 @@ impl ChatResponse {
                 .and_then(|u| Usage::deserialize(u).ok())
                 .unwrap_or_default(),
             tool_calls,
-            session_id: env_str("session_id"),
-            task_id: env_str("task_id"),
-            agent_uuid: env_str("agent_uuid"),
-            pipeline_uuid: env_str("pipeline_uuid"),
-            audit_url: env_str("audit_url"),
+            correlation: Correlation::read(obj),
             redactions: envelope
                 .and_then(|e| e.get("redactions"))
                 .and_then(Value::as_array)
@@ -403,7 +405,10 @@ impl Agent {
                 tracing::warn!(error = %err, "TapPass is unavailable; failing OPEN: this chat was not governed");
                 Ok(ChatResponse {
                     degraded: true,
-                    session_id: crate::session::with_current(|s| s.map(|s| s.id().to_owned())),
+                    correlation: Correlation {
+                        session_id: crate::session::with_current(|s| s.map(|s| s.id().to_owned())),
+                        ..Correlation::default()
+                    },
                     ..ChatResponse::default()
                 })
             }
@@ -418,12 +423,7 @@ impl Agent {
             .send_json(Method::POST, super::transport::CHAT_PATH, Some(body))
             .await?;
         let response = ChatResponse::from_json(raw)?;
-        super::learn(crate::session::Answered {
-            session_id: response.session_id.as_deref(),
-            agent_uuid: response.agent_uuid.as_deref(),
-            pipeline_uuid: response.pipeline_uuid.as_deref(),
-            audit_url: response.audit_url.as_deref(),
-        });
+        response.correlation.teach_session();
         if self.inner.redaction_as_error {
             if let Some(decision) = response.redaction_decision() {
                 return Err(decision.into());

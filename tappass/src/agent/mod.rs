@@ -16,6 +16,7 @@
 
 mod chat;
 mod config;
+mod correlation;
 mod events;
 mod stream;
 mod tools;
@@ -29,6 +30,7 @@ pub use chat::{
     ChatCall, ChatRequest, ChatResponse, Message, Pipeline, PipelineStep, ToolCall, Usage,
 };
 pub use config::{AgentBuilder, ApiKey};
+pub use correlation::Correlation;
 pub use events::AuditEvent;
 pub(crate) use events::Reporter;
 pub use stream::{ChatChunk, ChatStream, StreamCall};

@@ -10,14 +10,17 @@ use futures_core::Stream;
 use http::Method;
 use serde_json::Value;
 
-use super::chat::{str_field, ChatRequest, Message};
-use super::{Agent, ApiKey};
+use super::chat::{ChatRequest, Message};
+use super::{Agent, ApiKey, Correlation};
 use crate::{Error, GovernanceError as _};
 
 /// The largest single SSE event accepted from the server.
 const MAX_EVENT_BYTES: usize = 1024 * 1024;
 
 /// One piece of a streamed answer.
+///
+/// Like [`ChatResponse`](super::ChatResponse), it dereferences to its
+/// [`Correlation`]: `chunk.session_id` reads the chunk's session.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ChatChunk {
@@ -25,18 +28,19 @@ pub struct ChatChunk {
     pub content: String,
     /// Set on the last chunk: why the model stopped.
     pub finish_reason: Option<String>,
-    /// The session, when the server sent it (usually on the first chunk only).
-    pub session_id: Option<String>,
-    /// The task, when sent.
-    pub task_id: Option<String>,
-    /// The agent UUID, when sent.
-    pub agent_uuid: Option<String>,
-    /// The pipeline UUID, when sent.
-    pub pipeline_uuid: Option<String>,
-    /// The dashboard link, when sent.
-    pub audit_url: Option<String>,
+    /// The correlation, when the server sent it (usually on the first chunk
+    /// only); `chunk.session_id` reads it through `Deref`.
+    pub correlation: Correlation,
     /// The chunk's JSON as sent.
     pub raw: Value,
+}
+
+impl std::ops::Deref for ChatChunk {
+    type Target = Correlation;
+
+    fn deref(&self) -> &Correlation {
+        &self.correlation
+    }
 }
 
 impl ChatChunk {
@@ -74,16 +78,10 @@ impl ChatChunk {
                 (obj.get("finished").and_then(Value::as_bool) == Some(true))
                     .then(|| "stop".to_owned())
             });
-        let envelope = obj.get("tappass").and_then(Value::as_object);
-        let field = |key: &str| str_field(envelope, key).or_else(|| str_field(Some(obj), key));
         Ok(ChatChunk {
             content,
             finish_reason,
-            session_id: field("session_id"),
-            task_id: field("task_id"),
-            agent_uuid: field("agent_uuid"),
-            pipeline_uuid: field("pipeline_uuid"),
-            audit_url: field("audit_url"),
+            correlation: Correlation::read(obj),
             raw,
         })
     }
@@ -416,12 +414,7 @@ impl SseParser {
             return Err(decision.into());
         }
         let chunk = ChatChunk::from_json(value)?;
-        super::learn(crate::session::Answered {
-            session_id: chunk.session_id.as_deref(),
-            agent_uuid: chunk.agent_uuid.as_deref(),
-            pipeline_uuid: chunk.pipeline_uuid.as_deref(),
-            audit_url: chunk.audit_url.as_deref(),
-        });
+        chunk.correlation.teach_session();
         if chunk.finish_reason.is_some() {
             self.finished = true;
         }
@@ -490,11 +483,7 @@ impl Agent {
             let chunk = ChatChunk {
                 content: full.content,
                 finish_reason: full.finish_reason.or(Some("stop".to_owned())),
-                session_id: full.session_id,
-                task_id: full.task_id,
-                agent_uuid: full.agent_uuid,
-                pipeline_uuid: full.pipeline_uuid,
-                audit_url: full.audit_url,
+                correlation: full.correlation,
                 raw: full.raw,
             };
             return Ok(ChatStream {
