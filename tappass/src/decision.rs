@@ -17,7 +17,9 @@ use crate::Timestamp;
 
 /// Declares a decision struct: its own fields, then the fields every
 /// decision has, defined here once (`reason`, `session_id`, `audit_url`,
-/// written last in the body, in that order).
+/// written last in the body, in that order), with the derives every decision
+/// has (its HTTP mapping by `#[derive(GovernanceError)]`, an OpenAPI schema
+/// with the `utoipa` feature).
 macro_rules! decision {
     (
         $(#[$meta:meta])*
@@ -25,7 +27,10 @@ macro_rules! decision {
             $($(#[$field_meta:meta])* pub $field:ident: $ty:ty,)*
         }
     ) => {
+        #[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
         $(#[$meta])*
+        #[cfg_attr(feature = "utoipa", governance(openapi))]
+        #[non_exhaustive]
         pub struct $name {
             $($(#[$field_meta])* pub $field: $ty,)*
             /// Why, in words.
@@ -74,10 +79,7 @@ pub enum GovernanceDecision {
 
 decision! {
     /// A policy hard-blocked the request.
-    #[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
     #[governance(status = 403, code = "policy_block")]
-    #[cfg_attr(feature = "utoipa", governance(openapi))]
-    #[non_exhaustive]
     pub struct PolicyBlock {
         /// The pipeline step that blocked, e.g. `detect_pii`.
         pub blocked_by: String,
@@ -108,10 +110,7 @@ pub struct Redaction {
 
 decision! {
     /// Content was redacted.
-    #[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
     #[governance(status = 403, code = "redaction_applied")]
-    #[cfg_attr(feature = "utoipa", governance(openapi))]
-    #[non_exhaustive]
     pub struct RedactionApplied {
         /// The redactions made.
         pub redactions: Vec<Redaction>,
@@ -132,10 +131,7 @@ decision! {
     /// body's `message` says so to the client. A service in the loop itself can
     /// instead wait with [`Agent::wait_for_approval`](crate::Agent::wait_for_approval)
     /// on `request_id` and repeat the call.
-    #[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
     #[governance(status = 428, code = "approval_required")]
-    #[cfg_attr(feature = "utoipa", governance(openapi))]
-    #[non_exhaustive]
     pub struct ApprovalRequired {
         /// Where a person approves or denies: a page, when the server or the
         /// agent's [`approval_base_url`](crate::agent::AgentBuilder::approval_base_url)
@@ -154,14 +150,11 @@ decision! {
 
 decision! {
     /// The end user must connect an account first.
-    #[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
     #[governance(
         status = 401,
         code = "authorization_required",
         headers = AuthorizationRequired::www_authenticate
     )]
-    #[cfg_attr(feature = "utoipa", governance(openapi))]
-    #[non_exhaustive]
     pub struct AuthorizationRequired {
         /// The account provider, e.g. `github`.
         pub provider: Option<String>,
@@ -174,10 +167,7 @@ decision! {
 
 decision! {
     /// The agent's clearance tier is too low.
-    #[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
     #[governance(status = 403, code = "trust_tier_denied")]
-    #[cfg_attr(feature = "utoipa", governance(openapi))]
-    #[non_exhaustive]
     pub struct TrustTierDenied {
         /// The tier the request needs.
         pub required_tier: Option<String>,
@@ -188,10 +178,7 @@ decision! {
 
 decision! {
     /// An emergency override is in effect.
-    #[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
     #[governance(status = 503, code = "break_glass_active", retry_after = expires_at)]
-    #[cfg_attr(feature = "utoipa", governance(openapi))]
-    #[non_exhaustive]
     pub struct BreakGlassActive {
         /// `relax`, `bypass_step` or `full_bypass`.
         pub level: Option<String>,
@@ -202,10 +189,7 @@ decision! {
 
 decision! {
     /// The tool is unapproved, altered or revoked.
-    #[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
     #[governance(status = 422, code = "tool_integrity_violation")]
-    #[cfg_attr(feature = "utoipa", governance(openapi))]
-    #[non_exhaustive]
     pub struct ToolIntegrityViolation {
         /// The tool's name.
         pub tool_name: String,
@@ -216,10 +200,7 @@ decision! {
 
 decision! {
     /// A decision of a kind this client has no struct for.
-    #[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
     #[governance(status = 403, code = decision)]
-    #[cfg_attr(feature = "utoipa", governance(openapi))]
-    #[non_exhaustive]
     pub struct OtherDecision {
         /// The decision's name as the server sent it; it is the body's `error` code.
         #[governance(skip)]

@@ -180,26 +180,10 @@ pub struct ChatResponse {
     pub raw: Value,
 }
 
-impl std::ops::Deref for ChatResponse {
-    type Target = Correlation;
-
-    fn deref(&self) -> &Correlation {
-        &self.correlation
-    }
-}
-
 impl ChatResponse {
     /// Reads an answer leniently: missing optional fields take defaults.
     pub fn from_json(raw: Value) -> Result<ChatResponse, Error> {
-        let Some(obj) = raw.as_object() else {
-            return Err(Error::Protocol(
-                "the chat answer is not a JSON object".to_owned(),
-            ));
-        };
-        let choice = obj
-            .get("choices")
-            .and_then(Value::as_array)
-            .and_then(|c| c.first());
+        let (obj, choice) = answer_parts(&raw, "the chat answer")?;
         let message = choice.and_then(|c| c.get("message"));
         let content = message
             .and_then(|m| m.get("content"))
@@ -353,6 +337,22 @@ impl PipelineStep {
                 .map(|ms| std::time::Duration::from_nanos((ms * 1e6).round() as u64)),
         })
     }
+}
+
+/// An answer (or a streamed chunk) as a JSON object, with its first
+/// `choices` entry when it has one; `what` names it in the protocol error.
+pub(crate) fn answer_parts<'a>(
+    raw: &'a Value,
+    what: &str,
+) -> Result<(&'a Map<String, Value>, Option<&'a Value>), Error> {
+    let obj = raw
+        .as_object()
+        .ok_or_else(|| Error::Protocol(format!("{what} is not a JSON object")))?;
+    let choice = obj
+        .get("choices")
+        .and_then(Value::as_array)
+        .and_then(|c| c.first());
+    Ok((obj, choice))
 }
 
 pub(crate) fn str_field(obj: Option<&Map<String, Value>>, key: &str) -> Option<String> {

@@ -54,3 +54,19 @@ impl Correlation {
         });
     }
 }
+
+/// `Deref` to the [`Correlation`] of an answer, so that `response.session_id`
+/// reads it.
+macro_rules! deref_to_correlation {
+    ($($answer:ty),*) => {$(
+        impl std::ops::Deref for $answer {
+            type Target = Correlation;
+
+            fn deref(&self) -> &Correlation {
+                &self.correlation
+            }
+        }
+    )*};
+}
+
+deref_to_correlation!(super::ChatResponse, super::ChatChunk);

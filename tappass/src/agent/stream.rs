@@ -10,7 +10,7 @@ use futures_core::Stream;
 use http::Method;
 use serde_json::Value;
 
-use super::chat::{ChatRequest, Message};
+use super::chat::{answer_parts, ChatRequest, Message};
 use super::{Agent, ApiKey, Correlation};
 use crate::{Error, GovernanceError as _};
 
@@ -35,27 +35,11 @@ pub struct ChatChunk {
     pub raw: Value,
 }
 
-impl std::ops::Deref for ChatChunk {
-    type Target = Correlation;
-
-    fn deref(&self) -> &Correlation {
-        &self.correlation
-    }
-}
-
 impl ChatChunk {
     /// Reads a chunk: text from `choices[0].delta.content`, or a top-level
     /// `delta` or `content`; the end from `finish_reason` or `finished: true`.
     pub fn from_json(raw: Value) -> Result<ChatChunk, Error> {
-        let Some(obj) = raw.as_object() else {
-            return Err(Error::Protocol(
-                "a stream chunk is not a JSON object".to_owned(),
-            ));
-        };
-        let choice = obj
-            .get("choices")
-            .and_then(Value::as_array)
-            .and_then(|c| c.first());
+        let (obj, choice) = answer_parts(&raw, "a stream chunk")?;
         let content = choice
             .and_then(|c| c.get("delta"))
             .and_then(|d| d.get("content"))
