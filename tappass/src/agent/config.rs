@@ -268,7 +268,7 @@ impl AgentBuilder {
     /// be an internal host or an API route that asks for the service's key.
     /// The dev server's own console answers at `{dev server}/approvals`.
     /// Without it, the server's link is kept. Refused by
-    /// [`build`](Self::build) as [`url`](Self::url) is: it must be an
+    /// [`build`](Self::build) as [`tappass_url`](Self::tappass_url) is: it must be an
     /// absolute `http(s)` URL without user info, query or fragment.
     pub fn approval_base_url(mut self, url: impl Into<String>) -> Self {
         self.approval_base_url = Some(url.into());

@@ -1,10 +1,10 @@
-use crate::dev::testing::*;
 use std::time::Duration;
 
 use http::StatusCode;
 use serde_json::{json, Value};
 
 use super::*;
+use crate::dev::testing::*;
 use crate::dev::{ApprovalRecordState, DevServer};
 
 fn new(fp: &str, secs: u64) -> NewApproval<'static> {

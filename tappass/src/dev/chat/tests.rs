@@ -1,10 +1,9 @@
-use crate::dev::testing::*;
-
 use axum::body::Body;
 use http::{header, Method, StatusCode};
 use serde_json::{json, Value};
 
 use super::*;
+use crate::dev::testing::*;
 use crate::dev::ApprovalRecordState;
 
 #[test]
