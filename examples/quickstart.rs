@@ -47,8 +47,8 @@ async fn chat(agent: Agent, Json(req): Json<ChatIn>) -> Result<Json<ChatOut>, ta
     let response = agent.chat(req.prompt).await?;
     Ok(Json(ChatOut {
         content: response.content,
-        session_id: response.session_id,
-        audit_url: response.audit_url,
+        session_id: response.correlation.session_id,
+        audit_url: response.correlation.audit_url,
     }))
 }
 

@@ -10,7 +10,9 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use support::{bounded, chat_answer, event, Refusing, Reply, TapPass, CHAT, KEY};
 use tappass::decision::Redaction;
-use tappass::{Agent, ChatChunk, Error, GovernanceDecision, Session, Timestamp};
+use tappass::{
+    Agent, ChatChunk, Error, GovernanceDecision, GovernanceError as _, Session, Timestamp,
+};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -72,7 +74,7 @@ async fn policy_block_with_its_fields() {
         assert_eq!(p.details, json!({"entity": "email"}));
         assert_eq!(p.session_id.as_deref(), Some("ses_1"));
         assert_eq!(p.audit_url.as_deref(), Some("https://dash/ses_1"));
-        assert_eq!(d.kind(), "policy_block");
+        assert_eq!(d.code(), "policy_block");
     })
     .await
 }
@@ -270,7 +272,7 @@ async fn unknown_decision_is_a_generic_one() {
         };
         assert_eq!(o.decision, "quota_exceeded");
         assert_eq!(o.reason, "monthly budget spent");
-        assert_eq!(d.kind(), "quota_exceeded");
+        assert_eq!(d.code(), "quota_exceeded");
     })
     .await
 }

@@ -751,7 +751,7 @@ async fn a_full_audit_queue_drops_and_counts_instead_of_blocking() {
             .expect("agent");
         let session = audit_session();
         for i in 0..50 {
-            agent.report(tappass::events::AuditEvent::new(
+            agent.report(tappass::agent::AuditEvent::new(
                 "probe",
                 &session,
                 json!({"i": i}),
@@ -780,7 +780,7 @@ async fn audit_events_go_in_one_batch_with_an_idempotency_key() {
         let agent = agent(&relay.url, "tp_batch");
         let session = audit_session();
         for i in 0..5 {
-            agent.report(tappass::events::AuditEvent::new(
+            agent.report(tappass::agent::AuditEvent::new(
                 "probe",
                 &session,
                 json!({"i": i}),

@@ -4,7 +4,7 @@
 
 use scraper::{ElementRef, Html, Selector};
 use serde_json::{json, Value};
-use tappass::dev::{ApprovalState, DevServer};
+use tappass::dev::{ApprovalRecordState, DevServer};
 
 /// What a browser sends as `Accept` for a page.
 const BROWSER_ACCEPT: &str =
@@ -600,7 +600,7 @@ async fn deciding_needs_the_servers_token_and_its_own_origin() {
         );
         assert_eq!(
             server.approval(&id).unwrap().state,
-            ApprovalState::Pending,
+            ApprovalRecordState::Pending,
             "{what}"
         );
     }
@@ -619,7 +619,10 @@ async fn deciding_needs_the_servers_token_and_its_own_origin() {
     assert_eq!(response.status(), 403);
     let doc = Html::parse_document(&response.text().await.unwrap());
     assert!(texts(&doc, "p.lead")[0].contains("reload the console page"));
-    assert_eq!(server.approval(&id).unwrap().state, ApprovalState::Pending);
+    assert_eq!(
+        server.approval(&id).unwrap().state,
+        ApprovalRecordState::Pending
+    );
 
     // The right token from the console's own origin decides, and sends the browser back.
     let browser = [
@@ -641,7 +644,10 @@ async fn deciding_needs_the_servers_token_and_its_own_origin() {
         .unwrap();
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/approvals");
-    assert_eq!(server.approval(&id).unwrap().state, ApprovalState::Approved);
+    assert_eq!(
+        server.approval(&id).unwrap().state,
+        ApprovalRecordState::Approved
+    );
     // A second press finds it decided; an unknown id is not found.
     assert_eq!(
         press_approve(&server, &id, &format!("token={token}"), &[]).await,
@@ -659,7 +665,7 @@ async fn deciding_needs_the_servers_token_and_its_own_origin() {
     );
     assert_eq!(
         server.approval(&other).unwrap().state,
-        ApprovalState::Approved
+        ApprovalRecordState::Approved
     );
 }
 

@@ -31,8 +31,8 @@ async fn chat(agent: Agent, Json(req): Json<PromptIn>) -> Result<Json<Value>, Er
     let response = agent.chat(req.prompt).await?;
     Ok(Json(json!({
         "content": response.content,
-        "session_id": response.session_id,
-        "audit_url": response.audit_url,
+        "session_id": response.correlation.session_id,
+        "audit_url": response.correlation.audit_url,
         "redactions": response.redactions.len(),
     })))
 }

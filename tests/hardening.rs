@@ -594,9 +594,9 @@ async fn every_post_carries_one_idempotency_key_per_call_kept_across_retries() {
         agent.govern_tool("t", json!({})).await.expect("allowed");
         agent.govern_tool("t", json!({})).await.expect("allowed");
         let session = tappass::Session::open();
-        agent.report(tappass::events::AuditEvent::new("one", &session, json!({})));
+        agent.report(tappass::agent::AuditEvent::new("one", &session, json!({})));
         agent.flush_events().await;
-        agent.report(tappass::events::AuditEvent::new("two", &session, json!({})));
+        agent.report(tappass::agent::AuditEvent::new("two", &session, json!({})));
         agent.flush_events().await;
         assert_eq!(agent.dropped_events(), 0);
 
@@ -637,7 +637,7 @@ fn the_audit_reporter_survives_the_runtime_that_started_it() {
         .build()
         .expect("runtime");
     short.block_on(async {
-        agent.report(tappass::events::AuditEvent::new(
+        agent.report(tappass::agent::AuditEvent::new(
             "from_the_short_runtime",
             &session,
             json!({}),
@@ -647,7 +647,7 @@ fn the_audit_reporter_survives_the_runtime_that_started_it() {
     drop(short);
 
     main.block_on(bounded(async {
-        agent.report(tappass::events::AuditEvent::new(
+        agent.report(tappass::agent::AuditEvent::new(
             "from_the_main_runtime",
             &session,
             json!({}),
@@ -679,7 +679,7 @@ fn events_held_by_a_dead_runtime_are_counted_and_later_ones_delivered() {
         .build()
         .expect("runtime");
     short.block_on(async {
-        agent.report(tappass::events::AuditEvent::new(
+        agent.report(tappass::agent::AuditEvent::new(
             "never_sent",
             &session,
             json!({}),
@@ -689,7 +689,7 @@ fn events_held_by_a_dead_runtime_are_counted_and_later_ones_delivered() {
     assert_eq!(agent.dropped_events(), 1);
 
     main.block_on(bounded(async {
-        agent.report(tappass::events::AuditEvent::new(
+        agent.report(tappass::agent::AuditEvent::new(
             "delivered",
             &session,
             json!({}),

@@ -20,8 +20,8 @@ use axum::{Json, Router};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 use support::{bounded, Reply, TapPass, KEY};
+use tappass::agent::AuditEvent;
 use tappass::dev::{DevServer, Policy};
-use tappass::events::AuditEvent;
 use tappass::propagate::PropagateSession;
 use tappass::{Agent, Error, GovernanceDecision, Session, TapPassLayer, Timestamp};
 
@@ -285,7 +285,7 @@ async fn one_session_learns_once_under_1000_concurrent_calls() {
                 let answer = agent.chat(format!("call {i}")).await.unwrap();
                 let now = tappass::current_session().unwrap();
                 (
-                    answer.audit_url,
+                    answer.correlation.audit_url,
                     now.agent_uuid().map(str::to_owned),
                     now.pipeline_uuid().map(str::to_owned),
                     now.audit_url().map(str::to_owned),

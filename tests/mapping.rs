@@ -5,7 +5,7 @@ use axum::{routing::get, Router};
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tappass::{Error, GovernanceDecision};
+use tappass::{Error, GovernanceDecision, GovernanceError as _};
 use tower::ServiceExt;
 
 /// Serves `make()`'s error from a route behind the layer and returns what the client sees.
@@ -266,7 +266,7 @@ fn lenient_parsing_keeps_the_kind_when_fields_are_missing() {
         (json!({"decision": "Weird Kind!"}), "governance_decision"),
     ] {
         let d = GovernanceDecision::from_json(&body).unwrap();
-        assert_eq!(d.kind(), kind, "{body}");
+        assert_eq!(d.code(), kind, "{body}");
     }
     assert!(GovernanceDecision::from_json(&json!({"error": "nope"})).is_none());
     assert!(GovernanceDecision::from_json(&json!([1, 2])).is_none());

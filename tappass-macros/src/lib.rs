@@ -16,6 +16,7 @@ use syn::parse::Parse;
 mod errors;
 mod governance_error;
 mod governed;
+mod meta;
 
 /// Makes an async axum handler governed: its `Agent` and `Session`
 /// parameters are injected by the toolkit, its body runs inside the request's

@@ -15,6 +15,34 @@ use serde_json::{Map, Value};
 use crate::GovernanceError;
 use crate::Timestamp;
 
+/// Declares a decision struct: its own fields, then the fields every
+/// decision has, defined here once (`reason`, `session_id`, `audit_url`,
+/// written last in the body, in that order), with the derives every decision
+/// has (its HTTP mapping by `#[derive(GovernanceError)]`, an OpenAPI schema
+/// with the `utoipa` feature).
+macro_rules! decision {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $($(#[$field_meta:meta])* pub $field:ident: $ty:ty,)*
+        }
+    ) => {
+        #[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
+        $(#[$meta])*
+        #[cfg_attr(feature = "utoipa", governance(openapi))]
+        #[non_exhaustive]
+        pub struct $name {
+            $($(#[$field_meta])* pub $field: $ty,)*
+            /// Why, in words.
+            pub reason: String,
+            /// The session the decision belongs to.
+            pub session_id: Option<String>,
+            /// The dashboard link of the session.
+            pub audit_url: Option<String>,
+        }
+    };
+}
+
 /// A governance decision that stops or pauses a request.
 ///
 /// Its HTTP mapping ([`GovernanceError`], `IntoResponse`) follows the table of
@@ -49,26 +77,19 @@ pub enum GovernanceDecision {
     Other(OtherDecision),
 }
 
-/// A policy hard-blocked the request.
-#[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
-#[governance(status = 403, code = "policy_block")]
-#[cfg_attr(feature = "utoipa", governance(openapi))]
-#[non_exhaustive]
-pub struct PolicyBlock {
-    /// The pipeline step that blocked, e.g. `detect_pii`.
-    pub blocked_by: String,
-    /// Why, in words.
-    pub reason: String,
-    /// The session the decision belongs to.
-    pub session_id: Option<String>,
-    /// The dashboard link of the session.
-    pub audit_url: Option<String>,
-    /// The data classification the server assigned, when given.
-    #[governance(skip)]
-    pub classification: Option<String>,
-    /// The server's `details` object, as sent.
-    #[governance(skip)]
-    pub details: Value,
+decision! {
+    /// A policy hard-blocked the request.
+    #[governance(status = 403, code = "policy_block")]
+    pub struct PolicyBlock {
+        /// The pipeline step that blocked, e.g. `detect_pii`.
+        pub blocked_by: String,
+        /// The data classification the server assigned, when given.
+        #[governance(skip)]
+        pub classification: Option<String>,
+        /// The server's `details` object, as sent.
+        #[governance(skip)]
+        pub details: Value,
+    }
 }
 
 /// One redaction of a [`RedactionApplied`] decision.
@@ -87,153 +108,104 @@ pub struct Redaction {
     pub replacement: String,
 }
 
-/// Content was redacted.
-#[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
-#[governance(status = 403, code = "redaction_applied")]
-#[cfg_attr(feature = "utoipa", governance(openapi))]
-#[non_exhaustive]
-pub struct RedactionApplied {
-    /// The redactions made.
-    pub redactions: Vec<Redaction>,
-    /// The content after redaction.
-    pub redacted_content: Option<String>,
-    /// Why, in words.
-    pub reason: String,
-    /// The session the decision belongs to.
-    pub session_id: Option<String>,
-    /// The dashboard link of the session.
-    pub audit_url: Option<String>,
+decision! {
+    /// Content was redacted.
+    #[governance(status = 403, code = "redaction_applied")]
+    pub struct RedactionApplied {
+        /// The redactions made.
+        pub redactions: Vec<Redaction>,
+        /// The content after redaction.
+        pub redacted_content: Option<String>,
+    }
 }
 
-/// The request is paused until a human approves it.
-///
-/// To resume, the client repeats the same request with the header
-/// `X-TapPass-Resume-Token: <resume_token>`
-/// ([`session::RESUME_TOKEN`](crate::session::RESUME_TOKEN)); the layer
-/// checks it and the agent sends it upstream with the call. Approved, the
-/// call passes; still pending, the same `428` again; denied, a
-/// [`PolicyBlock`] (`403`); expired, a fresh `428` with a new token. The
-/// body's `message` says so to the client. A service in the loop itself can
-/// instead wait with [`Agent::wait_for_approval`](crate::Agent::wait_for_approval)
-/// on `request_id` and repeat the call.
-#[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
-#[governance(status = 428, code = "approval_required")]
-#[cfg_attr(feature = "utoipa", governance(openapi))]
-#[non_exhaustive]
-pub struct ApprovalRequired {
-    /// Where a person approves or denies: a page, when the server or the
-    /// agent's [`approval_base_url`](crate::agent::AgentBuilder::approval_base_url)
-    /// says where.
-    pub approval_url: Option<String>,
-    /// The value to send in `X-TapPass-Resume-Token` when repeating the
-    /// request after the approval.
-    pub resume_token: Option<String>,
-    /// The approval's id, to wait on with
-    /// [`Agent::wait_for_approval`](crate::Agent::wait_for_approval).
-    pub request_id: Option<String>,
-    /// When the approval request lapses.
-    pub expires_at: Option<Timestamp>,
-    /// Why, in words.
-    pub reason: String,
-    /// The session the decision belongs to.
-    pub session_id: Option<String>,
-    /// The dashboard link of the session.
-    pub audit_url: Option<String>,
+decision! {
+    /// The request is paused until a human approves it.
+    ///
+    /// To resume, the client repeats the same request with the header
+    /// `X-TapPass-Resume-Token: <resume_token>`
+    /// ([`session::RESUME_TOKEN`](crate::session::RESUME_TOKEN)); the layer
+    /// checks it and the agent sends it upstream with the call. Approved, the
+    /// call passes; still pending, the same `428` again; denied, a
+    /// [`PolicyBlock`] (`403`); expired, a fresh `428` with a new token. The
+    /// body's `message` says so to the client. A service in the loop itself can
+    /// instead wait with [`Agent::wait_for_approval`](crate::Agent::wait_for_approval)
+    /// on `request_id` and repeat the call.
+    #[governance(status = 428, code = "approval_required")]
+    pub struct ApprovalRequired {
+        /// Where a person approves or denies: a page, when the server or the
+        /// agent's [`approval_base_url`](crate::agent::AgentBuilder::approval_base_url)
+        /// says where.
+        pub approval_url: Option<String>,
+        /// The value to send in `X-TapPass-Resume-Token` when repeating the
+        /// request after the approval.
+        pub resume_token: Option<String>,
+        /// The approval's id, to wait on with
+        /// [`Agent::wait_for_approval`](crate::Agent::wait_for_approval).
+        pub request_id: Option<String>,
+        /// When the approval request lapses.
+        pub expires_at: Option<Timestamp>,
+    }
 }
 
-/// The end user must connect an account first.
-#[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
-#[governance(
-    status = 401,
-    code = "authorization_required",
-    headers = AuthorizationRequired::www_authenticate
-)]
-#[cfg_attr(feature = "utoipa", governance(openapi))]
-#[non_exhaustive]
-pub struct AuthorizationRequired {
-    /// The account provider, e.g. `github`.
-    pub provider: Option<String>,
-    /// Where the end user connects the account.
-    pub authorize_url: Option<String>,
-    /// The scopes asked for.
-    pub scopes: Vec<String>,
-    /// Why, in words.
-    pub reason: String,
-    /// The session the decision belongs to.
-    pub session_id: Option<String>,
-    /// The dashboard link of the session.
-    pub audit_url: Option<String>,
+decision! {
+    /// The end user must connect an account first.
+    #[governance(
+        status = 401,
+        code = "authorization_required",
+        headers = AuthorizationRequired::www_authenticate
+    )]
+    pub struct AuthorizationRequired {
+        /// The account provider, e.g. `github`.
+        pub provider: Option<String>,
+        /// Where the end user connects the account.
+        pub authorize_url: Option<String>,
+        /// The scopes asked for.
+        pub scopes: Vec<String>,
+    }
 }
 
-/// The agent's clearance tier is too low.
-#[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
-#[governance(status = 403, code = "trust_tier_denied")]
-#[cfg_attr(feature = "utoipa", governance(openapi))]
-#[non_exhaustive]
-pub struct TrustTierDenied {
-    /// The tier the request needs.
-    pub required_tier: Option<String>,
-    /// The tier the agent has.
-    pub actual_tier: Option<String>,
-    /// Why, in words.
-    pub reason: String,
-    /// The session the decision belongs to.
-    pub session_id: Option<String>,
-    /// The dashboard link of the session.
-    pub audit_url: Option<String>,
+decision! {
+    /// The agent's clearance tier is too low.
+    #[governance(status = 403, code = "trust_tier_denied")]
+    pub struct TrustTierDenied {
+        /// The tier the request needs.
+        pub required_tier: Option<String>,
+        /// The tier the agent has.
+        pub actual_tier: Option<String>,
+    }
 }
 
-/// An emergency override is in effect.
-#[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
-#[governance(status = 503, code = "break_glass_active", retry_after = expires_at)]
-#[cfg_attr(feature = "utoipa", governance(openapi))]
-#[non_exhaustive]
-pub struct BreakGlassActive {
-    /// `relax`, `bypass_step` or `full_bypass`.
-    pub level: Option<String>,
-    /// When the override ends; sent as `Retry-After`.
-    pub expires_at: Option<Timestamp>,
-    /// Why, in words.
-    pub reason: String,
-    /// The session the decision belongs to.
-    pub session_id: Option<String>,
-    /// The dashboard link of the session.
-    pub audit_url: Option<String>,
+decision! {
+    /// An emergency override is in effect.
+    #[governance(status = 503, code = "break_glass_active", retry_after = expires_at)]
+    pub struct BreakGlassActive {
+        /// `relax`, `bypass_step` or `full_bypass`.
+        pub level: Option<String>,
+        /// When the override ends; sent as `Retry-After`.
+        pub expires_at: Option<Timestamp>,
+    }
 }
 
-/// The tool is unapproved, altered or revoked.
-#[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
-#[governance(status = 422, code = "tool_integrity_violation")]
-#[cfg_attr(feature = "utoipa", governance(openapi))]
-#[non_exhaustive]
-pub struct ToolIntegrityViolation {
-    /// The tool's name.
-    pub tool_name: String,
-    /// `not_approved`, `hash_mismatch` or `revoked`.
-    pub violation: String,
-    /// Why, in words.
-    pub reason: String,
-    /// The session the decision belongs to.
-    pub session_id: Option<String>,
-    /// The dashboard link of the session.
-    pub audit_url: Option<String>,
+decision! {
+    /// The tool is unapproved, altered or revoked.
+    #[governance(status = 422, code = "tool_integrity_violation")]
+    pub struct ToolIntegrityViolation {
+        /// The tool's name.
+        pub tool_name: String,
+        /// `not_approved`, `hash_mismatch` or `revoked`.
+        pub violation: String,
+    }
 }
 
-/// A decision of a kind this client has no struct for.
-#[derive(Debug, Clone, Default, PartialEq, GovernanceError)]
-#[governance(status = 403, code = decision)]
-#[cfg_attr(feature = "utoipa", governance(openapi))]
-#[non_exhaustive]
-pub struct OtherDecision {
-    /// The decision's name as the server sent it; it is the body's `error` code.
-    #[governance(skip)]
-    pub decision: String,
-    /// Why, in words.
-    pub reason: String,
-    /// The session the decision belongs to.
-    pub session_id: Option<String>,
-    /// The dashboard link of the session.
-    pub audit_url: Option<String>,
+decision! {
+    /// A decision of a kind this client has no struct for.
+    #[governance(status = 403, code = decision)]
+    pub struct OtherDecision {
+        /// The decision's name as the server sent it; it is the body's `error` code.
+        #[governance(skip)]
+        pub decision: String,
+    }
 }
 
 impl GovernanceDecision {
@@ -331,11 +303,6 @@ impl GovernanceDecision {
                 audit_url,
             }),
         }
-    }
-
-    /// The decision's snake-case name, which is also the body's `error` code.
-    pub fn kind(&self) -> &str {
-        self.code()
     }
 
     /// Why, in words.

@@ -10,7 +10,6 @@ pub mod decision;
 #[cfg_attr(docsrs, doc(cfg(feature = "dev-server")))]
 pub mod dev;
 mod error;
-pub mod events;
 pub mod extract;
 mod governed;
 pub mod layer;
@@ -32,7 +31,7 @@ pub use error::{BoxError, Error};
 pub use layer::TapPassLayer;
 pub use response::GovernanceError;
 pub use session::{current_session, Session};
-pub use timestamp::Timestamp;
+pub use timestamp::{ParseTimestampError, Timestamp};
 
 #[doc(inline)]
 pub use tappass_macros::{governed, GovernanceError};
@@ -52,7 +51,7 @@ pub mod __private {
         ViaNothing,
     };
     #[cfg(feature = "mandate")]
-    pub use crate::mandate::{
+    pub use crate::mandate::extract::{
         Capabilities, FromState, RequiredMandate, VerifierSource, VerifierViaFromRef,
         VerifierViaNothing,
     };

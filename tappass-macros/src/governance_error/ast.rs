@@ -154,6 +154,17 @@ impl<'a> Case<'a> {
     pub(crate) fn default_code(&self) -> String {
         snake_case(&self.ident.to_string())
     }
+
+    /// The HTTP status as a number; validation guarantees one in
+    /// 400..=599 before anything is generated (500 stands in for a missing
+    /// one on the fallback path).
+    pub(crate) fn status_code(&self) -> u16 {
+        self.attrs
+            .status
+            .as_ref()
+            .and_then(|status| status.value.base10_parse::<u16>().ok())
+            .unwrap_or(500)
+    }
 }
 
 impl Field<'_> {

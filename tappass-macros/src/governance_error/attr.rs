@@ -3,11 +3,11 @@
 //! ([`FieldAttrs`]). A struct is both a type and a case. Every mistake is
 //! recorded and parsing goes on, so that all of them are reported at once.
 
-use proc_macro2::TokenTree;
 use syn::meta::ParseNestedMeta;
 use syn::{Attribute, Expr, ExprLit, ExprPath, Ident, Lit, LitInt, LitStr, Path, Token};
 
 use crate::errors::{closest, Errors};
+use crate::meta::{path_name, skip_value, value};
 
 /// The attribute's name.
 pub(crate) const GOVERNANCE: &str = "governance";
@@ -164,7 +164,7 @@ pub(crate) fn case_attrs(
                 };
                 set(&mut container.openapi, key, name, errors);
             } else if key.is_ident(STATUS) {
-                if let Some(expr) = value(&meta, errors, "`status = 403`")? {
+                if let Some(expr) = value::<Expr>(&meta, errors, "a value: `status = 403`")? {
                     match expr {
                         Expr::Lit(ExprLit { lit: Lit::Int(lit), .. }) => {
                             set(&mut out.status, key, lit, errors)
@@ -176,7 +176,7 @@ pub(crate) fn case_attrs(
                     }
                 }
             } else if key.is_ident(CODE) {
-                if let Some(expr) = value(&meta, errors, "`code = \"prompt_rejected\"` or `code = field`")? {
+                if let Some(expr) = value::<Expr>(&meta, errors, "a value: `code = \"prompt_rejected\"` or `code = field`")? {
                     match expr {
                         Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => {
                             set(&mut out.code, key, Code::Literal(lit), errors)
@@ -191,7 +191,7 @@ pub(crate) fn case_attrs(
                     }
                 }
             } else if key.is_ident(MESSAGE) {
-                if let Some(expr) = value(&meta, errors, "`message = \"…\"`")? {
+                if let Some(expr) = value::<Expr>(&meta, errors, "a value: `message = \"…\"`")? {
                     match expr {
                         Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => {
                             set(&mut out.message, key, lit, errors)
@@ -203,7 +203,7 @@ pub(crate) fn case_attrs(
                     }
                 }
             } else if key.is_ident(RETRY_AFTER) {
-                if let Some(expr) = value(&meta, errors, "`retry_after = field`")? {
+                if let Some(expr) = value::<Expr>(&meta, errors, "a value: `retry_after = field`")? {
                     match field_name(&expr) {
                         Some(ident) => set(&mut out.retry_after, key, ident, errors),
                         None => errors.spanned(
@@ -213,7 +213,7 @@ pub(crate) fn case_attrs(
                     }
                 }
             } else if key.is_ident(HEADERS) {
-                if let Some(expr) = value(&meta, errors, "`headers = path::to_fn`")? {
+                if let Some(expr) = value::<Expr>(&meta, errors, "a value: `headers = path::to_fn`")? {
                     match expr {
                         Expr::Path(path) => set(&mut out.headers, key, path, errors),
                         other => errors.spanned(
@@ -258,7 +258,7 @@ pub(crate) fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttr
                 flag(&meta, errors)?;
                 set(&mut out.skip, key, (), errors);
             } else if key.is_ident(RENAME) {
-                if let Some(expr) = value(&meta, errors, "`rename = \"key\"`")? {
+                if let Some(expr) = value::<Expr>(&meta, errors, "a value: `rename = \"key\"`")? {
                     match expr {
                         Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => {
                             set(&mut out.rename, key, lit, errors)
@@ -306,7 +306,7 @@ pub(crate) fn governance_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Att
 /// Stores `value` under `slot`, or records a duplicate.
 fn set<T>(slot: &mut Option<Keyed<T>>, key: Path, value: T, errors: &mut Errors) {
     if slot.is_some() {
-        let name = key_name(&key);
+        let name = path_name(&key);
         errors.spanned(
             &key,
             format_args!("duplicate governance attribute `{name}`"),
@@ -316,31 +316,10 @@ fn set<T>(slot: &mut Option<Keyed<T>>, key: Path, value: T, errors: &mut Errors)
     }
 }
 
-/// The value after `key =`, or `None` (with an error recorded) when the key
-/// has none.
-fn value(
-    meta: &ParseNestedMeta<'_>,
-    errors: &mut Errors,
-    example: &str,
-) -> syn::Result<Option<Expr>> {
-    if meta.input.peek(Token![=]) {
-        let expr: Expr = meta.value()?.parse()?;
-        Ok(Some(expr))
-    } else {
-        let name = key_name(&meta.path);
-        errors.spanned(
-            &meta.path,
-            format_args!("`{name}` needs a value: {example}"),
-        );
-        skip_value(meta)?;
-        Ok(None)
-    }
-}
-
 /// Checks that a flag such as `transparent` comes without a value.
 fn flag(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<()> {
     if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
-        let name = key_name(&meta.path);
+        let name = path_name(&meta.path);
         errors.spanned(
             &meta.path,
             format_args!("`{name}` takes no value: write `{name}` alone"),
@@ -359,7 +338,7 @@ fn unknown(
     elsewhere: &[(&[&str], &str)],
     errors: &mut Errors,
 ) -> syn::Result<()> {
-    let name = key_name(&meta.path);
+    let name = path_name(&meta.path);
     let place = elsewhere
         .iter()
         .find(|(keys, _)| keys.contains(&name.as_str()));
@@ -382,29 +361,12 @@ fn unknown(
     skip_value(meta)
 }
 
-/// Skips what follows a key (`= expr` or a parenthesized group) so that the
-/// keys after it are still read.
-fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
-    if meta.input.peek(Token![=]) {
-        let _: Expr = meta.value()?.parse()?;
-    } else if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
-        let _: TokenTree = meta.input.parse()?;
-    }
-    Ok(())
-}
-
 /// The bare identifier of `expr`, if it is one.
 fn field_name(expr: &Expr) -> Option<Ident> {
     match expr {
         Expr::Path(path) if path.qself.is_none() => path.path.get_ident().cloned(),
         _ => None,
     }
-}
-
-/// A key as written, for messages.
-fn key_name(path: &Path) -> String {
-    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
-    segments.join("::")
 }
 
 /// The text of the `///` doc comments among `attrs`, one paragraph per blank

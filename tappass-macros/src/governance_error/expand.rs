@@ -141,6 +141,19 @@ pub(crate) fn transparent<'c, 'a>(case: &'c Case<'a>) -> Option<&'c Field<'a>> {
     case.fields.first()
 }
 
+/// For a transparent case, the arm that answers with the inner error's own
+/// `method`, called with the inner value and then `args`.
+fn delegated<'c, 'a>(case: &'c Case<'a>, method: &str, args: TokenStream) -> Option<Arm<'c, 'a>> {
+    let inner = transparent(case)?;
+    let call = delegate(inner, method);
+    let binding = &inner.binding;
+    let args = (!args.is_empty()).then(|| quote!(, #args));
+    Some(Arm {
+        fields: vec![inner],
+        body: quote!(#call(#binding #args)),
+    })
+}
+
 /// `<Inner as GovernanceError>::method`, spanned on the inner field's type.
 fn delegate(field: &Field<'_>, method: &str) -> TokenStream {
     let ty = field.ty;
@@ -149,22 +162,11 @@ fn delegate(field: &Field<'_>, method: &str) -> TokenStream {
 }
 
 fn status<'c, 'a>(case: &'c Case<'a>) -> Arm<'c, 'a> {
-    if let Some(inner) = transparent(case) {
-        let call = delegate(inner, "status");
-        let binding = &inner.binding;
-        return Arm {
-            fields: vec![inner],
-            body: quote!(#call(#binding)),
-        };
+    if let Some(arm) = delegated(case, "status", TokenStream::new()) {
+        return arm;
     }
     // Validation guarantees a status in 400..=599, which `from_u16` accepts.
-    let code = case
-        .attrs
-        .status
-        .as_ref()
-        .and_then(|status| status.value.base10_parse::<u16>().ok())
-        .unwrap_or(500);
-    let code = Literal::u16_unsuffixed(code);
+    let code = Literal::u16_unsuffixed(case.status_code());
     Arm {
         fields: Vec::new(),
         body: quote! {
@@ -177,13 +179,8 @@ fn status<'c, 'a>(case: &'c Case<'a>) -> Arm<'c, 'a> {
 }
 
 fn code<'c, 'a>(case: &'c Case<'a>) -> Arm<'c, 'a> {
-    if let Some(inner) = transparent(case) {
-        let call = delegate(inner, "code");
-        let binding = &inner.binding;
-        return Arm {
-            fields: vec![inner],
-            body: quote!(#call(#binding)),
-        };
+    if let Some(arm) = delegated(case, "code", TokenStream::new()) {
+        return arm;
     }
     match case.attrs.code.as_ref().map(|code| &code.value) {
         Some(Code::Literal(lit)) => Arm {
@@ -217,13 +214,8 @@ fn default_code<'c, 'a>(case: &'c Case<'a>) -> Arm<'c, 'a> {
 }
 
 fn public_message<'c, 'a>(case: &'c Case<'a>) -> Arm<'c, 'a> {
-    if let Some(inner) = transparent(case) {
-        let call = delegate(inner, "public_message");
-        let binding = &inner.binding;
-        return Arm {
-            fields: vec![inner],
-            body: quote!(#call(#binding)),
-        };
+    if let Some(arm) = delegated(case, "public_message", TokenStream::new()) {
+        return arm;
     }
     let body = match &case.attrs.message {
         Some(message) => {
@@ -239,13 +231,8 @@ fn public_message<'c, 'a>(case: &'c Case<'a>) -> Arm<'c, 'a> {
 }
 
 fn field_names<'c, 'a>(case: &'c Case<'a>) -> Arm<'c, 'a> {
-    if let Some(inner) = transparent(case) {
-        let call = delegate(inner, "field_names");
-        let binding = &inner.binding;
-        return Arm {
-            fields: vec![inner],
-            body: quote!(#call(#binding)),
-        };
+    if let Some(arm) = delegated(case, "field_names", TokenStream::new()) {
+        return arm;
     }
     let keys = case
         .body_fields()
@@ -257,13 +244,8 @@ fn field_names<'c, 'a>(case: &'c Case<'a>) -> Arm<'c, 'a> {
 }
 
 fn serialize_fields<'c, 'a>(case: &'c Case<'a>) -> Arm<'c, 'a> {
-    if let Some(inner) = transparent(case) {
-        let call = delegate(inner, "serialize_fields");
-        let binding = &inner.binding;
-        return Arm {
-            fields: vec![inner],
-            body: quote!(#call(#binding, __map)),
-        };
+    if let Some(arm) = delegated(case, "serialize_fields", quote!(__map)) {
+        return arm;
     }
     let fields: Vec<&Field<'_>> = case.body_fields().collect();
     let entries = fields.iter().map(|field| {
@@ -285,13 +267,8 @@ fn serialize_fields<'c, 'a>(case: &'c Case<'a>) -> Arm<'c, 'a> {
 }
 
 fn headers<'c, 'a>(case: &'c Case<'a>) -> Arm<'c, 'a> {
-    if let Some(inner) = transparent(case) {
-        let call = delegate(inner, "headers");
-        let binding = &inner.binding;
-        return Arm {
-            fields: vec![inner],
-            body: quote!(#call(#binding, __headers)),
-        };
+    if let Some(arm) = delegated(case, "headers", quote!(__headers)) {
+        return arm;
     }
     let mut fields = Vec::new();
     let mut body = TokenStream::new();

@@ -18,13 +18,12 @@ pub(crate) fn expand(input: &DeriveInput, error: syn::Error) -> TokenStream {
     let ty = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let schema = wants_openapi(input).then(|| {
+        let schema_type = super::schema::schema_type();
         quote! {
             ::tappass::__openapi! {
                 #[automatically_derived]
                 impl #impl_generics ::tappass::__private::openapi::utoipa::PartialSchema for #ty #ty_generics #where_clause {
-                    fn schema() -> ::tappass::__private::openapi::utoipa::openapi::RefOr<
-                        ::tappass::__private::openapi::utoipa::openapi::schema::Schema,
-                    > {
+                    fn schema() -> #schema_type {
                         ::core::unreachable!()
                     }
                 }
@@ -73,12 +72,7 @@ fn wants_openapi(input: &DeriveInput) -> bool {
     for attr in attr::governance_attrs(&input.attrs) {
         let _ = attr.parse_nested_meta(|meta| {
             wants |= meta.path.is_ident(OPENAPI);
-            if meta.input.peek(syn::Token![=]) {
-                let _: syn::Expr = meta.value()?.parse()?;
-            } else if !meta.input.is_empty() && !meta.input.peek(syn::Token![,]) {
-                let _: proc_macro2::TokenTree = meta.input.parse()?;
-            }
-            Ok(())
+            crate::meta::skip_value(&meta)
         });
     }
     wants

@@ -15,6 +15,13 @@ use super::ast::{Case, Input};
 use super::attr::{Code, Keyed};
 use super::expand::transparent;
 
+/// `utoipa::openapi::RefOr<Schema>`, what a schema fn returns.
+pub(crate) fn schema_type() -> TokenStream {
+    quote!(::tappass::__private::openapi::utoipa::openapi::RefOr<
+        ::tappass::__private::openapi::utoipa::openapi::schema::Schema,
+    >)
+}
+
 /// The impls, wrapped in `tappass::__openapi!`. One hidden inherent fn
 /// builds the schema and collects what it refers to, so that each field type
 /// is named once and a type without a schema is reported once.
@@ -31,6 +38,7 @@ pub(crate) fn impls(input: &Input<'_>, openapi: &Keyed<Option<LitStr>>) -> Token
     let docs = opt_str(input.docs.as_deref());
     let cases = input.cases.iter().map(case);
     let openapi_macro = quote_spanned!(openapi.key.span()=> ::tappass::__openapi!);
+    let schema_type = schema_type();
 
     quote! {
         #openapi_macro {
@@ -39,18 +47,14 @@ pub(crate) fn impls(input: &Input<'_>, openapi: &Keyed<Option<LitStr>>) -> Token
                 #[doc(hidden)]
                 fn __tappass_openapi_schema(
                     __references: &mut ::tappass::__private::openapi::Schemas,
-                ) -> ::tappass::__private::openapi::utoipa::openapi::RefOr<
-                    ::tappass::__private::openapi::utoipa::openapi::schema::Schema,
-                > {
+                ) -> #schema_type {
                     ::tappass::__private::openapi::cases(#docs, ::std::vec![#(#cases),*])
                 }
             }
 
             #[automatically_derived]
             impl #impl_generics ::tappass::__private::openapi::utoipa::PartialSchema for #ty #ty_generics #where_clause {
-                fn schema() -> ::tappass::__private::openapi::utoipa::openapi::RefOr<
-                    ::tappass::__private::openapi::utoipa::openapi::schema::Schema,
-                > {
+                fn schema() -> #schema_type {
                     Self::__tappass_openapi_schema(&mut ::std::vec::Vec::new())
                 }
             }
@@ -79,13 +83,7 @@ fn case(case: &Case<'_>) -> TokenStream {
         };
         return quote!(#transparent(__references));
     }
-    let status = case
-        .attrs
-        .status
-        .as_ref()
-        .and_then(|status| status.value.base10_parse::<u16>().ok())
-        .unwrap_or(500);
-    let status = Literal::u16_unsuffixed(status);
+    let status = Literal::u16_unsuffixed(case.status_code());
     let code = match case.attrs.code.as_ref().map(|code| &code.value) {
         Some(Code::Literal(lit)) => quote!(::core::option::Option::Some(#lit)),
         Some(Code::Field(_)) => quote!(::core::option::Option::None),

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use super::ast::{Case, Input};
 use super::attr::{Code, RENAME, RETRY_AFTER, SKIP, STATUS, TRANSPARENT};
 use crate::errors::Errors;
+use crate::meta::path_name;
 
 /// Body keys the renderer writes itself.
 const RESERVED_KEYS: &[(&str, &str)] = &[
@@ -79,7 +80,7 @@ fn check_transparent(case: &Case<'_>, errors: &mut Errors) {
             key,
             format_args!(
                 "`{}` cannot be combined with `{TRANSPARENT}`, which uses the inner error's mapping as it is",
-                name(key),
+                path_name(key),
             ),
         );
     }
@@ -225,12 +226,4 @@ fn count(n: usize) -> String {
         1 => "one".to_owned(),
         n => n.to_string(),
     }
-}
-
-fn name(path: &syn::Path) -> String {
-    path.segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect::<Vec<_>>()
-        .join("::")
 }

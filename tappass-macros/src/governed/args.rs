@@ -2,12 +2,13 @@
 //! `capability = "<id>"` (repeatable) and `state = <Type>` (the router's
 //! state, for the debug-build checks of the parameters).
 
-use proc_macro2::{TokenStream, TokenTree};
+use proc_macro2::TokenStream;
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
-use syn::{Expr, ExprLit, Lit, LitBool, LitStr, Token};
+use syn::{Expr, ExprLit, Lit, LitBool, LitStr};
 
 use crate::errors::{closest, Errors};
+use crate::meta::{path_name, skip_value, value};
 
 pub(crate) const AUTO_OPEN_SESSION: &str = "auto_open_session";
 pub(crate) const CAPABILITY: &str = "capability";
@@ -47,14 +48,8 @@ pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> Options {
                 }
             }
         } else if meta.path.is_ident(STATE) {
-            if !meta.input.peek(Token![=]) {
-                errors.spanned(
-                    &meta.path,
-                    format_args!("`{STATE}` needs a type: `{STATE} = AppState`"),
-                );
-                skip_value(&meta)?;
-            } else {
-                let ty: syn::Type = meta.value()?.parse()?;
+            let needs = format!("a type: `{STATE} = AppState`");
+            if let Some(ty) = value::<syn::Type>(&meta, errors, &needs)? {
                 if options.state.is_some() {
                     errors.spanned(
                         &meta.path,
@@ -88,15 +83,10 @@ pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> Options {
 /// The `true` or `false` after `key =`, or `None` with an error recorded.
 fn bool_value(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<Option<LitBool>> {
     let name = path_name(&meta.path);
-    if !meta.input.peek(Token![=]) {
-        errors.spanned(
-            &meta.path,
-            format_args!("`{name}` needs a value: `{name} = true` or `{name} = false`"),
-        );
-        skip_value(meta)?;
+    let needs = format!("a value: `{name} = true` or `{name} = false`");
+    let Some(expr) = value::<Expr>(meta, errors, &needs)? else {
         return Ok(None);
-    }
-    let expr: Expr = meta.value()?.parse()?;
+    };
     match expr {
         Expr::Lit(ExprLit {
             lit: Lit::Bool(flag),
@@ -119,15 +109,9 @@ fn capability_value(
     errors: &mut Errors,
 ) -> syn::Result<Option<LitStr>> {
     const HOW: &str = "write the capability the route requires as a string, e.g. `capability = \"tool:call:search\"`";
-    if !meta.input.peek(Token![=]) {
-        errors.spanned(
-            &meta.path,
-            format_args!("`{CAPABILITY}` needs a value: {HOW}"),
-        );
-        skip_value(meta)?;
+    let Some(expr) = value::<Expr>(meta, errors, &format!("a value: {HOW}"))? else {
         return Ok(None);
-    }
-    let expr: Expr = meta.value()?.parse()?;
+    };
     match expr {
         Expr::Lit(ExprLit {
             lit: Lit::Str(capability),
@@ -153,22 +137,4 @@ fn capability_value(
             Ok(None)
         }
     }
-}
-
-/// Skips what follows an unknown key, so that the options after it are read.
-fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
-    if meta.input.peek(Token![=]) {
-        let _: Expr = meta.value()?.parse()?;
-    } else if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
-        let _: TokenTree = meta.input.parse()?;
-    }
-    Ok(())
-}
-
-fn path_name(path: &syn::Path) -> String {
-    path.segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect::<Vec<_>>()
-        .join("::")
 }

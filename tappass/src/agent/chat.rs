@@ -7,7 +7,7 @@ use http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::Agent;
+use super::{Agent, Correlation};
 use crate::decision::{Redaction, RedactionApplied};
 use crate::{Error, GovernanceDecision};
 
@@ -148,6 +148,10 @@ pub struct ToolCall {
 }
 
 /// The answer to a governed chat call.
+///
+/// It dereferences to its [`Correlation`]: `response.session_id`,
+/// `response.audit_url`, … read the answer's correlation (move one out
+/// with `response.correlation.session_id`).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ChatResponse {
@@ -161,16 +165,10 @@ pub struct ChatResponse {
     pub usage: Usage,
     /// Tool calls the model asked for.
     pub tool_calls: Vec<ToolCall>,
-    /// The session the call belongs to.
-    pub session_id: Option<String>,
-    /// The task the call was recorded as.
-    pub task_id: Option<String>,
-    /// The agent UUID.
-    pub agent_uuid: Option<String>,
-    /// The pipeline UUID.
-    pub pipeline_uuid: Option<String>,
-    /// The dashboard link of the session.
-    pub audit_url: Option<String>,
+    /// The session, task, agent and pipeline the call was recorded under,
+    /// and the session's dashboard link; `response.session_id` reads it
+    /// through `Deref`.
+    pub correlation: Correlation,
     /// Redactions the server made to the prompt (empty when none).
     pub redactions: Vec<Redaction>,
     /// The prompt after redaction, when the server redacted it.
@@ -185,15 +183,7 @@ pub struct ChatResponse {
 impl ChatResponse {
     /// Reads an answer leniently: missing optional fields take defaults.
     pub fn from_json(raw: Value) -> Result<ChatResponse, Error> {
-        let Some(obj) = raw.as_object() else {
-            return Err(Error::Protocol(
-                "the chat answer is not a JSON object".to_owned(),
-            ));
-        };
-        let choice = obj
-            .get("choices")
-            .and_then(Value::as_array)
-            .and_then(|c| c.first());
+        let (obj, choice) = answer_parts(&raw, "the chat answer")?;
         let message = choice.and_then(|c| c.get("message"));
         let content = message
             .and_then(|m| m.get("content"))
@@ -220,11 +210,7 @@ impl ChatResponse {
                 .and_then(|u| Usage::deserialize(u).ok())
                 .unwrap_or_default(),
             tool_calls,
-            session_id: env_str("session_id"),
-            task_id: env_str("task_id"),
-            agent_uuid: env_str("agent_uuid"),
-            pipeline_uuid: env_str("pipeline_uuid"),
-            audit_url: env_str("audit_url"),
+            correlation: Correlation::read(obj),
             redactions: envelope
                 .and_then(|e| e.get("redactions"))
                 .and_then(Value::as_array)
@@ -353,6 +339,22 @@ impl PipelineStep {
     }
 }
 
+/// An answer (or a streamed chunk) as a JSON object, with its first
+/// `choices` entry when it has one; `what` names it in the protocol error.
+pub(crate) fn answer_parts<'a>(
+    raw: &'a Value,
+    what: &str,
+) -> Result<(&'a Map<String, Value>, Option<&'a Value>), Error> {
+    let obj = raw
+        .as_object()
+        .ok_or_else(|| Error::Protocol(format!("{what} is not a JSON object")))?;
+    let choice = obj
+        .get("choices")
+        .and_then(Value::as_array)
+        .and_then(|c| c.first());
+    Ok((obj, choice))
+}
+
 pub(crate) fn str_field(obj: Option<&Map<String, Value>>, key: &str) -> Option<String> {
     match obj?.get(key)? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
@@ -403,7 +405,10 @@ impl Agent {
                 tracing::warn!(error = %err, "TapPass is unavailable; failing OPEN: this chat was not governed");
                 Ok(ChatResponse {
                     degraded: true,
-                    session_id: crate::session::with_current(|s| s.map(|s| s.id().to_owned())),
+                    correlation: Correlation {
+                        session_id: crate::session::with_current(|s| s.map(|s| s.id().to_owned())),
+                        ..Correlation::default()
+                    },
                     ..ChatResponse::default()
                 })
             }
@@ -418,12 +423,7 @@ impl Agent {
             .send_json(Method::POST, super::transport::CHAT_PATH, Some(body))
             .await?;
         let response = ChatResponse::from_json(raw)?;
-        super::learn(crate::session::Answered {
-            session_id: response.session_id.as_deref(),
-            agent_uuid: response.agent_uuid.as_deref(),
-            pipeline_uuid: response.pipeline_uuid.as_deref(),
-            audit_url: response.audit_url.as_deref(),
-        });
+        response.correlation.teach_session();
         if self.inner.redaction_as_error {
             if let Some(decision) = response.redaction_decision() {
                 return Err(decision.into());

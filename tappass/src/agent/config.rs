@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use http::HeaderValue;
 
+use super::Reporter;
 use super::{Agent, Inner, RetryPolicy};
-use crate::events::Reporter;
 use crate::Error;
 
 /// The server used when neither an argument nor `TAPPASS_URL` names one.
@@ -166,12 +166,6 @@ impl AgentBuilder {
         self
     }
 
-    /// The former name of [`tappass_url`](Self::tappass_url).
-    #[deprecated(note = "use `.tappass_url(..)`, the name the layer's builder uses too")]
-    pub fn url(self, url: impl Into<String>) -> Self {
-        self.tappass_url(url)
-    }
-
     /// The API key (default: `TAPPASS_API_KEY`).
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(ApiKey::new(key));
@@ -274,7 +268,7 @@ impl AgentBuilder {
     /// be an internal host or an API route that asks for the service's key.
     /// The dev server's own console answers at `{dev server}/approvals`.
     /// Without it, the server's link is kept. Refused by
-    /// [`build`](Self::build) as [`url`](Self::url) is: it must be an
+    /// [`build`](Self::build) as [`tappass_url`](Self::tappass_url) is: it must be an
     /// absolute `http(s)` URL without user info, query or fragment.
     pub fn approval_base_url(mut self, url: impl Into<String>) -> Self {
         self.approval_base_url = Some(url.into());

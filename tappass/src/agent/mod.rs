@@ -16,6 +16,8 @@
 
 mod chat;
 mod config;
+mod correlation;
+mod events;
 mod stream;
 mod tools;
 mod transport;
@@ -28,12 +30,13 @@ pub use chat::{
     ChatCall, ChatRequest, ChatResponse, Message, Pipeline, PipelineStep, ToolCall, Usage,
 };
 pub use config::{AgentBuilder, ApiKey};
+pub use correlation::Correlation;
+pub use events::AuditEvent;
+pub(crate) use events::Reporter;
 pub use stream::{ChatChunk, ChatStream, StreamCall};
 pub(crate) use tools::UNKNOWN_AGENT;
-pub use tools::{Approval, ApprovalState, ToolCallRequest, ToolVerdict};
+pub use tools::{ApprovalState, ApprovalStatus, ToolCallRequest, ToolVerdict};
 pub(crate) use transport::{json_bytes, Opts};
-
-use crate::events::Reporter;
 
 /// A client of the TapPass server: governed chat, streaming and tool calls.
 ///
@@ -301,10 +304,10 @@ pub(crate) fn record_outcome<T>(span: &tracing::Span, result: &Result<T, crate::
             span.record("outcome", "allowed");
         }
         Err(crate::Error::Governance(decision)) => {
-            span.record("outcome", decision.kind());
+            span.record("outcome", decision.code());
             span.in_scope(|| {
                 tracing::info!(
-                    decision = decision.kind(),
+                    decision = decision.code(),
                     reason = decision.reason(),
                     "TapPass decision"
                 )

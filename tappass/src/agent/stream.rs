@@ -10,14 +10,17 @@ use futures_core::Stream;
 use http::Method;
 use serde_json::Value;
 
-use super::chat::{str_field, ChatRequest, Message};
-use super::{Agent, ApiKey};
-use crate::Error;
+use super::chat::{answer_parts, ChatRequest, Message};
+use super::{Agent, ApiKey, Correlation};
+use crate::{Error, GovernanceError as _};
 
 /// The largest single SSE event accepted from the server.
 const MAX_EVENT_BYTES: usize = 1024 * 1024;
 
 /// One piece of a streamed answer.
+///
+/// Like [`ChatResponse`](super::ChatResponse), it dereferences to its
+/// [`Correlation`]: `chunk.session_id` reads the chunk's session.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ChatChunk {
@@ -25,16 +28,9 @@ pub struct ChatChunk {
     pub content: String,
     /// Set on the last chunk: why the model stopped.
     pub finish_reason: Option<String>,
-    /// The session, when the server sent it (usually on the first chunk only).
-    pub session_id: Option<String>,
-    /// The task, when sent.
-    pub task_id: Option<String>,
-    /// The agent UUID, when sent.
-    pub agent_uuid: Option<String>,
-    /// The pipeline UUID, when sent.
-    pub pipeline_uuid: Option<String>,
-    /// The dashboard link, when sent.
-    pub audit_url: Option<String>,
+    /// The correlation, when the server sent it (usually on the first chunk
+    /// only); `chunk.session_id` reads it through `Deref`.
+    pub correlation: Correlation,
     /// The chunk's JSON as sent.
     pub raw: Value,
 }
@@ -43,15 +39,7 @@ impl ChatChunk {
     /// Reads a chunk: text from `choices[0].delta.content`, or a top-level
     /// `delta` or `content`; the end from `finish_reason` or `finished: true`.
     pub fn from_json(raw: Value) -> Result<ChatChunk, Error> {
-        let Some(obj) = raw.as_object() else {
-            return Err(Error::Protocol(
-                "a stream chunk is not a JSON object".to_owned(),
-            ));
-        };
-        let choice = obj
-            .get("choices")
-            .and_then(Value::as_array)
-            .and_then(|c| c.first());
+        let (obj, choice) = answer_parts(&raw, "a stream chunk")?;
         let content = choice
             .and_then(|c| c.get("delta"))
             .and_then(|d| d.get("content"))
@@ -74,16 +62,10 @@ impl ChatChunk {
                 (obj.get("finished").and_then(Value::as_bool) == Some(true))
                     .then(|| "stop".to_owned())
             });
-        let envelope = obj.get("tappass").and_then(Value::as_object);
-        let field = |key: &str| str_field(envelope, key).or_else(|| str_field(Some(obj), key));
         Ok(ChatChunk {
             content,
             finish_reason,
-            session_id: field("session_id"),
-            task_id: field("task_id"),
-            agent_uuid: field("agent_uuid"),
-            pipeline_uuid: field("pipeline_uuid"),
-            audit_url: field("audit_url"),
+            correlation: Correlation::read(obj),
             raw,
         })
     }
@@ -410,18 +392,13 @@ impl SseParser {
                 }
             });
             tracing::info!(
-                decision = decision.kind(),
+                decision = decision.code(),
                 "TapPass decision in the middle of a stream"
             );
             return Err(decision.into());
         }
         let chunk = ChatChunk::from_json(value)?;
-        super::learn(crate::session::Answered {
-            session_id: chunk.session_id.as_deref(),
-            agent_uuid: chunk.agent_uuid.as_deref(),
-            pipeline_uuid: chunk.pipeline_uuid.as_deref(),
-            audit_url: chunk.audit_url.as_deref(),
-        });
+        chunk.correlation.teach_session();
         if chunk.finish_reason.is_some() {
             self.finished = true;
         }
@@ -490,11 +467,7 @@ impl Agent {
             let chunk = ChatChunk {
                 content: full.content,
                 finish_reason: full.finish_reason.or(Some("stop".to_owned())),
-                session_id: full.session_id,
-                task_id: full.task_id,
-                agent_uuid: full.agent_uuid,
-                pipeline_uuid: full.pipeline_uuid,
-                audit_url: full.audit_url,
+                correlation: full.correlation,
                 raw: full.raw,
             };
             return Ok(ChatStream {

@@ -10,9 +10,8 @@ use rand::RngExt;
 use serde_json::{json, Value};
 
 use super::chat::str_field;
-use super::{Agent, Opts};
+use super::{Agent, AuditEvent, Opts};
 use crate::decision::{ApprovalRequired, PolicyBlock};
-use crate::events::AuditEvent;
 use crate::{Error, GovernanceDecision, Timestamp};
 
 /// The longest single long-poll asked of the server.
@@ -242,10 +241,11 @@ impl ApprovalState {
     }
 }
 
-/// An approval request as the server reports it.
+/// Where an approval request stands, as the server reports it to the agent
+/// ([`Agent::approval`], [`Agent::wait_for_approval`]).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct Approval {
+pub struct ApprovalStatus {
     /// Its id.
     pub request_id: String,
     /// Where it stands.
@@ -256,14 +256,14 @@ pub struct Approval {
     pub raw: Value,
 }
 
-impl Approval {
-    fn from_json(raw: Value, request_id: &str) -> Approval {
+impl ApprovalStatus {
+    fn from_json(raw: Value, request_id: &str) -> ApprovalStatus {
         let state = raw
             .get("state")
             .and_then(Value::as_str)
             .map(ApprovalState::parse)
             .unwrap_or(ApprovalState::Pending);
-        Approval {
+        ApprovalStatus {
             request_id: str_field(raw.as_object(), "request_id")
                 .unwrap_or_else(|| request_id.to_owned()),
             state,
@@ -476,10 +476,10 @@ impl Agent {
     ///
     /// The id travels percent-encoded as one path segment; an empty id, `.`
     /// and `..` are refused with [`Error::Config`].
-    pub async fn approval(&self, request_id: &str) -> Result<Approval, Error> {
+    pub async fn approval(&self, request_id: &str) -> Result<ApprovalStatus, Error> {
         let path = approval_path(request_id, "")?;
         let raw = self.send_json(Method::GET, &path, None).await?;
-        Ok(Approval::from_json(raw, request_id))
+        Ok(ApprovalStatus::from_json(raw, request_id))
     }
 
     /// Waits, at most `max_wait`, for a human to settle an approval request,
@@ -496,7 +496,7 @@ impl Agent {
         &self,
         request_id: &str,
         max_wait: Duration,
-    ) -> Result<Approval, Error> {
+    ) -> Result<ApprovalStatus, Error> {
         // `None`: further away than the clock can say, that is, never.
         let deadline = Instant::now().checked_add(max_wait);
         let left =
@@ -518,7 +518,7 @@ impl Agent {
                 super::transport::read_limited(answer.response, self.inner.max_response_bytes)
                     .await?;
             let raw: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            let mut approval = Approval::from_json(raw, request_id);
+            let mut approval = ApprovalStatus::from_json(raw, request_id);
             if pending {
                 approval.state = ApprovalState::Pending;
             }

@@ -9,7 +9,7 @@ use rand::RngExt;
 use serde_json::Value;
 
 use super::Agent;
-use crate::{session, Error, GovernanceDecision};
+use crate::{session, Error, GovernanceDecision, GovernanceError as _};
 
 /// The oldest server protocol this client speaks.
 const MIN_VERSION: (u64, u64, u64) = (0, 6, 0);
@@ -370,7 +370,7 @@ fn classify(
         });
         agent.public_approval(&mut decision);
         tracing::info!(
-            decision = decision.kind(),
+            decision = decision.code(),
             status = status.as_u16(),
             path,
             "TapPass decision"

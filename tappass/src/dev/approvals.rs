@@ -24,11 +24,12 @@ pub(crate) const MAX_WAIT_SECONDS: u64 = 30;
 /// pending row goes only when every row is pending.
 pub(crate) const MAX_APPROVALS: usize = 10_000;
 
-/// Where an approval stands.
+/// Where an approval stands in the development server's store
+/// (the agent's reading of it is [`crate::agent::ApprovalState`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
-pub enum ApprovalState {
+pub enum ApprovalRecordState {
     /// Waiting for a human.
     Pending,
     /// A human approved: the identical request now goes through.
@@ -41,27 +42,29 @@ pub enum ApprovalState {
     Cancelled,
 }
 
-impl ApprovalState {
+impl ApprovalRecordState {
     /// The state's wire name, e.g. `timed_out`.
     pub fn as_str(self) -> &'static str {
         match self {
-            ApprovalState::Pending => "pending",
-            ApprovalState::Approved => "approved",
-            ApprovalState::Denied => "denied",
-            ApprovalState::TimedOut => "timed_out",
-            ApprovalState::Cancelled => "cancelled",
+            ApprovalRecordState::Pending => "pending",
+            ApprovalRecordState::Approved => "approved",
+            ApprovalRecordState::Denied => "denied",
+            ApprovalRecordState::TimedOut => "timed_out",
+            ApprovalRecordState::Cancelled => "cancelled",
         }
     }
 }
 
-/// One approval request, as `GET /v1/me/approvals/{request_id}` answers it.
+/// One approval request as the development server stores it, and as
+/// `GET /v1/me/approvals/{request_id}` answers it (the agent's view of it is
+/// [`crate::agent::ApprovalStatus`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
-pub struct Approval {
+pub struct ApprovalRecord {
     /// The approval's id, `apr_…`.
     pub request_id: String,
     /// Where it stands.
-    pub state: ApprovalState,
+    pub state: ApprovalRecordState,
     /// The stable hash of what is being approved (tool, arguments and agent;
     /// or rule, prompt and agent for a chat).
     pub fingerprint: String,
@@ -80,18 +83,18 @@ pub struct Approval {
 }
 
 struct Entry {
-    row: Approval,
+    row: ApprovalRecord,
     asked: Asked,
     agent: String,
     resume_token: String,
-    changes: watch::Sender<ApprovalState>,
+    changes: watch::Sender<ApprovalRecordState>,
 }
 
 impl Entry {
     /// Times the row out when its deadline has passed.
     fn refresh(&mut self, now: Timestamp) {
-        if self.row.state == ApprovalState::Pending && now >= self.row.expires_at {
-            self.settle(ApprovalState::TimedOut, self.row.expires_at);
+        if self.row.state == ApprovalRecordState::Pending && now >= self.row.expires_at {
+            self.settle(ApprovalRecordState::TimedOut, self.row.expires_at);
         }
     }
 
@@ -99,7 +102,7 @@ impl Entry {
     fn stands(&self) -> bool {
         !matches!(
             self.row.state,
-            ApprovalState::TimedOut | ApprovalState::Cancelled
+            ApprovalRecordState::TimedOut | ApprovalRecordState::Cancelled
         )
     }
 
@@ -111,7 +114,7 @@ impl Entry {
         }
     }
 
-    fn settle(&mut self, state: ApprovalState, at: Timestamp) {
+    fn settle(&mut self, state: ApprovalRecordState, at: Timestamp) {
         self.row.state = state;
         self.row.decided_at = Some(at);
         self.changes.send_replace(state);
@@ -120,7 +123,7 @@ impl Entry {
 
 /// What the server knows of an approval when a request hits its rule again.
 pub(crate) struct Found {
-    pub(crate) row: Approval,
+    pub(crate) row: ApprovalRecord,
     pub(crate) resume_token: String,
     /// Whether the request's resume token named it (rather than its
     /// fingerprint alone).
@@ -186,7 +189,7 @@ fn cut(text: &str) -> String {
 /// An approval row with what it asks and who asks, for the console.
 #[derive(Debug, Clone)]
 pub(crate) struct Asking {
-    pub(crate) row: Approval,
+    pub(crate) row: ApprovalRecord,
     pub(crate) asked: Asked,
     /// The asking agent's UUID.
     pub(crate) agent: String,
@@ -232,9 +235,9 @@ impl Approvals {
         while self.order.len() >= MAX_APPROVALS {
             self.evict_one(now);
         }
-        let row = Approval {
+        let row = ApprovalRecord {
             request_id: ids::random_id("apr_", 24),
-            state: ApprovalState::Pending,
+            state: ApprovalRecordState::Pending,
             fingerprint: new.fingerprint,
             tool: new.tool.map(str::to_owned),
             created_at: now,
@@ -244,7 +247,7 @@ impl Approvals {
             session_id: new.session_id.to_owned(),
         };
         let resume_token = ids::random_id("rt_", 32);
-        let (changes, _) = watch::channel(ApprovalState::Pending);
+        let (changes, _) = watch::channel(ApprovalRecordState::Pending);
         self.by_fingerprint
             .insert(row.fingerprint.clone(), row.request_id.clone());
         self.by_token
@@ -274,7 +277,7 @@ impl Approvals {
         let settled = self.order.iter().position(|id| {
             rows.get_mut(id).is_none_or(|entry| {
                 entry.refresh(now);
-                entry.row.state != ApprovalState::Pending
+                entry.row.state != ApprovalRecordState::Pending
             })
         });
         let Some(old) = self.order.remove(settled.unwrap_or(0)) else {
@@ -294,7 +297,7 @@ impl Approvals {
     }
 
     /// The row of `request_id`.
-    pub(crate) fn get(&mut self, request_id: &str) -> Option<Approval> {
+    pub(crate) fn get(&mut self, request_id: &str) -> Option<ApprovalRecord> {
         let entry = self.rows.get_mut(request_id)?;
         entry.refresh(Timestamp::now());
         Some(entry.row.clone())
@@ -308,13 +311,13 @@ impl Approvals {
     }
 
     /// Every pending row, oldest first.
-    pub(crate) fn pending(&mut self) -> Vec<Approval> {
+    pub(crate) fn pending(&mut self) -> Vec<ApprovalRecord> {
         let now = Timestamp::now();
         let mut out = Vec::new();
         for id in &self.order {
             if let Some(entry) = self.rows.get_mut(id) {
                 entry.refresh(now);
-                if entry.row.state == ApprovalState::Pending {
+                if entry.row.state == ApprovalRecordState::Pending {
                     out.push(entry.row.clone());
                 }
             }
@@ -340,13 +343,13 @@ impl Approvals {
     }
 
     /// Settles a pending approval; `false` when it is unknown or not pending.
-    pub(crate) fn decide(&mut self, request_id: &str, state: ApprovalState) -> bool {
+    pub(crate) fn decide(&mut self, request_id: &str, state: ApprovalRecordState) -> bool {
         let Some(entry) = self.rows.get_mut(request_id) else {
             return false;
         };
         let now = Timestamp::now();
         entry.refresh(now);
-        if entry.row.state != ApprovalState::Pending {
+        if entry.row.state != ApprovalRecordState::Pending {
             return false;
         }
         entry.settle(state, now);
@@ -357,7 +360,7 @@ impl Approvals {
     fn subscribe(
         &mut self,
         request_id: &str,
-    ) -> Option<(watch::Receiver<ApprovalState>, Timestamp)> {
+    ) -> Option<(watch::Receiver<ApprovalRecordState>, Timestamp)> {
         let entry = self.rows.get_mut(request_id)?;
         entry.refresh(Timestamp::now());
         Some((entry.changes.subscribe(), entry.row.expires_at))
@@ -368,8 +371,8 @@ impl Approvals {
         let now = Timestamp::now();
         for entry in self.rows.values_mut() {
             entry.refresh(now);
-            if entry.row.state == ApprovalState::Pending {
-                entry.settle(ApprovalState::Cancelled, now);
+            if entry.row.state == ApprovalRecordState::Pending {
+                entry.settle(ApprovalRecordState::Cancelled, now);
             }
         }
     }
@@ -435,10 +438,14 @@ pub(crate) async fn wait(
     };
     // Wake at the deadline too, so that a row that times out meanwhile answers 200.
     let limit = Duration::from_secs_f64(timeout).min(expires_at.duration_from_now());
-    let _ = tokio::time::timeout(limit, changes.wait_for(|s| *s != ApprovalState::Pending)).await;
+    let _ = tokio::time::timeout(
+        limit,
+        changes.wait_for(|s| *s != ApprovalRecordState::Pending),
+    )
+    .await;
     match shared.approvals().get(&id) {
         None => not_found(&id),
-        Some(row) if row.state == ApprovalState::Pending => (
+        Some(row) if row.state == ApprovalRecordState::Pending => (
             StatusCode::REQUEST_TIMEOUT,
             Json(json!({
                 "error": "approval_pending",
@@ -454,15 +461,15 @@ pub(crate) async fn wait(
 
 /// `POST /v1/me/approvals/{request_id}/approve` (a dev-server extension).
 pub(crate) async fn approve(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    settle(&shared, &id, ApprovalState::Approved)
+    settle(&shared, &id, ApprovalRecordState::Approved)
 }
 
 /// `POST /v1/me/approvals/{request_id}/deny` (a dev-server extension).
 pub(crate) async fn deny(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    settle(&shared, &id, ApprovalState::Denied)
+    settle(&shared, &id, ApprovalRecordState::Denied)
 }
 
-fn settle(shared: &Shared, id: &str, state: ApprovalState) -> Response {
+fn settle(shared: &Shared, id: &str, state: ApprovalRecordState) -> Response {
     let decided = shared.decide(id, state);
     match shared.approvals().get(id) {
         None => not_found(id),
@@ -481,114 +488,4 @@ fn settle(shared: &Shared, id: &str, state: ApprovalState) -> Response {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn new(fp: &str, secs: u64) -> NewApproval<'static> {
-        NewApproval {
-            fingerprint: fp.to_owned(),
-            asked: Asked::tool("send_email", &json!({"to": "a@example.com"})),
-            agent: "agt",
-            tool: Some("send_email"),
-            reason: "because",
-            session_id: "ses_1",
-            expires_in: Duration::from_secs(secs),
-        }
-    }
-
-    #[test]
-    fn lifecycle() {
-        let mut a = Approvals::default();
-        let found = a.open(new("fp", 60));
-        let id = found.row.request_id.clone();
-        assert_eq!(a.pending().len(), 1);
-        assert_eq!(a.resume("fp", None).unwrap().row.request_id, id);
-        assert!(a.decide(&id, ApprovalState::Approved));
-        assert!(!a.decide(&id, ApprovalState::Denied));
-        let row = a.get(&id).unwrap();
-        assert_eq!(row.state, ApprovalState::Approved);
-        assert!(row.decided_at.is_some());
-        assert!(a.pending().is_empty());
-        assert!(!a.decide("apr_unknown", ApprovalState::Approved));
-    }
-
-    #[test]
-    fn a_resume_token_names_its_own_approval_and_no_other() {
-        let mut a = Approvals::default();
-        let first = a.open(new("fp", 60));
-        let other = a.open(new("other", 60));
-        let token = first.resume_token.as_str();
-        let resumed = a.resume("fp", Some(token)).unwrap();
-        assert_eq!(resumed.row.request_id, first.row.request_id);
-        assert!(resumed.by_token);
-        // A token for another request does not resume this one.
-        let found = a.resume("other", Some(token)).unwrap();
-        assert_eq!(found.row.request_id, other.row.request_id);
-        assert_eq!(found.resume_token, other.resume_token);
-        assert!(!found.by_token);
-        // An unknown token falls back to the request's own approval.
-        assert_eq!(
-            a.resume("fp", Some("rt_unknown")).unwrap().row.request_id,
-            first.row.request_id
-        );
-        assert!(a.resume("nothing", Some(token)).is_none());
-    }
-
-    #[test]
-    fn a_lapsed_approval_times_out_and_is_asked_anew() {
-        let mut a = Approvals::default();
-        let id = a.open(new("fp", 60)).row.request_id;
-        a.rows.get_mut(&id).unwrap().row.expires_at = Timestamp::now();
-        assert_eq!(a.get(&id).unwrap().state, ApprovalState::TimedOut);
-        assert!(a.resume("fp", None).is_none());
-        assert!(!a.decide(&id, ApprovalState::Approved));
-    }
-
-    #[test]
-    fn eviction_takes_settled_rows_before_anyones_pending_one() {
-        let mut a = Approvals::default();
-        let ids: Vec<String> = (0..MAX_APPROVALS)
-            .map(|i| a.open(new(&format!("fp{i}"), 3600)).row.request_id)
-            .collect();
-        // Settled rows in the middle, newest first: approved, denied, timed out.
-        assert!(a.decide(&ids[9_000], ApprovalState::Approved));
-        assert!(a.decide(&ids[5_000], ApprovalState::Denied));
-        a.rows.get_mut(&ids[7_000]).unwrap().row.expires_at = Timestamp::now();
-        for i in 0..3 {
-            a.open(new(&format!("more{i}"), 3600));
-            assert_eq!(a.len(), MAX_APPROVALS);
-        }
-        // The three settled rows went, oldest first; every pending row stayed.
-        for gone in [5_000, 7_000, 9_000] {
-            assert!(a.get(&ids[gone]).is_none(), "{gone}");
-        }
-        assert!(a.resume("fp9000", None).is_none());
-        assert_eq!(a.pending().len(), MAX_APPROVALS);
-        assert!(a.get(&ids[0]).is_some());
-        // When every row is pending, the oldest pending row goes.
-        a.open(new("last", 3600));
-        assert!(a.get(&ids[0]).is_none());
-        assert!(a.get(&ids[1]).is_some());
-        assert!(a.resume("last", None).is_some());
-    }
-
-    #[test]
-    fn rows_serialize_as_the_protocol_says() {
-        let mut a = Approvals::default();
-        let row = a.open(new("fp", 60)).row;
-        let v = serde_json::to_value(&row).unwrap();
-        for key in [
-            "request_id",
-            "state",
-            "fingerprint",
-            "tool",
-            "created_at",
-            "expires_at",
-            "decided_at",
-        ] {
-            assert!(v.get(key).is_some(), "{key} in {v}");
-        }
-        assert_eq!(v["state"], "pending");
-        assert!(v["decided_at"].is_null());
-    }
-}
+mod tests;

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue};
 use serde_json::{json, Value};
 
-use super::approvals::{ApprovalState, Asked, NewApproval};
+use super::approvals::{ApprovalRecordState, Asked, NewApproval};
 use super::correlation::Correlation;
 use super::decision::Stop;
 use super::events::server_event;
@@ -213,7 +213,7 @@ fn evaluate(
                 drop(approvals);
                 let id = &found.row.request_id;
                 match found.row.state {
-                    ApprovalState::Approved => {
+                    ApprovalRecordState::Approved => {
                         let note = if found.by_token {
                             format!("approved by a human ({id}), resumed with its token")
                         } else {
@@ -221,7 +221,7 @@ fn evaluate(
                         };
                         steps.push(step(&rule.name, "approved", true, &note, started));
                     }
-                    ApprovalState::Denied => {
+                    ApprovalRecordState::Denied => {
                         return Outcome::Stop {
                             stop: Stop::PolicyBlock {
                                 blocked_by: rule.name.clone(),
@@ -462,35 +462,4 @@ fn stream(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_parts_and_last_user_message() {
-        let body = json!({"messages": [
-            {"role": "system", "content": "be brief"},
-            {"role": "user", "content": [{"type": "text", "text": "hello "}, {"type": "text", "text": "there"}]},
-            {"role": "assistant", "content": null},
-        ]});
-        let r = parse_request(&body).unwrap();
-        assert_eq!(r.last_user, 1);
-        assert_eq!(r.messages[1].1, "hello there");
-        assert_eq!(r.model, "tappass-dev-echo");
-        assert!(!r.stream);
-    }
-
-    #[test]
-    fn malformed_requests_say_what_is_wrong() {
-        let err = |v: Value| parse_request(&v).err().unwrap_or_default();
-        assert!(err(json!([])).contains("JSON object"));
-        assert!(err(json!({})).contains("`messages` is missing"));
-        assert!(err(json!({"messages": []})).contains("empty"));
-        assert!(
-            err(json!({"messages": [{"role": "system", "content": "x"}]}))
-                .contains("role \"user\"")
-        );
-        assert!(err(json!({"messages": [{"role": "user", "content": 3}]}))
-            .contains("messages[0].content"));
-        assert!(err(json!({"messages": [{"role": "user"}], "stream": "yes"})).contains("`stream`"));
-    }
-}
+mod tests;

@@ -487,3 +487,6 @@ fn with_vary(mut response: Response) -> Response {
         .insert(http::header::VARY, http::HeaderValue::from_static("accept"));
     response
 }
+
+#[cfg(test)]
+mod tests;

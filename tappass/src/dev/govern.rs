@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::{json, Value};
 
-use super::approvals::{ApprovalState, Asked, Found, NewApproval};
+use super::approvals::{ApprovalRecordState, Asked, Found, NewApproval};
 use super::correlation::Correlation;
 use super::decision::Stop;
 use super::events::server_event;
@@ -169,11 +169,11 @@ fn evaluate(
                 drop(approvals);
                 let id = found.row.request_id.clone();
                 let mut outcome = match found.row.state {
-                    ApprovalState::Approved => Outcome::allow(
+                    ApprovalRecordState::Approved => Outcome::allow(
                         format!("approved by a human ({id})"),
                         Some(rule.name.clone()),
                     ),
-                    ApprovalState::Denied => Outcome::block(
+                    ApprovalRecordState::Denied => Outcome::block(
                         format!("denied by a human ({id})"),
                         &rule.name,
                         rule.name.clone(),
@@ -342,23 +342,4 @@ pub(crate) async fn govern(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn behaviours_are_read_leniently_and_refused_clearly() {
-        let b = parse_behaviour(&json!({
-            "type": "TOOL_CALL", "agent_id": null, "session_id": "ses_1", "org_id": null,
-            "payload": {"tool": "send_email", "server": null}
-        }))
-        .unwrap();
-        assert_eq!(b.tool, "send_email");
-        assert_eq!(b.args, json!({}));
-        assert_eq!(b.behavior_id.len(), 32);
-        assert_eq!(b.session_id.as_deref(), Some("ses_1"));
-        let err = |v: Value| parse_behaviour(&v).err().unwrap_or_default();
-        assert!(err(json!({})).contains("`payload` is missing"));
-        assert!(err(json!({"payload": {"tool": ""}})).contains("payload.tool"));
-        assert!(err(json!({"payload": {"tool": "x"}, "agent_id": 3})).contains("`agent_id`"));
-    }
-}
+mod tests;

@@ -17,8 +17,8 @@
 //! ```
 //!
 //! The files of this module follow the concepts of the guide below:
-//! [`DevServer`] (`server.rs`), the [`Policy`] file (`policy.rs`), governed
-//! chat (`chat.rs`), tool governance (`govern.rs`), [`Approval`]s
+//! [`DevServer`] (`server.rs`), the [`Policy`] file (`policy/`), governed
+//! chat (`chat.rs`), tool governance (`govern.rs`), [`ApprovalRecord`]s
 //! (`approvals.rs`), audit events (`events.rs`) and mandates
 //! (`mandates.rs`).
 //!
@@ -36,11 +36,10 @@ mod ids;
 mod mandates;
 mod policy;
 mod server;
-
 #[cfg(test)]
-mod tests;
+mod testing;
 
-pub use approvals::{Approval, ApprovalState};
+pub use approvals::{ApprovalRecord, ApprovalRecordState};
 pub use mandates::IssuedMandate;
 pub use policy::{Policy, PolicyError, DEFAULT_POLICY};
 pub use server::{DevServer, DevServerBuilder};

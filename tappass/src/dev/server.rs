@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::approvals::{Approval, ApprovalState, Approvals};
+use super::approvals::{ApprovalRecord, ApprovalRecordState, Approvals};
 use super::events::{self, EventLog};
 use super::idempotency::{self, Answers};
 use super::mandates::{IssuedMandate, Mandates, Signer};
@@ -147,12 +147,12 @@ impl DevServer {
     }
 
     /// The approvals waiting for a human, oldest first.
-    pub fn pending_approvals(&self) -> Vec<Approval> {
+    pub fn pending_approvals(&self) -> Vec<ApprovalRecord> {
         self.inner.shared.approvals().pending()
     }
 
     /// The approval `request_id`, in whatever state it is.
-    pub fn approval(&self, request_id: &str) -> Option<Approval> {
+    pub fn approval(&self, request_id: &str) -> Option<ApprovalRecord> {
         self.inner.shared.approvals().get(request_id)
     }
 
@@ -168,13 +168,15 @@ impl DevServer {
     pub fn approve(&self, request_id: &str) -> bool {
         self.inner
             .shared
-            .decide(request_id, ApprovalState::Approved)
+            .decide(request_id, ApprovalRecordState::Approved)
     }
 
     /// Denies a pending approval: the identical request is now blocked.
     /// Returns `false` when the approval is unknown or no longer pending.
     pub fn deny(&self, request_id: &str) -> bool {
-        self.inner.shared.decide(request_id, ApprovalState::Denied)
+        self.inner
+            .shared
+            .decide(request_id, ApprovalRecordState::Denied)
     }
 
     /// Every mandate the server issued (on each `allow` of `/v1/govern`),
@@ -466,7 +468,7 @@ impl Shared {
     }
 
     /// Settles a pending approval and records it as an `approval` event.
-    pub(crate) fn decide(&self, request_id: &str, state: ApprovalState) -> bool {
+    pub(crate) fn decide(&self, request_id: &str, state: ApprovalRecordState) -> bool {
         let decided = self.approvals().decide(request_id, state);
         if decided {
             if let Some(row) = self.approvals().get(request_id) {
@@ -697,3 +699,6 @@ pub(crate) fn with_headers(mut response: Response, headers: HeaderMap) -> Respon
     response.headers_mut().extend(headers);
     response
 }
+
+#[cfg(test)]
+mod tests;

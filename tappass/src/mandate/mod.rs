@@ -1,7 +1,9 @@
 #![doc = include_str!("../docs/mandates.md")]
 
 mod claims;
-mod extract;
+/// What `#[governed(capability = …)]` expands to; re-exported, hidden, in
+/// `tappass::__private`. Not public API.
+pub(crate) mod extract;
 mod fetch;
 mod keys;
 mod layer;
@@ -10,11 +12,6 @@ mod revocation;
 mod verifier;
 
 pub use claims::{Capability, Mandate};
-#[doc(hidden)]
-pub use extract::{
-    Capabilities, FromState, NoState, RequiredMandate, StateVerifier, VerifierSource,
-    VerifierViaFromRef, VerifierViaNothing,
-};
 pub use layer::{RequireMandate, RequireMandateService};
 pub use rejection::MandateRejection;
 pub use revocation::{BoxFuture, RevocationSource};

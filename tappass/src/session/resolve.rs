@@ -50,7 +50,7 @@ use http::{Method, Response};
 use super::headers::{read, InvalidHeader};
 use super::scope::{self, Opened, Scope};
 use super::Session;
-use crate::events::AuditEvent;
+use crate::agent::AuditEvent;
 use crate::layer::{ResponseBody, Shared};
 use crate::{Agent, BoxError};
 

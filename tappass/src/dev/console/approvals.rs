@@ -14,7 +14,7 @@ use maud::{html, Markup};
 
 use super::layout::{self, decision_class, Refresh, Section};
 use super::FormToken;
-use crate::dev::approvals::{ApprovalState, Asked, Asking};
+use crate::dev::approvals::{ApprovalRecordState, Asked, Asking};
 use crate::dev::server::Shared;
 
 /// How many decided approvals the page lists.
@@ -28,7 +28,7 @@ pub(super) async fn page(
     let rows = shared.approvals().asking();
     let (pending, decided): (Vec<&Asking>, Vec<&Asking>) = rows
         .iter()
-        .partition(|a| a.row.state == ApprovalState::Pending);
+        .partition(|a| a.row.state == ApprovalRecordState::Pending);
     let body = html! {
         h1 { "Approvals" }
         p.lead {
@@ -171,7 +171,7 @@ pub(super) async fn approve(
         &id,
         &headers,
         body,
-        ApprovalState::Approved,
+        ApprovalRecordState::Approved,
     )
 }
 
@@ -183,7 +183,14 @@ pub(super) async fn deny(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    decide(&shared, &token, &id, &headers, body, ApprovalState::Denied)
+    decide(
+        &shared,
+        &token,
+        &id,
+        &headers,
+        body,
+        ApprovalRecordState::Denied,
+    )
 }
 
 /// Decides approval `id` when the form passes the [`guard`](super::guard),
@@ -194,7 +201,7 @@ fn decide(
     id: &str,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-    verdict: ApprovalState,
+    verdict: ApprovalRecordState,
 ) -> Response {
     let form = super::Form {
         shared,
