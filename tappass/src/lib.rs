@@ -5,14 +5,18 @@
 extern crate self as tappass;
 
 pub mod agent;
+pub mod agent_guide;
 pub mod decision;
 #[cfg(feature = "dev-server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "dev-server")))]
 pub mod dev;
 mod error;
+pub mod errors_guide;
+pub mod estate_guide;
 pub mod extract;
 mod governed;
 pub mod layer;
+pub mod layer_guide;
 pub mod macros_guide;
 #[cfg(feature = "mandate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mandate")))]
