@@ -392,18 +392,37 @@ pub trait RetryAfter {
     fn retry_after(&self) -> Option<HeaderValue>;
 }
 
+/// Seconds from the epoch to `Fri, 31 Dec 9999 23:59:59 GMT`, the last
+/// instant an HTTP date can say.
+const LAST_HTTP_DATE: u64 = 253_402_300_799;
+
 impl RetryAfter for std::time::SystemTime {
     fn retry_after(&self) -> Option<HeaderValue> {
-        crate::Timestamp::from(*self).retry_after()
+        // Plain `SystemTime` arithmetic: this runs for every 503 a derived
+        // error answers, and a calendar library's conversions cost more than
+        // the rest of the response.
+        let passed = || Some(HeaderValue::from_static("0"));
+        match self.duration_since(std::time::SystemTime::now()) {
+            Ok(ahead) if !ahead.is_zero() => {}
+            _ => return passed(),
+        }
+        // Ahead of now, so after 1970.
+        let Ok(since_epoch) = self.duration_since(std::time::UNIX_EPOCH) else {
+            return passed();
+        };
+        // Round up: a client must not come back before the instant.
+        let secs = since_epoch
+            .as_secs()
+            .saturating_add(u64::from(since_epoch.subsec_nanos() > 0))
+            .min(LAST_HTTP_DATE);
+        let date = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        HeaderValue::from_str(&httpdate::fmt_http_date(date)).ok()
     }
 }
 
 impl RetryAfter for crate::Timestamp {
     fn retry_after(&self) -> Option<HeaderValue> {
-        if self.duration_from_now().is_zero() {
-            return Some(HeaderValue::from_static("0"));
-        }
-        HeaderValue::from_str(&self.ceil_to_second().to_http_date()).ok()
+        self.to_system_time().retry_after()
     }
 }
 

@@ -157,15 +157,6 @@ impl Timestamp {
         let west = self.0.checked_to_offset(WEST)?;
         west.checked_add(delta?).map(Self::new)
     }
-
-    /// The first whole second at or after this instant, for a
-    /// `Retry-After` that must not send a client back early.
-    pub(crate) fn ceil_to_second(self) -> Self {
-        match self.0.nanosecond() {
-            0 => self,
-            nanos => self.after(Duration::from_nanos(u64::from(1_000_000_000 - nanos))),
-        }
-    }
 }
 
 /// The `SystemTime` `distance` from the epoch that `step` reaches, or when
