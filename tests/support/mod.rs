@@ -438,6 +438,16 @@ impl Refusing {
     }
 }
 
+/// The URL of a port that refuses connections, held by this test binary for
+/// its whole life: for agents and layers whose control plane a test never
+/// reaches, or must find down. A bound socket that does not listen refuses
+/// every connection, and as it stays bound no other process can take the
+/// port (unlike a port assumed dead, such as 9, or one released and rebound).
+pub fn refused_url() -> &'static str {
+    static REFUSING: std::sync::OnceLock<Refusing> = std::sync::OnceLock::new();
+    REFUSING.get_or_init(Refusing::start).url()
+}
+
 /// A server that accepts connections and never reads nor answers; stopped
 /// when dropped.
 pub struct BlackHole {
