@@ -1,10 +1,15 @@
-//! Retries, backoff, `Retry-After`, and timeouts.
+//! Retries, backoff, `Retry-After`, and timeouts. Retries are shown by
+//! counting attempts and by the delays the agent computed (its `retrying a
+//! TapPass call` debug events, see `support::record_retries`), never by the
+//! time a call took; wall-clock appears only as a hang guard.
 
 use super::*;
+use support::record_retries;
 
 #[tokio::test]
 async fn retries_503_and_502_then_succeeds() {
     bounded(async {
+        let (retries, _guard) = record_retries();
         let server = TapPass::start().await;
         server
             .push(CHAT, Reply::status(503))
@@ -13,6 +18,12 @@ async fn retries_503_and_502_then_succeeds() {
         let answer = agent(server.url()).chat("hi").await.expect("chat");
         assert_eq!(answer.content, "third time");
         assert_eq!(server.hits(CHAT), 3);
+        // Exponential from a 10 ms base, jittered within the upper half of
+        // each ceiling: 5-10 ms, then 10-20 ms.
+        let delays = retries.delays(CHAT);
+        assert_eq!(delays.len(), 2, "{delays:?}");
+        assert!((5 * MS..=10 * MS).contains(&delays[0]), "{delays:?}");
+        assert!((10 * MS..=20 * MS).contains(&delays[1]), "{delays:?}");
     })
     .await
 }
@@ -49,22 +60,30 @@ async fn plain_500_is_unavailable() {
 #[tokio::test]
 async fn connection_refused_is_retried_then_unavailable() {
     bounded(async {
+        let (retries, _guard) = record_retries();
         let refusing = Refusing::start();
         let agent = Agent::builder(refusing.url())
             .api_key(KEY)
             .max_retries(2)
-            .retry_base_delay(100 * MS)
+            .retry_base_delay(20 * MS)
             .build()
             .unwrap();
-        let started = Instant::now();
         let err = agent.chat("hi").await.unwrap_err();
         assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
-        // Two backoffs of at least half their ceilings (100 ms, 200 ms).
-        assert!(
-            started.elapsed() >= 150 * MS,
-            "not retried: {:?}",
-            started.elapsed()
+        // The first call is the version check: three attempts, two backoffs
+        // (10-20 ms, then 20-40 ms), and nothing after the last one.
+        let retried: Vec<_> = retries
+            .all()
+            .into_iter()
+            .map(|r| (r.path, r.attempt))
+            .collect();
+        assert_eq!(
+            retried,
+            [("/health".to_owned(), 0), ("/health".to_owned(), 1)]
         );
+        let delays = retries.delays("/health");
+        assert!((10 * MS..=20 * MS).contains(&delays[0]), "{delays:?}");
+        assert!((20 * MS..=40 * MS).contains(&delays[1]), "{delays:?}");
     })
     .await
 }
@@ -72,33 +91,43 @@ async fn connection_refused_is_retried_then_unavailable() {
 #[tokio::test]
 async fn connection_refused_is_retried_until_the_server_comes_up() {
     bounded(async {
+        let (retries, _guard) = record_retries();
         let refusing = Refusing::start();
-        let url = refusing.url().to_owned();
-        // The server comes up on that port after the first attempts failed.
-        let late = tokio::spawn(async move {
-            tokio::time::sleep(150 * MS).await;
-            let listener = refusing.listen();
-            let app = axum::Router::new()
-                .route(
-                    "/health",
-                    axum::routing::get(|| async { axum::Json(json!({"version": "0.6.0"})) }),
-                )
-                .route(
-                    CHAT,
-                    axum::routing::post(|| async { axum::Json(chat_answer("late")) }),
-                );
-            axum::serve(listener, app).await.unwrap();
-        });
-        let agent = Agent::builder(&url)
+        let agent = Agent::builder(refusing.url())
             .api_key(KEY)
             .max_retries(8)
-            .retry_base_delay(50 * MS)
-            .retry_max_delay(100 * MS)
+            .retry_base_delay(10 * MS)
+            .retry_max_delay(20 * MS)
             .build()
             .unwrap();
-        let answer = agent.chat("hi").await.expect("chat after retries");
+        let chat = tokio::spawn(async move { agent.chat("hi").await });
+        // The server comes up on that port once two attempts were refused:
+        // the agent is then sleeping before its third.
+        retries.wait_for(2).await;
+        let listener = refusing.listen();
+        let app = axum::Router::new()
+            .route(
+                "/health",
+                axum::routing::get(|| async { axum::Json(json!({"version": "0.6.0"})) }),
+            )
+            .route(
+                CHAT,
+                axum::routing::post(|| async { axum::Json(chat_answer("late")) }),
+            );
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let answer = chat.await.unwrap().expect("chat after retries");
         assert_eq!(answer.content, "late");
-        late.abort();
+        let retried: Vec<_> = retries
+            .all()
+            .into_iter()
+            .map(|r| (r.path, r.attempt))
+            .collect();
+        assert_eq!(
+            retried,
+            [("/health".to_owned(), 0), ("/health".to_owned(), 1)],
+            "the third attempt reached the server"
+        );
+        server.abort();
     })
     .await
 }
@@ -106,16 +135,16 @@ async fn connection_refused_is_retried_until_the_server_comes_up() {
 #[tokio::test]
 async fn retry_after_seconds_is_honoured() {
     bounded(async {
+        let (retries, _guard) = record_retries();
         let server = TapPass::start().await;
         server
             .push(CHAT, Reply::status(429).header("retry-after", "1"))
             .push(CHAT, Reply::ok(chat_answer("after the wait")));
-        let started = Instant::now();
         let answer = agent(server.url()).chat("hi").await.expect("chat");
-        let elapsed = started.elapsed();
         assert_eq!(answer.content, "after the wait");
-        assert!(elapsed >= 990 * MS, "Retry-After ignored: {elapsed:?}");
-        assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+        assert_eq!(server.hits(CHAT), 2);
+        // The server's second, not the 5-10 ms the agent's own backoff gives.
+        assert_eq!(retries.delays(CHAT), [Duration::from_secs(1)]);
     })
     .await
 }
@@ -130,12 +159,17 @@ async fn retry_after_http_date_is_honoured() {
         server
             .push(CHAT, Reply::status(503).header("retry-after", date))
             .push(CHAT, Reply::ok(chat_answer("after the date")));
-        let started = Instant::now();
+        let (retries, _guard) = record_retries();
         let answer = agent(server.url()).chat("hi").await.expect("chat");
-        let elapsed = started.elapsed();
         assert_eq!(answer.content, "after the date");
-        assert!(elapsed >= 800 * MS, "Retry-After date ignored: {elapsed:?}");
-        assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+        assert_eq!(server.hits(CHAT), 2);
+        // Until the date: more than the agent's own 5-10 ms, at most 2 s.
+        let delays = retries.delays(CHAT);
+        assert_eq!(delays.len(), 1, "{delays:?}");
+        assert!(
+            (800 * MS..=Duration::from_secs(2)).contains(&delays[0]),
+            "Retry-After date ignored: {delays:?}"
+        );
     })
     .await
 }
@@ -152,9 +186,9 @@ async fn a_long_retry_after_is_capped_by_retry_max_delay() {
             .retry_max_delay(100 * MS)
             .build()
             .unwrap();
-        let started = Instant::now();
+        let (retries, _guard) = record_retries();
         assert_eq!(agent.chat("hi").await.unwrap().content, "soon");
-        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(retries.delays(CHAT), [100 * MS]);
     })
     .await
 }
