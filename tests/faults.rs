@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use support::{
     bounded, capture_logs, chat_answer, event, BlackHole, Refusing, Reply, TapPass, CHAT, KEY,
 };
+use tappass::dev::{DevServer, Policy};
 use tappass::{Agent, Error, TapPassLayer};
 use tokio::task::JoinHandle;
 
@@ -279,21 +280,19 @@ async fn an_old_tappass_is_500_misconfigured() {
 #[tokio::test]
 async fn a_refused_key_is_500_misconfigured() {
     bounded(async {
-        let tappass = TapPass::start().await;
-        tappass.always(
-            CHAT,
-            Reply::json(401, json!({"message": format!("invalid key {KEY}")})),
-        );
-        let app = serve(agent(tappass.url(), Duration::from_secs(2), 2)).await;
+        let (retries, _guard) = support::record_retries();
+        // The dev server refuses any key that is not an agent key (`tp_…`).
+        let dev = DevServer::start().await.expect("dev server");
+        let agent = Agent::builder(dev.url())
+            .api_key("sk_SECRET_not_an_agent_key")
+            .max_retries(2)
+            .retry_base_delay(10 * MS)
+            .build()
+            .expect("agent");
+        let app = serve(agent).await;
         let (status, body) = call(&app, "/chat").await;
-        assert_failure(
-            status,
-            &body,
-            500,
-            "governance_misconfigured",
-            tappass.url(),
-        );
-        assert_eq!(tappass.hits(CHAT), 1, "a refused key is not retried");
+        assert_failure(status, &body, 500, "governance_misconfigured", &dev.url());
+        assert_eq!(retries.all(), [], "a refused key is not retried");
     })
     .await
 }
@@ -340,22 +339,32 @@ async fn a_stream_cut_mid_way_ends_the_clients_body_without_hanging() {
 #[tokio::test]
 async fn a_decision_before_a_stream_is_its_http_mapping() {
     bounded(async {
-        let tappass = TapPass::start().await;
-        tappass.push(
-            CHAT,
-            Reply::json(
-                403,
-                json!({"decision": "policy_block", "blocked_by": "detect_pii",
-                                    "reason": "PII in prompt"}),
-            ),
-        );
-        let app = serve(agent(tappass.url(), Duration::from_secs(2), 2)).await;
+        // The service streams "hi": a policy that blocks it.
+        let policy = Policy::from_toml(
+            r#"
+            [[rule]]
+            name = "no_greetings"
+            match.prompt_contains = "hi"
+            decision = "policy_block"
+            blocked_by = "detect_pii"
+            reason = "PII in prompt"
+            "#,
+        )
+        .expect("policy");
+        let dev = DevServer::builder().policy(policy).start().await.unwrap();
+        let app = serve(agent(&dev.url(), Duration::from_secs(2), 2)).await;
         let (status, body) = call(&app, "/stream").await;
         assert_eq!(status, 403, "{body}");
         let json: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(json["error"], "policy_block");
         assert_eq!(json["blocked_by"], "detect_pii");
-        assert_clean(&body, tappass.url());
+        assert_eq!(json["reason"], "PII in prompt");
+        // A decision carries the server's own audit link, and nothing secret.
+        let audit = json["audit_url"].as_str().expect("an audit url");
+        assert!(audit.starts_with(&dev.url()), "{audit}");
+        for secret in [KEY, "SECRET", "Bearer", "/v1/chat"] {
+            assert!(!body.contains(secret), "`{secret}` leaked into: {body}");
+        }
     })
     .await
 }

@@ -113,28 +113,36 @@ async fn request_body_carries_model_messages_and_metadata() {
 #[tokio::test]
 async fn redactions_are_an_error_only_when_asked() {
     bounded(async {
-        let server = TapPass::start().await;
-        let mut answer = chat_answer("ok");
-        answer["tappass"]["redactions"] =
-            json!([{"kind": "email", "start": 0, "end": 5, "replacement": "[EMAIL]"}]);
-        answer["tappass"]["redacted_content"] = json!("[EMAIL] hi");
-        server.always(CHAT, Reply::ok(answer));
-        let lenient = agent(server.url()).chat("a@b.c hi").await.expect("chat");
-        assert_eq!(lenient.redactions.len(), 1);
-        assert_eq!(lenient.redacted_content.as_deref(), Some("[EMAIL] hi"));
-        let strict = Agent::builder(server.url())
+        // The dev server's default policy redacts e-mail addresses and
+        // answers the chat.
+        let dev = DevServer::start().await.expect("dev server");
+        let lenient = agent(&dev.url())
+            .chat("jane@example.com hi")
+            .await
+            .expect("chat");
+        let [redaction] = lenient.redactions.as_slice() else {
+            panic!("{:?}", lenient.redactions)
+        };
+        assert_eq!(
+            (redaction.kind.as_str(), redaction.start, redaction.end),
+            ("email", 0, 16)
+        );
+        let redacted = lenient.redacted_content.expect("the redacted prompt");
+        assert!(
+            redacted.ends_with(" hi") && !redacted.contains("jane@example.com"),
+            "{redacted}"
+        );
+        let strict = Agent::builder(dev.url())
             .api_key(KEY)
             .redaction_as_error(true)
             .build()
             .unwrap();
-        let err = strict.chat("a@b.c hi").await.unwrap_err();
-        assert!(
-            matches!(
-                err.decision(),
-                Some(GovernanceDecision::RedactionApplied(_))
-            ),
-            "{err:?}"
-        );
+        let err = strict.chat("jane@example.com hi").await.unwrap_err();
+        let Some(GovernanceDecision::RedactionApplied(r)) = err.decision() else {
+            panic!("{err:?}")
+        };
+        assert_eq!(r.redactions, lenient.redactions);
+        assert_eq!(r.redacted_content.as_deref(), Some(redacted.as_str()));
     })
     .await
 }
@@ -154,14 +162,17 @@ async fn fail_open_lets_chats_through_only_when_unavailable() {
         assert_eq!(degraded.content, "");
 
         // A decision is never bypassed.
-        let server = TapPass::start().await;
-        server.always(CHAT, Reply::json(403, json!({"decision": "policy_block"})));
-        let open = Agent::builder(server.url())
+        let dev = DevServer::start().await.expect("dev server");
+        let open = Agent::builder(dev.url())
             .api_key(KEY)
             .fail_open(true)
             .build()
             .unwrap();
-        assert!(open.chat("hi").await.unwrap_err().is_decision());
+        let err = open.chat("My SSN is 123-45-6789").await.unwrap_err();
+        assert!(
+            matches!(err.decision(), Some(GovernanceDecision::PolicyBlock(_))),
+            "{err:?}"
+        );
     })
     .await
 }

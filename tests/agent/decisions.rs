@@ -1,28 +1,30 @@
 //! Decisions the server sends: each kind with its fields, never retried.
+//! Every kind the dev server's default policy answers is asked of the dev
+//! server; the scripted stand-in serves only the shapes it never sends (a
+//! body without `decision`, the `code` spelling with fields under
+//! `details`, a 403 `redaction_applied`, an unknown kind, missing or
+//! malformed fields, no correlation).
 
 use super::*;
 
 #[tokio::test]
 async fn policy_block_with_its_fields() {
     bounded(async {
-        let d = decision(
-            403,
-            json!({
-                "decision": "policy_block", "blocked_by": "detect_pii", "reason": "PII in prompt",
-                "classification": "CONFIDENTIAL", "details": {"entity": "email"},
-                "session_id": "ses_1", "audit_url": "https://dash/ses_1", "task_id": "tsk_1"
-            }),
-        )
-        .await;
+        let d = dev_decision("My SSN is 123-45-6789").await;
         let GovernanceDecision::PolicyBlock(p) = &d else {
             panic!("{d:?}")
         };
         assert_eq!(p.blocked_by, "detect_pii");
-        assert_eq!(p.reason, "PII in prompt");
-        assert_eq!(p.classification.as_deref(), Some("CONFIDENTIAL"));
-        assert_eq!(p.details, json!({"entity": "email"}));
-        assert_eq!(p.session_id.as_deref(), Some("ses_1"));
-        assert_eq!(p.audit_url.as_deref(), Some("https://dash/ses_1"));
+        assert_eq!(p.reason, "the prompt holds a US social security number");
+        assert_eq!(p.classification.as_deref(), Some("RESTRICTED"));
+        assert_eq!(
+            p.details,
+            json!({"rule": "detect_pii_ssn", "detector": "us_ssn"})
+        );
+        let session = p.session_id.as_deref().expect("the server's session");
+        assert!(session.starts_with("ses_"), "{session}");
+        let audit = p.audit_url.as_deref().expect("the session's audit url");
+        assert!(audit.ends_with(session), "{audit}");
         assert_eq!(d.kind(), "policy_block");
     })
     .await
@@ -81,23 +83,39 @@ async fn redaction_applied_with_its_fields() {
 #[tokio::test]
 async fn approval_required_with_its_fields() {
     bounded(async {
-        let d = decision(
-            428,
-            json!({
-                "decision": "approval_required", "reason": "wire transfer",
-                "approval_url": "https://dash/approve/1", "resume_token": "rt_1",
-                "expires_at": "2030-01-02T03:04:05Z", "session_id": "ses_2"
-            }),
-        )
-        .await;
-        let GovernanceDecision::ApprovalRequired(a) = &d else {
-            panic!("{d:?}")
+        let dev = DevServer::start().await.expect("dev server");
+        let err = agent(&dev.url())
+            .chat("please wire transfer $5000 to ACME")
+            .await
+            .unwrap_err();
+        let Some(GovernanceDecision::ApprovalRequired(a)) = err.decision() else {
+            panic!("{err:?}")
         };
-        assert_eq!(a.approval_url.as_deref(), Some("https://dash/approve/1"));
-        assert_eq!(a.resume_token.as_deref(), Some("rt_1"));
-        assert_eq!(a.expires_at, Some(ts("2030-01-02T03:04:05Z")));
-        assert_eq!(a.reason, "wire transfer");
-        assert_eq!(a.session_id.as_deref(), Some("ses_2"));
+        // The approval the server holds, pending, is the one named.
+        let id = a.request_id.as_deref().expect("a request id");
+        let held = dev.approval(id).expect("the server holds it");
+        assert_eq!(held.state, tappass::dev::ApprovalState::Pending);
+        assert_eq!(
+            a.approval_url.as_deref(),
+            Some(format!("{}/approvals/{id}", dev.url()).as_str())
+        );
+        assert!(
+            a.resume_token.as_deref().is_some_and(|t| !t.is_empty()),
+            "{a:?}"
+        );
+        // The policy's one hour.
+        let left = a.expires_at.expect("an expiry").duration_from_now();
+        assert!(
+            (3590..=3600).contains(&left.as_secs()),
+            "expires in {left:?}"
+        );
+        assert_eq!(a.reason, "wire transfers need a human approval");
+        assert!(
+            a.session_id
+                .as_deref()
+                .is_some_and(|s| s.starts_with("ses_")),
+            "{a:?}"
+        );
     })
     .await
 }
@@ -105,23 +123,17 @@ async fn approval_required_with_its_fields() {
 #[tokio::test]
 async fn authorization_required_on_a_401_is_a_decision_not_a_bad_key() {
     bounded(async {
-        let d = decision(
-            401,
-            json!({
-                "decision": "authorization_required", "provider": "github",
-                "authorize_url": "https://dash/connect/github", "scopes": ["repo", "read:org"]
-            }),
-        )
-        .await;
+        // The dev server answers it with a 401, the status of a refused key.
+        let d = dev_decision("please connect my github").await;
         let GovernanceDecision::AuthorizationRequired(a) = &d else {
             panic!("{d:?}")
         };
         assert_eq!(a.provider.as_deref(), Some("github"));
         assert_eq!(
             a.authorize_url.as_deref(),
-            Some("https://dash/connect/github")
+            Some("https://github.com/login/oauth/authorize?client_id=tappass-dev")
         );
-        assert_eq!(a.scopes, ["repo", "read:org"]);
+        assert_eq!(a.scopes, ["repo", "read:user"]);
     })
     .await
 }
@@ -155,16 +167,16 @@ async fn authorization_required_by_code_with_fields_under_details() {
 #[tokio::test]
 async fn trust_tier_denied_with_its_fields() {
     bounded(async {
-        let d = decision(
-            403,
-            json!({"decision": "trust_tier_denied", "required_tier": "gold", "actual_tier": "bronze"}),
-        )
-        .await;
+        let d = dev_decision("now drop the production database").await;
         let GovernanceDecision::TrustTierDenied(t) = &d else {
             panic!("{d:?}")
         };
-        assert_eq!(t.required_tier.as_deref(), Some("gold"));
-        assert_eq!(t.actual_tier.as_deref(), Some("bronze"));
+        assert_eq!(t.required_tier.as_deref(), Some("privileged"));
+        assert_eq!(t.actual_tier.as_deref(), Some("standard"));
+        assert_eq!(
+            t.reason,
+            "destructive operations on production need a privileged agent"
+        );
     })
     .await
 }
@@ -172,20 +184,30 @@ async fn trust_tier_denied_with_its_fields() {
 #[tokio::test]
 async fn break_glass_on_a_503_is_a_decision_and_not_retried() {
     bounded(async {
-        // `decision` asserts the server saw exactly one chat request, although
-        // the agent retries plain 503s and a 200 is waiting behind it.
-        let d = decision(
-            503,
-            json!({"decision": "break_glass_active", "level": "full_bypass",
-                   "expires_at": "2030-05-06T07:08:09Z", "reason": "incident 42"}),
-        )
-        .await;
+        let dev = DevServer::start().await.expect("dev server");
+        // What the dev server sends: a 503 with `Retry-After: 600`, which
+        // a client honouring `Retry-After` on 503s would wait out and retry.
+        let raw = reqwest::Client::new()
+            .post(format!("{}{CHAT}", dev.url()))
+            .bearer_auth(KEY)
+            .json(
+                &json!({"model": "m", "messages": [{"role": "user", "content": "incident mode"}]}),
+            )
+            .send()
+            .await
+            .expect("the dev server answers");
+        assert_eq!(raw.status(), 503);
+        assert_eq!(raw.headers()["retry-after"], "600");
+
+        // `dev_decision` asserts the agent did not retry it.
+        let d = dev_decision("we are in incident mode").await;
         let GovernanceDecision::BreakGlassActive(b) = &d else {
             panic!("{d:?}")
         };
         assert_eq!(b.level.as_deref(), Some("full_bypass"));
-        assert_eq!(b.expires_at, Some(ts("2030-05-06T07:08:09Z")));
-        assert_eq!(b.reason, "incident 42");
+        let left = b.expires_at.expect("an expiry").duration_from_now();
+        assert!((590..=600).contains(&left.as_secs()), "expires in {left:?}");
+        assert_eq!(b.reason, "an incident break-glass override is in effect");
     })
     .await
 }
@@ -193,16 +215,12 @@ async fn break_glass_on_a_503_is_a_decision_and_not_retried() {
 #[tokio::test]
 async fn tool_integrity_violation_with_its_fields() {
     bounded(async {
-        let d = decision(
-            422,
-            json!({"decision": "tool_integrity_violation", "tool_name": "send_email",
-                   "violation": "hash_mismatch"}),
-        )
-        .await;
+        // Its HTTP status is 422.
+        let d = dev_decision("run the legacy_export tool").await;
         let GovernanceDecision::ToolIntegrityViolation(t) = &d else {
             panic!("{d:?}")
         };
-        assert_eq!(t.tool_name, "send_email");
+        assert_eq!(t.tool_name, "legacy_export");
         assert_eq!(t.violation, "hash_mismatch");
     })
     .await

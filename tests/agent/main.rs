@@ -19,6 +19,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use support::{bounded, chat_answer, event, Refusing, Reply, TapPass, CHAT, KEY};
 use tappass::decision::Redaction;
+use tappass::dev::DevServer;
 use tappass::{Agent, ChatChunk, Error, GovernanceDecision, Session, Timestamp};
 
 const MS: Duration = Duration::from_millis(1);
@@ -33,8 +34,22 @@ fn agent(url: &str) -> Agent {
         .expect("agent")
 }
 
-/// The decision a chat gets when the server answers `status` with `body`;
-/// asserts that the chat was not retried.
+/// The decision the dev server's default policy gives a chat of `prompt`;
+/// asserts that the agent did not retry it.
+async fn dev_decision(prompt: &str) -> GovernanceDecision {
+    let (retries, _guard) = support::record_retries();
+    let dev = DevServer::start().await.expect("dev server");
+    let err = agent(&dev.url()).chat(prompt).await.unwrap_err();
+    assert_eq!(retries.all(), [], "a decision is never retried");
+    match err {
+        Error::Governance(decision) => *decision,
+        other => panic!("expected a decision, got {other:?}"),
+    }
+}
+
+/// The decision a chat gets when the stand-in answers `status` with `body`
+/// (a shape the dev server never sends); asserts that the chat was not
+/// retried.
 async fn decision(status: u16, body: Value) -> GovernanceDecision {
     let server = TapPass::start().await;
     server.push(CHAT, Reply::json(status, body));
@@ -45,10 +60,6 @@ async fn decision(status: u16, body: Value) -> GovernanceDecision {
         Error::Governance(decision) => *decision,
         other => panic!("expected a decision, got {other:?}"),
     }
-}
-
-fn ts(text: &str) -> Timestamp {
-    text.parse().expect("timestamp")
 }
 
 /// Collects a stream under a bound.

@@ -143,20 +143,17 @@ async fn a_stream_closed_before_its_end_yields_unavailable() {
 #[tokio::test]
 async fn a_decision_before_the_stream_is_the_error_of_starting_it() {
     bounded(async {
-        let server = TapPass::start().await;
-        server.push(
-            CHAT,
-            Reply::json(
-                403,
-                json!({"decision": "policy_block", "blocked_by": "detect_pii"}),
-            ),
-        );
-        let err = agent(server.url()).stream("hi").await.unwrap_err();
+        let (retries, _guard) = support::record_retries();
+        let dev = DevServer::start().await.expect("dev server");
+        let err = agent(&dev.url())
+            .stream("My SSN is 123-45-6789")
+            .await
+            .unwrap_err();
         let Some(GovernanceDecision::PolicyBlock(p)) = err.decision() else {
             panic!("{err:?}")
         };
         assert_eq!(p.blocked_by, "detect_pii");
-        assert_eq!(server.hits(CHAT), 1);
+        assert_eq!(retries.all(), [], "a decision is never retried");
     })
     .await
 }

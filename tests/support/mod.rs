@@ -1,8 +1,46 @@
 //! Shared helpers for the agent tests: a scripted TapPass stand-in, a black
-//! hole that accepts connections and never answers, and a log capture.
+//! hole that accepts connections and never answers, a port that refuses
+//! them, a log capture and a retry recorder.
 //!
 //! Every test starts its own stand-in on `127.0.0.1:0`, so tests run in
 //! parallel; nothing here touches process environment variables.
+//!
+//! # When the stand-in, and when the dev server
+//!
+//! An answer `tappass::dev::DevServer` gives is asked of the dev server: its
+//! decisions (every kind its default policy has a demo trigger for, with the
+//! real status, fields and headers, e.g. break glass's `Retry-After: 600`),
+//! its redactions, approvals and refused keys. The stand-in serves only what
+//! the dev server never sends, and each use is one of these:
+//!
+//! - **Faults**: hangs and stalls (`Reply::hang`, `Reply::stalled`, `stall`),
+//!   slow answers, cut connections (`cut`), bodies too large
+//!   (`Reply::huge`), non-JSON or truncated JSON, a plain `500`/`502`/`503`/
+//!   `504`, `429` with or without `Retry-After`, `400`/`404`/`409`, a `401` or
+//!   `403` that is no decision, a failing `/health` (`tests/agent/retries.rs`,
+//!   `tests/agent/version.rs`, `tests/faults.rs`, `tests/hardening.rs`,
+//!   `tests/mandates.rs` for a key server that is down).
+//! - **Servers that echo the API key** into an error or a decision, to prove
+//!   it is scrubbed (`tests/agent/secrecy.rs`, `tests/agent/stream.rs`,
+//!   `tests/faults.rs`).
+//! - **Wire shapes of PROTOCOL.md the dev server does not produce**: a
+//!   decision without `decision` or spelled by `code` with its fields under
+//!   `details`, a `403 redaction_applied`, an unknown kind, missing or
+//!   malformed fields, no correlation (`tests/agent/decisions.rs`,
+//!   `tests/e2e.rs`); a decision in the middle of a stream, OpenAI and native
+//!   SSE deltas, CRLF, `[DONE]` without a newline, oversized events
+//!   (`tests/agent/stream.rs`, `tests/adoption.rs`); answers with tool calls
+//!   and every envelope field set or missing (`tests/agent/chat.rs`);
+//!   timestamps in every RFC 3339 shape and without an offset (`tests/time.rs`,
+//!   `tests/interop.rs`); other server versions, old, missing, garbage or
+//!   pre-release (`tests/agent/version.rs`); `/wait` answered at once or with
+//!   `Retry-After` (`tests/hardening.rs`); hostile values in a decision
+//!   (`tests/interop.rs`).
+//! - **A recorder of the exact request**: the bytes and headers the agent
+//!   sent (bodies, correlation, bearer key, `Idempotency-Key` across retries,
+//!   a proxy's absolute URL), which the dev server does not expose
+//!   (`tests/agent/headers.rs`, `tests/agent/chat.rs`, `tests/interop.rs`,
+//!   `tests/hardening.rs`, `tests/proxy.rs`).
 
 #![allow(dead_code)]
 
