@@ -262,3 +262,51 @@ async fn a_slow_but_timely_answer_is_fine() {
     })
     .await
 }
+
+/// `connect_timeout` bounds the TCP handshake. Loopback always answers a
+/// SYN, except to a listener whose accept queue is full: Linux then drops
+/// the SYN and the client waits in `SYN_SENT`. The test owns such a listener
+/// (backlog 0, one connection queued and never accepted), checks that a
+/// connection to it indeed does not complete, then shows the agent's call
+/// ends with a connect timeout although its total `timeout` is a minute,
+/// longer than the test's own bound: only `connect_timeout` can end it.
+#[tokio::test]
+async fn connect_timeout_bounds_a_handshake_that_never_completes() {
+    bounded(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Fills the accept queue; the listener never accepts it.
+        let _queued = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("the first connection is queued");
+        let hangs = tokio::time::timeout(300 * MS, tokio::net::TcpStream::connect(addr)).await;
+        assert!(
+            hangs.is_err(),
+            "a connection to a full accept queue completed: {hangs:?}"
+        );
+
+        let (retries, _guard) = record_retries();
+        let agent = Agent::builder(format!("http://{addr}"))
+            .api_key(KEY)
+            .connect_timeout(200 * MS)
+            .timeout(Duration::from_secs(60))
+            .max_retries(1)
+            .retry_base_delay(10 * MS)
+            .build()
+            .unwrap();
+        let err = agent.chat("hi").await.unwrap_err();
+        assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
+        assert!(err.to_string().contains("timed out"), "{err}");
+        // Each attempt of the version check timed out on its own.
+        let retried: Vec<_> = retries
+            .all()
+            .into_iter()
+            .map(|r| (r.path, r.attempt))
+            .collect();
+        assert_eq!(retried, [("/health".to_owned(), 0)]);
+        drop(listener);
+    })
+    .await
+}
