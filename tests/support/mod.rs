@@ -432,9 +432,11 @@ fn sse_body(chunks: Vec<String>, end: End) -> Body {
             Some(chunk) => Some((Ok(Bytes::from(chunk)), Some(chunks))),
             None if end == End::Stall => std::future::pending().await,
             None if end == End::Cut => {
-                // Let the connection flush what was sent, then fail the body:
-                // hyper drops the connection without the final chunk.
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                // Hand the connection back to hyper once: its dispatcher
+                // flushes what it buffered whenever the body is pending. Then
+                // fail the body, and hyper drops the connection without the
+                // final chunk.
+                tokio::task::yield_now().await;
                 Some((Err(io::Error::other("scripted cut")), None))
             }
             None => None,
