@@ -1,6 +1,8 @@
-//! The `Agent` client through its public API, against a scripted TapPass
-//! stand-in: decisions, retries, timeouts, the version check, chat and SSE
-//! parsing, correlation headers and secrecy of the API key.
+//! The `Agent` client through its public API: decisions, retries, timeouts,
+//! the version check, chat and SSE parsing, correlation headers and secrecy
+//! of the API key. What the dev server answers is asked of it; the scripted
+//! stand-in of `tests/support` serves the faults and wire shapes it never
+//! sends (its module documentation says which).
 
 #[path = "../support/mod.rs"]
 mod support;
