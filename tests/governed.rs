@@ -3,6 +3,8 @@
 //! extractors, correlation on responses (errors and streamed bodies included),
 //! and `?`/`return` in the body.
 
+mod support;
+
 use std::convert::Infallible;
 
 use axum::body::Body;
@@ -55,7 +57,7 @@ fn layer(auto_open_session: bool) -> TapPassLayer {
     TapPassLayer::builder()
         // Nothing listens there: opened sessions report their events off the
         // hot path, and their failure never reaches the response.
-        .tappass_url("http://127.0.0.1:9")
+        .tappass_url(support::refused_url())
         .api_key("tp_test")
         .auto_open_session(auto_open_session)
         .build()
@@ -239,7 +241,7 @@ async fn state_injected_parameters_and_the_body_extractor_work_together() {
 
 #[tokio::test]
 async fn without_the_layer_an_agent_comes_from_an_extension() {
-    let agent = Agent::new("http://127.0.0.1:9", "tp_test").unwrap();
+    let agent = Agent::new(support::refused_url(), "tp_test").unwrap();
     let app = Router::new()
         .route("/start", post(start))
         .with_state(App { greeting: "hello" })

@@ -2,6 +2,8 @@
 //! through the layer and through `#[governed]`, with spawned work and streamed
 //! bodies, over real sockets. No request may ever see another's session.
 
+mod support;
+
 use std::time::Duration;
 
 use axum::body::Body;
@@ -63,7 +65,7 @@ async fn streamed() -> impl IntoResponse {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_crosstalk_between_1500_concurrent_sessions() {
     let layer = TapPassLayer::builder()
-        .tappass_url("http://127.0.0.1:9")
+        .tappass_url(support::refused_url())
         .api_key("tp_isolation")
         .build()
         .unwrap();

@@ -1,5 +1,7 @@
 //! The layer's rules of DESIGN.md, one test per rule, through real axum routers.
 
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +18,7 @@ use tower::ServiceExt;
 
 fn layer(auto_open: bool) -> TapPassLayer {
     TapPassLayer::builder()
-        .tappass_url("http://127.0.0.1:9")
+        .tappass_url(support::refused_url())
         .api_key("tp_layer_tests")
         .auto_open_session(auto_open)
         .build()
@@ -264,7 +266,7 @@ async fn extractors_see_the_layers_session_and_agent() {
     let app = Router::new().route("/", get(handler)).layer(layer(false));
     let (status, _, body) = call(app, &[("x-tappass-session-id", "ses_x")]).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, "http://127.0.0.1:9|ses_x|ses_x");
+    assert_eq!(body, format!("{}|ses_x|ses_x", support::refused_url()));
 }
 
 #[tokio::test]

@@ -973,7 +973,7 @@ print(jwt.encode({"mandate_id": "m_from_python", "capabilities": [{"id": "tool:c
 #[test]
 fn configuration_mistakes_say_what_to_do() {
     let both = MandateVerifier::builder()
-        .jwks_url("http://127.0.0.1:1/.well-known/jwks.json")
+        .jwks_url(format!("{}/.well-known/jwks.json", support::refused_url()))
         .public_key_pem(PUBLIC_PEM)
         .no_revocation()
         .build()
@@ -986,14 +986,14 @@ fn configuration_mistakes_say_what_to_do() {
         .unwrap_err();
     assert!(url.to_string().contains("absolute http(s)"), "{url}");
     let header = MandateVerifier::builder()
-        .jwks_url("http://127.0.0.1:1/.well-known/jwks.json")
+        .jwks_url(format!("{}/.well-known/jwks.json", support::refused_url()))
         .header("bad header")
         .no_revocation()
         .build()
         .unwrap_err();
     assert!(header.to_string().contains("header name"), "{header}");
     let v = MandateVerifier::builder()
-        .jwks_url("http://127.0.0.1:1/.well-known/jwks.json")
+        .jwks_url(format!("{}/.well-known/jwks.json", support::refused_url()))
         .no_revocation()
         .build()
         .unwrap();

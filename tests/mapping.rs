@@ -1,6 +1,8 @@
 //! The HTTP mapping of DESIGN.md, one test per row: a real axum router whose
 //! handler returns `Result<_, tappass::Error>`.
 
+mod support;
+
 use axum::{routing::get, Router};
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
@@ -19,7 +21,7 @@ async fn respond_in(
     make: fn() -> Error,
 ) -> (StatusCode, HeaderMap, Value) {
     let layer = tappass::TapPassLayer::builder()
-        .tappass_url("http://127.0.0.1:9")
+        .tappass_url(support::refused_url())
         .api_key("tp_unused")
         .build()
         .unwrap();

@@ -4,6 +4,8 @@
 //! the one error shape that decisions, rejections and the layer's own 400
 //! share, in both forms.
 
+mod support;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::response::IntoResponse;
@@ -18,7 +20,7 @@ use tower::ServiceExt;
 
 fn layer(problem_json: bool) -> TapPassLayer {
     TapPassLayer::builder()
-        .tappass_url("http://127.0.0.1:9")
+        .tappass_url(support::refused_url())
         .api_key("tp_problem_tests")
         .problem_json(problem_json)
         .build()
@@ -47,7 +49,7 @@ async fn break_glass() -> Result<String, tappass::Error> {
 
 async fn unavailable() -> Result<String, tappass::Error> {
     // A failure, as the agent returns it when the control plane is down.
-    let agent = tappass::Agent::new("http://127.0.0.1:9", "tp_problem_tests").unwrap();
+    let agent = tappass::Agent::new(support::refused_url(), "tp_problem_tests").unwrap();
     agent.chat("hello").await.map(|r| r.content)
 }
 
@@ -294,7 +296,7 @@ async fn other_responses_pass_untouched() {
 #[tokio::test]
 async fn the_option_is_off_by_default() {
     let layer = TapPassLayer::builder()
-        .tappass_url("http://127.0.0.1:9")
+        .tappass_url(support::refused_url())
         .api_key("tp_problem_tests")
         .build()
         .unwrap();

@@ -3,6 +3,8 @@
 //! through a real router behind the layer, over their whole length range and
 //! every shape of http(s) audit URL.
 
+mod support;
+
 use std::sync::OnceLock;
 
 use axum::body::Body;
@@ -244,7 +246,7 @@ fn layered() -> Router {
     static APP: OnceLock<Router> = OnceLock::new();
     APP.get_or_init(|| {
         let layer = tappass::TapPassLayer::builder()
-            .tappass_url("http://127.0.0.1:9")
+            .tappass_url(support::refused_url())
             .api_key("tp_properties")
             .build()
             .unwrap();

@@ -1,8 +1,46 @@
 //! Shared helpers for the agent tests: a scripted TapPass stand-in, a black
-//! hole that accepts connections and never answers, and a log capture.
+//! hole that accepts connections and never answers, a port that refuses
+//! them, a log capture and a retry recorder.
 //!
 //! Every test starts its own stand-in on `127.0.0.1:0`, so tests run in
 //! parallel; nothing here touches process environment variables.
+//!
+//! # When the stand-in, and when the dev server
+//!
+//! An answer `tappass::dev::DevServer` gives is asked of the dev server: its
+//! decisions (every kind its default policy has a demo trigger for, with the
+//! real status, fields and headers, e.g. break glass's `Retry-After: 600`),
+//! its redactions, approvals and refused keys. The stand-in serves only what
+//! the dev server never sends, and each use is one of these:
+//!
+//! - **Faults**: hangs and stalls (`Reply::hang`, `Reply::stalled`, `stall`),
+//!   slow answers, cut connections (`cut`), bodies too large
+//!   (`Reply::huge`), non-JSON or truncated JSON, a plain `500`/`502`/`503`/
+//!   `504`, `429` with or without `Retry-After`, `400`/`404`/`409`, a `401` or
+//!   `403` that is no decision, a failing `/health` (`tests/agent/retries.rs`,
+//!   `tests/agent/version.rs`, `tests/faults.rs`, `tests/hardening.rs`,
+//!   `tests/mandates.rs` for a key server that is down).
+//! - **Servers that echo the API key** into an error or a decision, to prove
+//!   it is scrubbed (`tests/agent/secrecy.rs`, `tests/agent/stream.rs`,
+//!   `tests/faults.rs`).
+//! - **Wire shapes of PROTOCOL.md the dev server does not produce**: a
+//!   decision without `decision` or spelled by `code` with its fields under
+//!   `details`, a `403 redaction_applied`, an unknown kind, missing or
+//!   malformed fields, no correlation (`tests/agent/decisions.rs`,
+//!   `tests/e2e.rs`); a decision in the middle of a stream, OpenAI and native
+//!   SSE deltas, CRLF, `[DONE]` without a newline, oversized events
+//!   (`tests/agent/stream.rs`, `tests/adoption.rs`); answers with tool calls
+//!   and every envelope field set or missing (`tests/agent/chat.rs`);
+//!   timestamps in every RFC 3339 shape and without an offset (`tests/time.rs`,
+//!   `tests/interop.rs`); other server versions, old, missing, garbage or
+//!   pre-release (`tests/agent/version.rs`); `/wait` answered at once or with
+//!   `Retry-After` (`tests/hardening.rs`); hostile values in a decision
+//!   (`tests/interop.rs`).
+//! - **A recorder of the exact request**: the bytes and headers the agent
+//!   sent (bodies, correlation, bearer key, `Idempotency-Key` across retries,
+//!   a proxy's absolute URL), which the dev server does not expose
+//!   (`tests/agent/headers.rs`, `tests/agent/chat.rs`, `tests/interop.rs`,
+//!   `tests/hardening.rs`, `tests/proxy.rs`).
 
 #![allow(dead_code)]
 
@@ -219,6 +257,9 @@ struct Shared {
     fallbacks: Mutex<HashMap<String, Reply>>,
     requests: Mutex<Vec<Recorded>>,
     huge_sent: AtomicUsize,
+    /// How many [`Reply::huge`] bodies were dropped: sent to their end, or
+    /// given up when the client hung up.
+    huge_ended: tokio::sync::watch::Sender<usize>,
 }
 
 /// A scripted TapPass stand-in on `127.0.0.1:0`, stopped when dropped.
@@ -246,6 +287,7 @@ impl TapPass {
             fallbacks: Mutex::default(),
             requests: Mutex::default(),
             huge_sent: AtomicUsize::new(0),
+            huge_ended: tokio::sync::watch::channel(0).0,
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -308,6 +350,17 @@ impl TapPass {
     /// How many bytes of [`Reply::huge`] bodies were handed to the connection.
     pub fn huge_sent(&self) -> usize {
         self.shared.huge_sent.load(Ordering::SeqCst)
+    }
+
+    /// Waits until the [`Reply::huge`] body is dropped: sent to its end, or
+    /// given up because the client hung up. [`TapPass::huge_sent`] is final then.
+    pub async fn huge_ended(&self) {
+        self.shared
+            .huge_ended
+            .subscribe()
+            .wait_for(|&ended| ended > 0)
+            .await
+            .expect("the stand-in lives as long as its handle");
     }
 }
 
@@ -379,9 +432,11 @@ fn sse_body(chunks: Vec<String>, end: End) -> Body {
             Some(chunk) => Some((Ok(Bytes::from(chunk)), Some(chunks))),
             None if end == End::Stall => std::future::pending().await,
             None if end == End::Cut => {
-                // Let the connection flush what was sent, then fail the body:
-                // hyper drops the connection without the final chunk.
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                // Hand the connection back to hyper once: its dispatcher
+                // flushes what it buffered whenever the body is pending. Then
+                // fail the body, and hyper drops the connection without the
+                // final chunk.
+                tokio::task::yield_now().await;
                 Some((Err(io::Error::other("scripted cut")), None))
             }
             None => None,
@@ -392,19 +447,23 @@ fn sse_body(chunks: Vec<String>, end: End) -> Body {
 
 fn huge_body(total: usize, shared: Arc<Shared>) -> Body {
     static CHUNK: [u8; 64 * 1024] = [b' '; 64 * 1024];
-    let stream = futures_util::stream::unfold(total, move |left| {
-        let shared = shared.clone();
-        async move {
-            if left == 0 {
-                return None;
-            }
-            let n = left.min(CHUNK.len());
-            shared.huge_sent.fetch_add(n, Ordering::SeqCst);
-            Some((
-                Ok::<_, io::Error>(Bytes::from_static(&CHUNK[..n])),
-                left - n,
-            ))
+    /// Counts the body's end when the stream drops, however it ends.
+    struct Ended(Arc<Shared>);
+    impl Drop for Ended {
+        fn drop(&mut self) {
+            self.0.huge_ended.send_modify(|ended| *ended += 1);
         }
+    }
+    let stream = futures_util::stream::unfold((total, Ended(shared)), |(left, ended)| async move {
+        if left == 0 {
+            return None;
+        }
+        let n = left.min(CHUNK.len());
+        ended.0.huge_sent.fetch_add(n, Ordering::SeqCst);
+        Some((
+            Ok::<_, io::Error>(Bytes::from_static(&CHUNK[..n])),
+            (left - n, ended),
+        ))
     });
     Body::from_stream(stream)
 }
@@ -436,6 +495,16 @@ impl Refusing {
     pub fn listen(self) -> TcpListener {
         self.socket.listen(128).expect("listen")
     }
+}
+
+/// The URL of a port that refuses connections, held by this test binary for
+/// its whole life: for agents and layers whose control plane a test never
+/// reaches, or must find down. A bound socket that does not listen refuses
+/// every connection, and as it stays bound no other process can take the
+/// port (unlike a port assumed dead, such as 9, or one released and rebound).
+pub fn refused_url() -> &'static str {
+    static REFUSING: std::sync::OnceLock<Refusing> = std::sync::OnceLock::new();
+    REFUSING.get_or_init(Refusing::start).url()
 }
 
 /// A server that accepts connections and never reads nor answers; stopped
@@ -604,4 +673,122 @@ pub fn capture_logs() -> (Logs, impl Sized) {
         .finish()
         .set_default();
     (logs, guard)
+}
+
+// ---- retries ---------------------------------------------------------------
+
+/// One retry an agent made, as its `retrying a TapPass call` debug event
+/// reports it: the call's path, the attempt that failed (0 for the first) and
+/// the delay the agent computed before the next one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retry {
+    pub path: String,
+    pub attempt: u64,
+    pub delay: Duration,
+}
+
+/// The retries recorded while a [`record_retries`] guard is alive, so that a
+/// test shows backoff by the delays the client computed and by counting
+/// attempts, not by the time a call took.
+#[derive(Clone)]
+pub struct Retries {
+    seen: Arc<Mutex<Vec<Retry>>>,
+    count: Arc<tokio::sync::watch::Sender<usize>>,
+}
+
+impl Retries {
+    /// Every retry so far, in order.
+    pub fn all(&self) -> Vec<Retry> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// The delays of the retries of `path`, in order.
+    pub fn delays(&self, path: &str) -> Vec<Duration> {
+        self.all()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .map(|r| r.delay)
+            .collect()
+    }
+
+    /// Waits until `n` retries (of any path) have been recorded.
+    pub async fn wait_for(&self, n: usize) {
+        self.count
+            .subscribe()
+            .wait_for(|&seen| seen >= n)
+            .await
+            .expect("the recorder lives as long as Retries");
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Retries {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        #[derive(Default)]
+        struct Fields {
+            message: String,
+            path: String,
+            attempt: Option<u64>,
+            delay: Option<String>,
+        }
+        impl tracing::field::Visit for Fields {
+            fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+                if field.name() == "attempt" {
+                    self.attempt = Some(value);
+                }
+            }
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                if field.name() == "path" {
+                    self.path = value.to_owned();
+                }
+            }
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                match field.name() {
+                    "message" => self.message = format!("{value:?}"),
+                    "delay" => self.delay = Some(format!("{value:?}")),
+                    _ => {}
+                }
+            }
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        if fields.message != "retrying a TapPass call" {
+            return;
+        }
+        let retry = Retry {
+            path: fields.path,
+            attempt: fields.attempt.expect("a retry names its attempt"),
+            delay: parse_debug_duration(&fields.delay.expect("a retry names its delay")),
+        };
+        self.seen.lock().unwrap().push(retry);
+        self.count.send_modify(|n| *n += 1);
+    }
+}
+
+/// A `Duration` from its `Debug` text (`1.5s`, `150ms`, `12.3µs`, `7ns`).
+fn parse_debug_duration(text: &str) -> Duration {
+    let (number, unit_nanos) = [("ns", 1e0), ("µs", 1e3), ("ms", 1e6), ("s", 1e9)]
+        .into_iter()
+        .find_map(|(unit, nanos)| Some((text.strip_suffix(unit)?, nanos)))
+        .unwrap_or_else(|| panic!("not a Duration's Debug: {text}"));
+    let number: f64 = number
+        .parse()
+        .unwrap_or_else(|_| panic!("not a Duration's Debug: {text}"));
+    Duration::from_nanos((number * unit_nanos).round() as u64)
+}
+
+/// Records every retry an agent logs on the current thread until the
+/// returned guard drops. Use it in a `current_thread` test so that spawned
+/// tasks log on the same thread.
+#[must_use = "retries are recorded only while the guard lives"]
+pub fn record_retries() -> (Retries, impl Sized) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let retries = Retries {
+        seen: Arc::default(),
+        count: Arc::new(tokio::sync::watch::channel(0).0),
+    };
+    let guard = tracing_subscriber::registry()
+        .with(retries.clone())
+        .set_default();
+    (retries, guard)
 }
