@@ -8,7 +8,7 @@
 //! `auto_open_session` is on and reports `session_open`, or has none; a
 //! malformed header (`X-TapPass-Resume-Token` included) is refused there
 //! with `400`. What it decided is a
-//! [`Scope`], the tokio task-local the inner service's future runs in: it is
+//! [`Scope`], the task-local the inner service (its `call` and its future) runs in: it is
 //! the only channel a request's session travels through, and
 //! `current_session()`, the `Session` and `Agent` extractors and the error
 //! renderer (which reads the layer's `problem_json` choice from it) all read
@@ -181,7 +181,7 @@ impl Route {
                 let output = future.as_mut().await;
                 let scope = future
                     .as_mut()
-                    .take_value()
+                    .take_scope()
                     .expect("the scope is given back once the future is done");
                 (output, Route::Own(scope))
             }
