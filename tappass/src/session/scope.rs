@@ -88,28 +88,25 @@ pub(crate) struct Opened {
 }
 
 impl Scope {
+    /// A request's scope (or that of work it spawns), carrying its resume
+    /// token.
     pub(crate) fn new(
         session: Option<Session>,
         opened: Option<Opened>,
         layer: Option<Arc<Shared>>,
+        resume_token: Option<HeaderValue>,
     ) -> Scope {
         Scope {
             state: RefCell::new(State { session, opened }),
             layer,
-            resume_token: None,
+            resume_token,
         }
     }
 
-    /// This scope, carrying the request's resume token.
-    pub(crate) fn with_resume_token(mut self, token: Option<HeaderValue>) -> Scope {
-        self.resume_token = token;
-        self
-    }
-
     /// A scope with only `session`: for work run beside the request's own
-    /// scope (a service's `call`, a streamed body's frames).
+    /// scope (a streamed body's frames, a response rendered after it).
     pub(crate) fn bare(session: Option<Session>) -> Scope {
-        Scope::new(session, None, None)
+        Scope::new(session, None, None, None)
     }
 
     /// The layer the task runs under, if any.
@@ -251,9 +248,9 @@ pub(crate) fn resume_token() -> Option<HeaderValue> {
 ///
 /// Inside a request served behind [`TapPassLayer`](crate::TapPassLayer), a
 /// `#[governed]` handler, or a future run with [`scope`], this is the request's
-/// session. It is a task-local (kept as tokio keeps its own, swapped in around each poll): concurrent requests never see each
-/// other's session, and `tokio::spawn`ed work sees none unless it is wrapped in
-/// [`scope`].
+/// session. It is a task-local (kept as tokio keeps its own, swapped in
+/// around each poll): concurrent requests never see each other's session,
+/// and `tokio::spawn`ed work sees none unless it is wrapped in [`scope`].
 pub fn current_session() -> Option<Session> {
     with(|scope| scope?.session())
 }
@@ -282,7 +279,5 @@ pub fn scope<F: IntoFuture>(session: Session, future: F) -> impl Future<Output =
             .map(|scope| (scope.layer.clone(), scope.resume_token.clone()))
             .unwrap_or_default()
     });
-    Scope::new(Some(session), None, layer)
-        .with_resume_token(token)
-        .enter(future.into_future())
+    Scope::new(Some(session), None, layer, token).enter(future.into_future())
 }
