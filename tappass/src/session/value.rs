@@ -123,6 +123,7 @@ impl Session {
         })
     }
 
+    #[inline]
     pub(crate) fn from_inner(inner: Inner) -> Session {
         Session {
             inner: Arc::new(inner),
