@@ -81,6 +81,9 @@ impl Inner {
     }
 }
 
+/// Where a field is learned, in a session's [`Learned`].
+type LearnedCell = fn(&Learned) -> &OnceLock<HeaderValue>;
+
 /// What a server's answer says about the session it was made in: the
 /// `tappass` envelope of a chat, the top level of a `/v1/govern` decision.
 #[derive(Debug, Default, Clone, Copy)]
@@ -168,7 +171,7 @@ impl Session {
             return;
         }
         let inner = &*self.inner;
-        let fields: [(Field, _, fn(&Learned) -> &OnceLock<HeaderValue>, _); 3] = [
+        let fields: [(Field, _, LearnedCell, _); 3] = [
             (
                 Field::AgentUuid,
                 &inner.agent_uuid,
