@@ -281,3 +281,83 @@ pub fn scope<F: IntoFuture>(session: Session, future: F) -> impl Future<Output =
     });
     Scope::new(Some(session), None, layer, token).enter(future.into_future())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::pin::pin;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    fn session(id: &str) -> Session {
+        Session::builder(id).build().expect("a valid id")
+    }
+
+    #[test]
+    fn a_scope_is_current_only_while_entered_and_scopes_nest() {
+        let (outer, inner) = (session("ses_outer"), session("ses_inner"));
+        assert_eq!(current_session(), None);
+        Scope::bare(Some(outer.clone())).enter_sync(|| {
+            assert_eq!(current_session().as_ref(), Some(&outer));
+            Scope::bare(Some(inner.clone())).enter_sync(|| {
+                assert_eq!(current_session().as_ref(), Some(&inner));
+            });
+            assert_eq!(current_session().as_ref(), Some(&outer));
+            Scope::bare(None).enter_sync(|| assert_eq!(current_session(), None));
+        });
+        assert_eq!(current_session(), None);
+    }
+
+    #[test]
+    fn a_call_and_its_future_run_in_one_scope_which_comes_back_when_done() {
+        let ours = session("ses_call");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let mut scoped = pin!(Scope::bare(Some(ours.clone())).enter_with(|| {
+                let in_call = current_session();
+                async move { (in_call, current_session()) }
+            }));
+            assert_eq!(current_session(), None, "the call's scope is left");
+            assert!(scoped.as_mut().take_scope().is_none(), "not done yet");
+            let (in_call, in_future) = scoped.as_mut().await;
+            assert_eq!(in_call.as_ref(), Some(&ours));
+            assert_eq!(in_future.as_ref(), Some(&ours));
+            let back = scoped.as_mut().take_scope().expect("given back when done");
+            assert_eq!(back.session().as_ref(), Some(&ours));
+            assert_eq!(current_session(), None);
+        });
+    }
+
+    #[test]
+    fn a_panic_inside_a_scope_leaves_no_scope_behind() {
+        let ours = session("ses_panic");
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            Scope::bare(Some(ours)).enter_sync(|| panic!("inside the scope"))
+        }));
+        assert!(caught.is_err());
+        assert_eq!(current_session(), None);
+    }
+
+    #[test]
+    fn an_unfinished_future_is_dropped_inside_its_scope() {
+        struct Probe(Arc<Mutex<Option<Option<Session>>>>);
+        impl Drop for Probe {
+            fn drop(&mut self) {
+                *self.0.lock().expect("not poisoned") = Some(current_session());
+            }
+        }
+        let seen = Arc::new(Mutex::new(None));
+        let probe = Probe(seen.clone());
+        let ours = session("ses_drop");
+        let future = Scope::bare(Some(ours.clone())).enter(async move {
+            let _probe = probe;
+            std::future::pending::<()>().await
+        });
+        drop(future);
+        assert_eq!(*seen.lock().expect("not poisoned"), Some(Some(ours)));
+        assert_eq!(current_session(), None);
+    }
+}
