@@ -5,11 +5,10 @@ use std::task::{ready, Context, Poll};
 use bytes::Bytes;
 use http::Response;
 use pin_project_lite::pin_project;
-use tokio::task::futures::TaskLocalFuture;
 
 use crate::response::{self, Form};
 use crate::session::resolve;
-use crate::session::scope::Scope;
+use crate::session::scope::{Scope, Scoped};
 use crate::session::InvalidHeader;
 use crate::BoxError;
 
@@ -31,7 +30,7 @@ pin_project! {
         // the scope back when the future is done.
         Scoped {
             #[pin]
-            future: TaskLocalFuture<Scope, F>,
+            future: Scoped<F>,
             span: tracing::Span,
         },
     }
@@ -47,7 +46,9 @@ impl<F> ResponseFuture<F> {
         }
     }
 
-    pub(crate) fn scoped(scope: Scope, future: F) -> Self
+    /// Calls the inner service with `call` in `scope`, and runs the future
+    /// it returns in the same scope.
+    pub(crate) fn scoped(scope: Scope, call: impl FnOnce() -> F) -> Self
     where
         F: Future,
     {
@@ -62,7 +63,7 @@ impl<F> ResponseFuture<F> {
         });
         ResponseFuture {
             kind: Kind::Scoped {
-                future: scope.enter(future),
+                future: scope.enter_with(call),
                 span,
             },
         }
@@ -88,7 +89,7 @@ where
                     let _entered = span.enter();
                     ready!(future.as_mut().poll(cx))?
                 };
-                let scope = future.take_value().expect("polled after completion");
+                let scope = future.take_scope().expect("polled after completion");
                 Poll::Ready(Ok(resolve::finish(response, scope)))
             }
         }

@@ -8,7 +8,6 @@ use tower_service::Service;
 use super::layer::Shared;
 use super::ResponseFuture;
 use crate::session::resolve;
-use crate::session::scope::Scope;
 use crate::BoxError;
 
 /// The service [`TapPassLayer`](super::TapPassLayer) wraps around yours.
@@ -53,12 +52,9 @@ where
                 return ResponseFuture::rejected(invalid, self.shared.problem_json);
             }
         };
-        // `call` itself runs in the session too (some services do work
-        // there); the future then runs in the request's scope.
-        let future = match scope.session() {
-            Some(session) => Scope::bare(Some(session)).enter_sync(|| self.inner.call(request)),
-            None => self.inner.call(request),
-        };
-        ResponseFuture::scoped(scope, future)
+        // `call` itself runs in the request's scope too (some services do
+        // work there), and so does the future it returns.
+        let inner = &mut self.inner;
+        ResponseFuture::scoped(scope, || inner.call(request))
     }
 }

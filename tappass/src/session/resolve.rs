@@ -7,9 +7,9 @@
 //! the caller's session from the correlation headers, or opens one when
 //! `auto_open_session` is on and reports `session_open`, or has none; a
 //! malformed header (`X-TapPass-Resume-Token` included) is refused there
-//! with `400`. What it decided is a
-//! [`Scope`], the tokio task-local the inner service's future runs in: it is
-//! the only channel a request's session travels through, and
+//! with `400`. What it decided is a [`Scope`], the task-local the inner
+//! service (its `call` and its future) runs in: it is the only channel a
+//! request's session travels through, and
 //! `current_session()`, the `Session` and `Agent` extractors and the error
 //! renderer (which reads the layer's `problem_json` choice from it) all read
 //! it. A `#[governed]` handler calls [`for_route`] as its first extractor.
@@ -89,7 +89,12 @@ pub(crate) fn for_layer<B>(
         }
         None => (None, None),
     };
-    Ok(Scope::new(session, opened, Some(shared.clone())).with_resume_token(resume_token))
+    Ok(Scope::new(
+        session,
+        opened,
+        Some(shared.clone()),
+        resume_token,
+    ))
 }
 
 /// A `#[governed]` route's decision, and the session its handler receives.
@@ -143,7 +148,7 @@ pub(crate) fn for_route(
         }
         None => (None, None),
     };
-    let scope = Scope::new(session.clone(), opened, None).with_resume_token(resume_token);
+    let scope = Scope::new(session.clone(), opened, None, resume_token);
     Ok((Route::Own(scope), session))
 }
 
@@ -181,7 +186,7 @@ impl Route {
                 let output = future.as_mut().await;
                 let scope = future
                     .as_mut()
-                    .take_value()
+                    .take_scope()
                     .expect("the scope is given back once the future is done");
                 (output, Route::Own(scope))
             }

@@ -1,19 +1,64 @@
-//! The scope: the tokio task-local that holds a task's session, read by
+//! The scope: the task-local that holds a task's session, read by
 //! [`current_session()`], the extractors and the error renderer.
+//!
+//! It works as tokio's `task_local!` does (a thread-local slot that a
+//! future's scope is swapped into around each of its polls, and out of after
+//! it), with one thing more that the layer's hot path needs: a scope held in
+//! a slot of the caller's ([`Scope::enter_with`]) can be entered for a
+//! synchronous call and then wrap a future, so that a service's `call` and
+//! the future it returns run in the same scope without a second one being
+//! built for the `call`.
 
 use std::cell::RefCell;
 use std::future::{Future, IntoFuture};
+use std::mem;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use http::HeaderValue;
-use tokio::task::futures::TaskLocalFuture;
+use pin_project_lite::pin_project;
 
 use super::Session;
 use crate::layer::Shared;
 use crate::Agent;
 
-tokio::task_local! {
-    static CURRENT: Scope;
+thread_local! {
+    /// The scope of the future this thread is polling, if any.
+    static CURRENT: RefCell<Option<Scope>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with `slot`'s scope as the current one (whatever was current is
+/// kept in `slot` meanwhile), then swaps them back, also when `f` panics.
+/// `None` when the thread's slot is gone (thread teardown) or borrowed (a
+/// scope entered from inside [`with`]); `f` is then not run.
+#[inline]
+fn try_swapped<R>(slot: &mut Option<Scope>, f: impl FnOnce() -> R) -> Option<R> {
+    struct Restore<'a>(&'a mut Option<Scope>);
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            // It was swapped in, so the slot is there and not borrowed.
+            CURRENT.with(|current| mem::swap(self.0, &mut *current.borrow_mut()));
+        }
+    }
+    CURRENT
+        .try_with(|current| {
+            let mut current = current.try_borrow_mut().ok()?;
+            mem::swap(slot, &mut *current);
+            Some(())
+        })
+        .ok()
+        .flatten()?;
+    let _restore = Restore(slot);
+    Some(f())
+}
+
+/// [`try_swapped`], which must succeed.
+#[inline]
+fn swapped<R>(slot: &mut Option<Scope>, f: impl FnOnce() -> R) -> R {
+    try_swapped(slot, f).expect(
+        "a TapPass session scope can be entered only on a live thread and not from inside a borrow of the current scope",
+    )
 }
 
 /// What a task runs in. For a request, it is what the
@@ -43,28 +88,25 @@ pub(crate) struct Opened {
 }
 
 impl Scope {
+    /// A request's scope (or that of work it spawns), carrying its resume
+    /// token.
     pub(crate) fn new(
         session: Option<Session>,
         opened: Option<Opened>,
         layer: Option<Arc<Shared>>,
+        resume_token: Option<HeaderValue>,
     ) -> Scope {
         Scope {
             state: RefCell::new(State { session, opened }),
             layer,
-            resume_token: None,
+            resume_token,
         }
     }
 
-    /// This scope, carrying the request's resume token.
-    pub(crate) fn with_resume_token(mut self, token: Option<HeaderValue>) -> Scope {
-        self.resume_token = token;
-        self
-    }
-
     /// A scope with only `session`: for work run beside the request's own
-    /// scope (a service's `call`, a streamed body's frames).
+    /// scope (a streamed body's frames, a response rendered after it).
     pub(crate) fn bare(session: Option<Session>) -> Scope {
-        Scope::new(session, None, None)
+        Scope::new(session, None, None, None)
     }
 
     /// The layer the task runs under, if any.
@@ -93,21 +135,96 @@ impl Scope {
     }
 
     /// Runs `future` in this scope; the future gives the scope back when it
-    /// is done ([`TaskLocalFuture::take_value`]).
-    pub(crate) fn enter<F: Future>(self, future: F) -> TaskLocalFuture<Scope, F> {
-        CURRENT.scope(self, future)
+    /// is done ([`Scoped::take_scope`]).
+    pub(crate) fn enter<F: Future>(self, future: F) -> Scoped<F> {
+        Scoped {
+            scope: Some(self),
+            future: Some(future),
+        }
+    }
+
+    /// Calls `call` in this scope, then runs the future it returns in the
+    /// same scope: a service's `call` and its response future see one scope.
+    #[inline]
+    pub(crate) fn enter_with<F: Future>(self, call: impl FnOnce() -> F) -> Scoped<F> {
+        let mut scope = Some(self);
+        let future = swapped(&mut scope, call);
+        Scoped {
+            scope,
+            future: Some(future),
+        }
     }
 
     /// Runs `f` synchronously in this scope.
     pub(crate) fn enter_sync<R>(self, f: impl FnOnce() -> R) -> R {
-        CURRENT.sync_scope(self, f)
+        swapped(&mut Some(self), f)
+    }
+}
+
+pin_project! {
+    /// A future run in a [`Scope`]: the scope is the current one while the
+    /// future is polled (and while it is dropped unfinished), and is given
+    /// back when the future is done.
+    pub(crate) struct Scoped<F> {
+        scope: Option<Scope>,
+        #[pin]
+        future: Option<F>,
+    }
+
+    impl<F> PinnedDrop for Scoped<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            let mut future = this.future;
+            if mem::needs_drop::<F>() && future.is_some() && this.scope.is_some() {
+                // Dropped in its scope, as it would have run; without the
+                // thread's slot it is dropped after, outside it.
+                let _in_scope = try_swapped(this.scope, || future.set(None));
+            }
+        }
+    }
+}
+
+impl<F> Scoped<F> {
+    /// The scope back, once the future is done (`None` before).
+    pub(crate) fn take_scope(self: Pin<&mut Self>) -> Option<Scope> {
+        let this = self.project();
+        if this.future.is_some() {
+            return None;
+        }
+        this.scope.take()
+    }
+}
+
+impl<F: Future> Future for Scoped<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let mut future = this.future;
+        let scope = this.scope;
+        swapped(scope, || {
+            let poll = future
+                .as_mut()
+                .as_pin_mut()
+                .expect("a scoped future polled after it completed")
+                .poll(cx);
+            if poll.is_ready() {
+                // Dropped in its scope, like the rest of its work.
+                future.set(None);
+            }
+            poll
+        })
     }
 }
 
 /// Runs `f` with the current task's scope, `None` outside any.
 pub(crate) fn with<R>(f: impl FnOnce(Option<&Scope>) -> R) -> R {
     let mut f = Some(f);
-    match CURRENT.try_with(|scope| (f.take().expect("called once"))(Some(scope))) {
+    match CURRENT.try_with(|current| match current.try_borrow() {
+        Ok(scope) => (f.take().expect("called once"))(scope.as_ref()),
+        Err(_) => (f.take().expect("called once"))(None),
+    }) {
         Ok(r) => r,
         Err(_) => (f.take().expect("not called yet"))(None),
     }
@@ -124,21 +241,18 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Session>) -> R) -> R {
 /// The resume token of the request the current task serves, if it sent one
 /// (`X-TapPass-Resume-Token`).
 pub(crate) fn resume_token() -> Option<HeaderValue> {
-    CURRENT
-        .try_with(|scope| scope.resume_token.clone())
-        .ok()
-        .flatten()
+    with(|scope| scope?.resume_token.clone())
 }
 
 /// The session of the current task, or `None` outside a session.
 ///
 /// Inside a request served behind [`TapPassLayer`](crate::TapPassLayer), a
 /// `#[governed]` handler, or a future run with [`scope`], this is the request's
-/// session. It is a tokio task-local: concurrent requests never see each
-/// other's session, and `tokio::spawn`ed work sees none unless it is wrapped in
-/// [`scope`].
+/// session. It is a task-local (kept as tokio keeps its own, swapped in
+/// around each poll): concurrent requests never see each other's session,
+/// and `tokio::spawn`ed work sees none unless it is wrapped in [`scope`].
 pub fn current_session() -> Option<Session> {
-    CURRENT.try_with(Scope::session).ok().flatten()
+    with(|scope| scope?.session())
 }
 
 /// Runs `future` inside `session`: [`current_session()`] returns it there.
@@ -160,10 +274,90 @@ pub fn current_session() -> Option<Session> {
 /// # }
 /// ```
 pub fn scope<F: IntoFuture>(session: Session, future: F) -> impl Future<Output = F::Output> {
-    let (layer, token) = CURRENT
-        .try_with(|scope| (scope.layer.clone(), scope.resume_token.clone()))
-        .unwrap_or_default();
-    Scope::new(Some(session), None, layer)
-        .with_resume_token(token)
-        .enter(future.into_future())
+    let (layer, token) = with(|scope| {
+        scope
+            .map(|scope| (scope.layer.clone(), scope.resume_token.clone()))
+            .unwrap_or_default()
+    });
+    Scope::new(Some(session), None, layer, token).enter(future.into_future())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::pin::pin;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    fn session(id: &str) -> Session {
+        Session::builder(id).build().expect("a valid id")
+    }
+
+    #[test]
+    fn a_scope_is_current_only_while_entered_and_scopes_nest() {
+        let (outer, inner) = (session("ses_outer"), session("ses_inner"));
+        assert_eq!(current_session(), None);
+        Scope::bare(Some(outer.clone())).enter_sync(|| {
+            assert_eq!(current_session().as_ref(), Some(&outer));
+            Scope::bare(Some(inner.clone())).enter_sync(|| {
+                assert_eq!(current_session().as_ref(), Some(&inner));
+            });
+            assert_eq!(current_session().as_ref(), Some(&outer));
+            Scope::bare(None).enter_sync(|| assert_eq!(current_session(), None));
+        });
+        assert_eq!(current_session(), None);
+    }
+
+    #[test]
+    fn a_call_and_its_future_run_in_one_scope_which_comes_back_when_done() {
+        let ours = session("ses_call");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let mut scoped = pin!(Scope::bare(Some(ours.clone())).enter_with(|| {
+                let in_call = current_session();
+                async move { (in_call, current_session()) }
+            }));
+            assert_eq!(current_session(), None, "the call's scope is left");
+            assert!(scoped.as_mut().take_scope().is_none(), "not done yet");
+            let (in_call, in_future) = scoped.as_mut().await;
+            assert_eq!(in_call.as_ref(), Some(&ours));
+            assert_eq!(in_future.as_ref(), Some(&ours));
+            let back = scoped.as_mut().take_scope().expect("given back when done");
+            assert_eq!(back.session().as_ref(), Some(&ours));
+            assert_eq!(current_session(), None);
+        });
+    }
+
+    #[test]
+    fn a_panic_inside_a_scope_leaves_no_scope_behind() {
+        let ours = session("ses_panic");
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            Scope::bare(Some(ours)).enter_sync(|| panic!("inside the scope"))
+        }));
+        assert!(caught.is_err());
+        assert_eq!(current_session(), None);
+    }
+
+    #[test]
+    fn an_unfinished_future_is_dropped_inside_its_scope() {
+        struct Probe(Arc<Mutex<Option<Option<Session>>>>);
+        impl Drop for Probe {
+            fn drop(&mut self) {
+                *self.0.lock().expect("not poisoned") = Some(current_session());
+            }
+        }
+        let seen = Arc::new(Mutex::new(None));
+        let probe = Probe(seen.clone());
+        let ours = session("ses_drop");
+        let future = Scope::bare(Some(ours.clone())).enter(async move {
+            let _probe = probe;
+            std::future::pending::<()>().await
+        });
+        drop(future);
+        assert_eq!(*seen.lock().expect("not poisoned"), Some(Some(ours)));
+        assert_eq!(current_session(), None);
+    }
 }

@@ -41,8 +41,10 @@ pub(crate) struct Inner {
     /// In its normalised form (the `url` crate's serialisation).
     pub(crate) audit_url: Option<HeaderValue>,
     pub(crate) opened_here: bool,
-    /// What the server's answers named for the fields the caller left out.
-    pub(crate) learned: Learned,
+    /// What the server's answers named for the fields the caller left out:
+    /// made by the first answer that teaches something, so that a session
+    /// that never learns (most joined ones) carries one empty cell, not three.
+    pub(crate) learned: OnceLock<Box<Learned>>,
 }
 
 /// The fields a session learns from the server's first answer that names
@@ -61,23 +63,26 @@ impl Inner {
     pub(crate) fn agent_uuid(&self) -> Option<&HeaderValue> {
         self.agent_uuid
             .as_ref()
-            .or_else(|| self.learned.agent_uuid.get())
+            .or_else(|| self.learned.get()?.agent_uuid.get())
     }
 
     /// The pipeline UUID: the caller's, else the one learned.
     pub(crate) fn pipeline_uuid(&self) -> Option<&HeaderValue> {
         self.pipeline_uuid
             .as_ref()
-            .or_else(|| self.learned.pipeline_uuid.get())
+            .or_else(|| self.learned.get()?.pipeline_uuid.get())
     }
 
     /// The audit URL: the caller's, else the one learned.
     pub(crate) fn audit_url(&self) -> Option<&HeaderValue> {
         self.audit_url
             .as_ref()
-            .or_else(|| self.learned.audit_url.get())
+            .or_else(|| self.learned.get()?.audit_url.get())
     }
 }
+
+/// Where a field is learned, in a session's [`Learned`].
+type LearnedCell = fn(&Learned) -> &OnceLock<HeaderValue>;
 
 /// What a server's answer says about the session it was made in: the
 /// `tappass` envelope of a chat, the top level of a `/v1/govern` decision.
@@ -117,10 +122,11 @@ impl Session {
             pipeline_uuid: None,
             audit_url: None,
             opened_here: true,
-            learned: Learned::default(),
+            learned: OnceLock::new(),
         })
     }
 
+    #[inline]
     pub(crate) fn from_inner(inner: Inner) -> Session {
         Session {
             inner: Arc::new(inner),
@@ -165,35 +171,41 @@ impl Session {
             return;
         }
         let inner = &*self.inner;
-        let fields = [
+        let fields: [(Field, _, LearnedCell, _); 3] = [
             (
                 Field::AgentUuid,
                 &inner.agent_uuid,
-                &inner.learned.agent_uuid,
+                |l| &l.agent_uuid,
                 answer.agent_uuid,
             ),
             (
                 Field::PipelineUuid,
                 &inner.pipeline_uuid,
-                &inner.learned.pipeline_uuid,
+                |l| &l.pipeline_uuid,
                 answer.pipeline_uuid,
             ),
             (
                 Field::AuditUrl,
                 &inner.audit_url,
-                &inner.learned.audit_url,
+                |l| &l.audit_url,
                 answer.audit_url,
             ),
         ];
         for (field, supplied, learned, value) in fields {
             let Some(value) = value else { continue };
-            if supplied.is_some() || learned.get().is_some() {
+            if supplied.is_some()
+                || inner
+                    .learned
+                    .get()
+                    .is_some_and(|l| learned(l).get().is_some())
+            {
                 continue;
             }
             match field.check(value.as_bytes()) {
                 // A concurrent answer may have set it first: the first stays.
                 Ok(value) => {
-                    let _first_wins = learned.set(value);
+                    let cells = inner.learned.get_or_init(Box::default);
+                    let _first_wins = learned(cells).set(value);
                 }
                 Err(refused) => tracing::debug!(
                     header = refused.header,
@@ -304,7 +316,7 @@ impl SessionBuilder {
                 .map(|v| Field::AuditUrl.check(v.as_bytes()))
                 .transpose()?,
             opened_here: false,
-            learned: Learned::default(),
+            learned: OnceLock::new(),
         }))
     }
 }
