@@ -1,11 +1,14 @@
 //! `Agent::chat` against the development server as a ratio of a raw reqwest
 //! POST of the same body to the same server, measured in the same run.
 //!
-//! The raw call is what a careful user would write by hand: one shared
-//! `reqwest::Client`, the bearer key, the JSON body, the answer parsed into a
-//! `serde_json::Value` and its content read. A third variant adds the total
-//! timeout that the agent always has (its contract: no call waits forever), to
-//! show what that timer costs on its own.
+//! The raw call is what a careful user would write by hand to the protocol:
+//! one shared `reqwest::Client`, the bearer key, a fresh `Idempotency-Key`
+//! (`PROTOCOL.md`: every `POST` a client sends carries one, and the server
+//! keeps the answer for a retry), the JSON body, the answer parsed into a
+//! `serde_json::Value` and its content read. Two more variants show what parts
+//! cost on their own: the raw call without the key (the server then keeps no
+//! answer), and with the total timeout that the agent always has (its
+//! contract: no call waits forever).
 //!
 //! The variants run in interleaved batches of `BATCH` calls, one after the
 //! other, for `ROUNDS` rounds; the table shows each variant's median time per
@@ -29,17 +32,25 @@ const PROMPT: &str = "Summarize Q4 revenue";
 #[derive(Clone, Copy, PartialEq)]
 enum Variant {
     Raw,
+    RawWithoutKey,
     RawWithTimeout,
     Agent,
 }
 
 impl Variant {
-    const ALL: [Variant; 3] = [Variant::Raw, Variant::RawWithTimeout, Variant::Agent];
+    /// The first is the baseline of the ratios.
+    const ALL: [Variant; 4] = [
+        Variant::Raw,
+        Variant::RawWithoutKey,
+        Variant::RawWithTimeout,
+        Variant::Agent,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Variant::Raw => "raw reqwest POST",
-            Variant::RawWithTimeout => "raw reqwest POST + total timeout",
+            Variant::RawWithoutKey => "raw POST without Idempotency-Key",
+            Variant::RawWithTimeout => "raw POST + total timeout",
             Variant::Agent => "Agent::chat",
         }
     }
@@ -69,13 +80,19 @@ fn main() {
             "messages": [{"role": "user", "content": PROMPT}],
             "stream": false,
         });
+        // Keys unique within the run (the dev server is new for it).
+        let keys = std::cell::Cell::new(0u64);
         let call = |variant: Variant| {
-            let (agent, raw, endpoint, body) = (&agent, &raw, &endpoint, &body);
+            let (agent, raw, endpoint, body, keys) = (&agent, &raw, &endpoint, &body, &keys);
             async move {
                 if variant == Variant::Agent {
                     return agent.chat(PROMPT).await.unwrap().content.len();
                 }
                 let mut request = raw.post(endpoint);
+                if variant != Variant::RawWithoutKey {
+                    keys.set(keys.get() + 1);
+                    request = request.header("idempotency-key", format!("{:032x}", keys.get()));
+                }
                 if variant == Variant::RawWithTimeout {
                     request = request.timeout(Duration::from_secs(60));
                 }
