@@ -98,7 +98,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let dev = DevServer::start().await?;
             println!("Started the TapPass development server at {}", dev.url());
             println!(
-                "Its console (sessions, approvals, policy) is at {}/",
+                "Its console (sessions, approvals, mandates, policy) is at {}/",
                 dev.url()
             );
             let layer = TapPassLayer::builder()
