@@ -129,9 +129,18 @@ pub struct Demo {
 
 /// Starts TapPass (unless `TAPPASS_URL` is set) and the two services.
 pub async fn start() -> Result<Demo, Box<dyn std::error::Error>> {
-    let dev = match std::env::var("TAPPASS_URL") {
-        Ok(url) if !url.trim().is_empty() => None,
-        _ => Some(DevServer::start().await?),
+    let hosted = std::env::var("TAPPASS_URL").is_ok_and(|url| !url.trim().is_empty());
+    start_with(hosted).await
+}
+
+/// Starts the two services against the TapPass of `TAPPASS_URL` and
+/// `TAPPASS_API_KEY` when `hosted`, else against an embedded dev server (with
+/// no setting read from the environment).
+pub async fn start_with(hosted: bool) -> Result<Demo, Box<dyn std::error::Error>> {
+    let dev = if hosted {
+        None
+    } else {
+        Some(DevServer::start().await?)
     };
     let (agent, verifier) = match &dev {
         Some(dev) => (
