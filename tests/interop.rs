@@ -82,6 +82,16 @@ async fn serve(app: Router) -> SocketAddr {
     addr
 }
 
+/// A Rust service behind the layer (joining, never opening) whose route
+/// chats once and answers the session it then sees.
+async fn chatting_service(agent: Agent, path: &str, prompt: &'static str) -> SocketAddr {
+    let route = get(move |agent: Agent| async move {
+        agent.chat(prompt).await.unwrap();
+        Json(seen(tappass::current_session().as_ref()))
+    });
+    serve(Router::new().route(path, route).layer(layer(agent, false))).await
+}
+
 fn agent(dev: &DevServer) -> Agent {
     Agent::builder(dev.url())
         .api_key("tp_interop_tests")
@@ -216,18 +226,7 @@ async fn a_python_style_caller_joins_a_rust_service() {
     bounded(async {
         let dev = DevServer::start().await.unwrap();
         let agent = agent(&dev);
-        let rust = serve(
-            Router::new()
-                .route(
-                    "/whoami",
-                    get(|agent: Agent| async move {
-                        agent.chat("in the caller's session").await.unwrap();
-                        Json(seen(tappass::current_session().as_ref()))
-                    }),
-                )
-                .layer(layer(agent, false)),
-        )
-        .await;
+        let rust = chatting_service(agent, "/whoami", "in the caller's session").await;
         // Exactly what tappass 0.12's FastAPI side sends on.
         let response = reqwest::Client::new()
             .get(format!("http://{rust}/whoami"))
@@ -320,18 +319,7 @@ async fn concurrent_requests_never_overwrite_the_callers_values() {
     bounded_long(async {
         let dev = DevServer::start().await.unwrap();
         let agent = agent(&dev);
-        let rust = serve(
-            Router::new()
-                .route(
-                    "/work",
-                    get(|agent: Agent| async move {
-                        agent.chat("work").await.unwrap();
-                        Json(seen(tappass::current_session().as_ref()))
-                    }),
-                )
-                .layer(layer(agent, false)),
-        )
-        .await;
+        let rust = chatting_service(agent, "/work", "work").await;
         let client = reqwest::Client::new();
         let requests = (0..1000).map(|i| {
             let client = client.clone();
