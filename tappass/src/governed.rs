@@ -11,7 +11,7 @@
 use std::future::Future;
 use std::marker::PhantomData;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 
@@ -89,7 +89,13 @@ impl<S: Send + Sync, F: RouteFlag, N: Need> FromRequestParts<S> for GovernedCont
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let (route, session) = resolve::for_route(F::FLAG, parts)?;
+        GovernedContext::resolve(resolve::Head::from(&*parts))
+    }
+}
+
+impl<F: RouteFlag, N: Need> GovernedContext<F, N> {
+    fn resolve(head: resolve::Head<'_>) -> Result<Self, SessionRejection> {
+        let (route, session) = resolve::for_route(F::FLAG, head)?;
         Ok(GovernedContext {
             route: Route(route),
             session: N::take(session)?,
@@ -102,6 +108,26 @@ impl<F, N: Need> GovernedContext<F, N> {
     /// The route, to run the body in, and the session its parameters take.
     pub fn into_parts(self) -> (Route, N::Session) {
         (self.route, self.session)
+    }
+}
+
+/// [`GovernedContext`] as a handler's only extractor: resolved from the
+/// whole request (axum's `FromRequest`), which spares axum splitting the
+/// request into parts once more for an extractor that reads only its head.
+pub struct GovernedRequest<F, N: Need>(GovernedContext<F, N>);
+
+impl<S: Send + Sync, F: RouteFlag, N: Need> FromRequest<S> for GovernedRequest<F, N> {
+    type Rejection = SessionRejection;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        GovernedContext::resolve(resolve::Head::from(&request)).map(GovernedRequest)
+    }
+}
+
+impl<F, N: Need> GovernedRequest<F, N> {
+    /// The route, to run the body in, and the session its parameters take.
+    pub fn into_parts(self) -> (Route, N::Session) {
+        self.0.into_parts()
     }
 }
 

@@ -50,9 +50,9 @@ pub struct ReadmeDoctests;
 pub mod __private {
     pub use crate::governed::{
         check_answer, check_last_parameter, check_parameter, typed, AgentSource, Answer,
-        BodyExtractor, Governed, GovernedContext, Inherit, InjectedAgent, JoinOnly, Need, Open,
-        Optional, PartsExtractor, Probe, Required, Route, RouteFlag, Unused, ViaFromRef,
-        ViaNothing,
+        BodyExtractor, Governed, GovernedContext, GovernedRequest, Inherit, InjectedAgent,
+        JoinOnly, Need, Open, Optional, PartsExtractor, Probe, Required, Route, RouteFlag, Unused,
+        ViaFromRef, ViaNothing,
     };
     #[cfg(feature = "mandate")]
     pub use crate::mandate::extract::{

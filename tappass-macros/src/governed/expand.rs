@@ -168,6 +168,13 @@ pub(crate) fn handler(options: &Options, handler: &Handler<'_>) -> TokenStream {
     };
 
     let checks = checks(options, handler);
+    // The context is the last parameter when nothing follows it: then it
+    // takes the whole request, which spares axum splitting it once more.
+    let context = if injected.is_empty() && handler.others().next().is_none() {
+        quote!(::tappass::__private::GovernedRequest<#flag, #need>)
+    } else {
+        quote!(::tappass::__private::GovernedContext<#flag, #need>)
+    };
 
     quote! {
         #source_items
@@ -176,7 +183,7 @@ pub(crate) fn handler(options: &Options, handler: &Handler<'_>) -> TokenStream {
         #(#attrs)*
         #vis #constness #asyncness #unsafety #abi #fn_token #ident #generics (
             #mandate_param
-            #ctx: ::tappass::__private::GovernedContext<#flag, #need>,
+            #ctx: #context,
             #(#injected,)*
             #(#others,)*
         ) -> #output #where_clause {

@@ -44,8 +44,7 @@ use std::pin::pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::request::Parts;
-use http::{Method, Response};
+use http::{Extensions, HeaderMap, Method, Response, Uri};
 
 use super::headers::{read, InvalidHeader};
 use super::scope::{self, Opened, Scope};
@@ -97,10 +96,41 @@ pub(crate) fn for_layer<B>(
     ))
 }
 
+/// What a route's decision reads of a request: borrowed from its parts or
+/// from the whole request, whichever the route's extractor was given.
+pub(crate) struct Head<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) uri: &'a Uri,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) extensions: &'a Extensions,
+}
+
+impl<'a> From<&'a http::request::Parts> for Head<'a> {
+    fn from(parts: &'a http::request::Parts) -> Self {
+        Head {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+            extensions: &parts.extensions,
+        }
+    }
+}
+
+impl<'a, B> From<&'a http::Request<B>> for Head<'a> {
+    fn from(request: &'a http::Request<B>) -> Self {
+        Head {
+            method: request.method(),
+            uri: request.uri(),
+            headers: request.headers(),
+            extensions: request.extensions(),
+        }
+    }
+}
+
 /// A `#[governed]` route's decision, and the session its handler receives.
 pub(crate) fn for_route(
     flag: Flag,
-    parts: &Parts,
+    parts: Head<'_>,
 ) -> Result<(Route, Option<Session>), InvalidHeader> {
     let layered = scope::with(|scope| {
         let scope = scope?;
@@ -117,7 +147,7 @@ pub(crate) fn for_route(
                         .agent
                         .as_ref()
                         .or_else(|| parts.extensions.get::<Agent>());
-                    let (session, opened) = open(reporter, &parts.method, parts.uri.path());
+                    let (session, opened) = open(reporter, parts.method, parts.uri.path());
                     let mut state = scope.state_mut();
                     state.session = Some(session.clone());
                     state.opened = opened;
@@ -138,12 +168,12 @@ pub(crate) fn for_route(
     if let Some(session) = layered {
         return Ok((Route::Layered, session));
     }
-    let (joined, resume_token) = read(&parts.headers)?;
+    let (joined, resume_token) = read(parts.headers)?;
     let (session, opened) = match joined {
         Some(joined) => (Some(joined), None),
         None if flag == Flag::Open => {
             let reporter = parts.extensions.get::<Agent>();
-            let (session, opened) = open(reporter, &parts.method, parts.uri.path());
+            let (session, opened) = open(reporter, parts.method, parts.uri.path());
             (Some(session), opened)
         }
         None => (None, None),
