@@ -294,11 +294,8 @@ enum Seen<'a> {
 fn scan(headers: &HeaderMap) -> [Seen<'_>; 6] {
     let mut found = [Seen::Absent; 6];
     for (name, value) in headers {
-        if !name.as_str().starts_with(PREFIX) {
-            continue;
-        }
         let name = name.as_str();
-        let Some(row) = HEADERS.iter().position(|h| h.name.as_str() == name) else {
+        let Some(row) = row(name) else {
             continue;
         };
         found[row] = match found[row] {
@@ -308,6 +305,28 @@ fn scan(headers: &HeaderMap) -> [Seen<'_>; 6] {
         };
     }
     found
+}
+
+/// Each row's name length and the letter after the prefix, read from the
+/// table: together they tell the rows apart, so a request's header is
+/// compared in full with one row at most.
+static KEYS: [(usize, u8); 6] = {
+    let mut keys = [(0, 0); 6];
+    let mut row = 0;
+    while row < HEADERS.len() {
+        let name = HEADERS[row].canonical.as_bytes();
+        keys[row] = (name.len(), name[PREFIX.len()].to_ascii_lowercase());
+        row += 1;
+    }
+    keys
+};
+
+/// The table's row of a request's header name, if it is one of ours.
+#[inline]
+fn row(name: &str) -> Option<usize> {
+    let key = (name.len(), *name.as_bytes().get(PREFIX.len())?);
+    let row = KEYS.iter().position(|&k| k == key)?;
+    (HEADERS[row].name.as_str() == name).then_some(row)
 }
 
 fn check_id(value: &[u8]) -> Result<(), HeaderProblem> {
@@ -427,6 +446,23 @@ mod tests {
                 "X-TapPass-Audit-Url",
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn each_row_has_a_key_of_its_own_and_every_name_finds_its_row() {
+        for (row, header) in HEADERS.iter().enumerate() {
+            assert_eq!(KEYS.iter().filter(|&&k| k == KEYS[row]).count(), 1);
+            assert_eq!(super::row(header.name.as_str()), Some(row));
+        }
+        for other in [
+            "host",
+            "x-tappass-session-ix",
+            "x-tappass-",
+            "x-tappass-sessions",
+            "y-tappass-session-id",
+        ] {
+            assert_eq!(super::row(other), None, "{other}");
         }
     }
 
