@@ -71,22 +71,35 @@ async fn governed(session: Option<Session>) -> &'static str {
     "ok"
 }
 
-/// The least a layer can do and still keep the echo contract: copy the two
+/// The least a layer can do and still echo the correlation: copy the two
 /// correlation headers from the request to the response, nothing else (no
 /// validation, no session, no scope). It shows what the echo itself costs
 /// through `Router::layer`, apart from what TapPass does with the session.
+/// With `alias`, it also writes the session id as `X-TapPass-Session`, as
+/// the contract asks of TapPass (for Python services downstream): the three
+/// headers TapPass echoes for this request, and nothing else it does.
 #[derive(Clone)]
-struct EchoLayer;
+struct EchoLayer {
+    alias: bool,
+}
 
 impl<S> Layer<S> for EchoLayer {
     type Service = Echo<S>;
     fn layer(&self, inner: S) -> Echo<S> {
-        Echo(inner)
+        Echo {
+            inner,
+            alias: self.alias,
+        }
     }
 }
 
 #[derive(Clone)]
-struct Echo<S>(S);
+struct Echo<S> {
+    inner: S,
+    alias: bool,
+}
+
+static ALIAS: HeaderName = HeaderName::from_static("x-tappass-session");
 
 static ECHOED: [HeaderName; 2] = [
     HeaderName::from_static("x-tappass-session-id"),
@@ -102,14 +115,15 @@ where
     type Future = EchoFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.0.poll_ready(cx)
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let echo = [0, 1].map(|i| request.headers().get(&ECHOED[i]).cloned());
         EchoFuture {
-            inner: self.0.call(request),
+            inner: self.inner.call(request),
             echo,
+            alias: self.alias,
         }
     }
 }
@@ -119,6 +133,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         echo: [Option<HeaderValue>; 2],
+        alias: bool,
     }
 }
 
@@ -131,6 +146,11 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let mut response = ready!(this.inner.poll(cx))?;
+        if *this.alias {
+            if let Some(id) = &this.echo[0] {
+                response.headers_mut().insert(ALIAS.clone(), id.clone());
+            }
+        }
         for (name, value) in ECHOED.iter().zip(this.echo.iter_mut()) {
             if let Some(value) = value.take() {
                 response.headers_mut().insert(name.clone(), value);
@@ -296,7 +316,19 @@ fn main() {
             name: "bare route + minimal echo layer",
             addr: serve(
                 &server,
-                Router::new().route("/", get(bare)).layer(EchoLayer),
+                Router::new()
+                    .route("/", get(bare))
+                    .layer(EchoLayer { alias: false }),
+            ),
+            echoes: true,
+        },
+        Target {
+            name: "bare route + minimal echo layer, 3 headers",
+            addr: serve(
+                &server,
+                Router::new()
+                    .route("/", get(bare))
+                    .layer(EchoLayer { alias: true }),
             ),
             echoes: true,
         },
@@ -373,7 +405,7 @@ fn main() {
          {workers} worker thread(s), {rounds} rounds of {ROUND:?} per target"
     );
     println!(
-        "  {:<40} {:>12} {:>14} {:>16}",
+        "  {:<44} {:>12} {:>14} {:>16}",
         "target", "median req/s", "ratio to bare", "ratio IQR"
     );
     for (t, target) in targets.iter().enumerate() {
@@ -393,7 +425,7 @@ fn main() {
                 .unwrap_or(f64::NAN)
         };
         println!(
-            "  {:<40} {:>12.0} {:>14.3} {:>7.3} – {:<6.3}",
+            "  {:<44} {:>12.0} {:>14.3} {:>7.3} – {:<6.3}",
             target.name,
             median(results[t].clone()),
             quartile(2),
