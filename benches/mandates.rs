@@ -17,19 +17,15 @@ mod support;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
-use criterion::{criterion_group, BatchSize, Criterion};
 use http::Request;
-use http_body_util::BodyExt;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 use tappass::dev::{DevServer, Policy};
 use tappass::mandate::{BoxFuture, Mandate, MandateVerifier, RequireMandate, RevocationSource};
-use tower::ServiceExt;
 
 /// The dev server's signing key, so the setup can sign fresh mandates.
 const KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----
@@ -87,19 +83,9 @@ fn request(token: Option<&str>) -> Request<Body> {
     builder.body(Body::empty()).unwrap()
 }
 
-async fn call(app: Router, request: Request<Body>) -> usize {
-    let response = app.oneshot(request).await.unwrap();
-    assert_eq!(response.status(), 200);
-    response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .len()
-}
-
-fn mandate_overhead(c: &mut Criterion) {
+fn main() {
+    // `cargo test --benches` runs bench targets without `--bench`: keep that quick.
+    let quick = !std::env::args().any(|a| a == "--bench");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -133,45 +119,34 @@ fn mandate_overhead(c: &mut Criterion) {
     );
     // Warm: the keys and the revocation list are fetched before the timing.
     let cached = signer.sign();
-    rt.block_on(call(guarded_app.clone(), request(Some(&cached))));
+    rt.block_on(support::call(guarded_app.clone(), request(Some(&cached))));
 
-    let mut group = c.benchmark_group("mandate");
-    group.bench_function("bare", |b| {
-        b.to_async(&rt).iter_batched(
-            || (bare_app.clone(), request(None)),
-            |(app, req)| call(app, req),
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("cached", |b| {
-        b.to_async(&rt).iter_batched(
-            || (guarded_app.clone(), request(Some(&cached))),
-            |(app, req)| call(app, req),
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("fresh", |b| {
-        b.to_async(&rt).iter_batched(
-            || (guarded_app.clone(), request(Some(&signer.sign()))),
-            |(app, req)| call(app, req),
-            BatchSize::SmallInput,
-        )
-    });
-    group.finish();
+    let (rounds, batch) = if quick { (1, 5) } else { (ROUNDS, BATCH) };
+    let timed = |app: &Router, token: &dyn Fn() -> Option<String>| {
+        // Signing a fresh mandate is setup: done before the clock starts.
+        let calls = (0..batch)
+            .map(|_| (app.clone(), request(token().as_deref())))
+            .collect();
+        support::time_calls(&rt, calls, async {})
+    };
+    let mut variants: [Box<dyn FnMut() -> f64 + '_>; 3] = [
+        Box::new(|| timed(&bare_app, &|| None)),
+        Box::new(|| timed(&guarded_app, &|| Some(cached.clone()))),
+        Box::new(|| timed(&guarded_app, &|| Some(signer.sign()))),
+    ];
+    let results = support::interleave(rounds, &mut variants);
+    drop(variants);
+    support::print_interleaved(
+        &format!("mandate: {rounds} interleaved rounds of {batch} calls"),
+        &["bare", "cached", "fresh"],
+        &results,
+    );
     rt.block_on(dev.shutdown());
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(50);
-    targets = mandate_overhead
-}
-
-fn main() {
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-    support::print_ratios("mandate", "bare", &["cached", "fresh"]);
-}
+/// Rounds, each with one batch of every variant.
+const ROUNDS: usize = 30;
+/// Calls per batch: a fresh mandate's signature check takes about a
+/// millisecond on the bench machine, so a batch of the slowest variant
+/// stays well under a second.
+const BATCH: usize = 200;

@@ -5,27 +5,29 @@
 //!   joined session, opened session) and with `#[governed]`;
 //! - derive-generated `into_response` vs a hand-written equivalent.
 //!
-//! `Agent::chat` against a raw POST is in `benches/agent.rs`, and requests per
-//! second over sockets in `benches/throughput.rs`: both interleave their
-//! variants, which criterion's sequential groups cannot.
+//! The variants of each group run in interleaved rounds, one batch of calls
+//! each per round, in an order that rotates every round, as
+//! `benches/agent.rs` and `benches/throughput.rs` do: a machine whose speed
+//! drifts from minute to minute then slows every variant alike, which
+//! criterion's groups (one variant for seconds, then the next) could not
+//! promise. The table shows each variant's median time per call and the
+//! median of its per-round ratios to the baseline.
 //!
 //! Run: `cargo bench --bench overhead`.
 
 mod support;
 
-use std::time::{Duration, SystemTime};
+use std::hint::black_box;
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use criterion::{criterion_group, BatchSize, Criterion};
 use http::Request;
-use http_body_util::BodyExt;
 use serde::Serialize;
 use tappass::dev::DevServer;
 use tappass::{Session, TapPassLayer};
-use tower::ServiceExt;
 
 async fn bare() -> &'static str {
     "ok"
@@ -54,17 +56,6 @@ fn request(joined: bool) -> Request<Body> {
     builder.body(Body::empty()).unwrap()
 }
 
-async fn call(app: Router, request: Request<Body>) -> usize {
-    let response = app.oneshot(request).await.unwrap();
-    response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .len()
-}
-
 fn layer(url: &str, auto_open: bool) -> TapPassLayer {
     TapPassLayer::builder()
         .tappass_url(url)
@@ -74,21 +65,30 @@ fn layer(url: &str, auto_open: bool) -> TapPassLayer {
         .unwrap()
 }
 
-fn layer_overhead(c: &mut Criterion) {
+fn layer_overhead(quick: bool) {
     let rt = runtime();
-    let dev = rt.block_on(DevServer::start()).unwrap();
+    // The dev server stands in for a remote TapPass: on a runtime and a
+    // thread of its own, so that storing the opened sessions' events is not
+    // timed as the service's work (delivering them is).
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dev = server.block_on(DevServer::start()).unwrap();
     let bare_app = Router::new().route("/", get(bare));
     let join = Router::new()
         .route("/", get(bare))
         .layer(layer(&dev.url(), false));
+    let open_layer = layer(&dev.url(), true);
     let open = Router::new()
         .route("/", get(bare))
-        .layer(layer(&dev.url(), true));
+        .layer(open_layer.clone());
     let gov = Router::new()
         .route("/", get(governed))
         .layer(layer(&dev.url(), false));
 
-    let mut group = c.benchmark_group("layer");
+    let opened_agent = open_layer.agent().expect("the layer has an agent").clone();
     let cases: [(&str, &Router, bool); 5] = [
         ("bare", &bare_app, true),
         ("layer_no_session", &join, false),
@@ -96,17 +96,37 @@ fn layer_overhead(c: &mut Criterion) {
         ("layer_opened", &open, false),
         ("governed_joined", &gov, true),
     ];
-    for (name, app, joined) in cases {
-        group.bench_function(name, |b| {
-            b.to_async(&rt).iter_batched(
-                || (app.clone(), request(joined)),
-                |(app, req)| call(app, req),
-                BatchSize::SmallInput,
-            )
-        });
-    }
-    group.finish();
-    rt.block_on(dev.shutdown());
+    let (rounds, batch) = if quick {
+        (1, 10)
+    } else {
+        (ROUNDS, LAYER_BATCH)
+    };
+    let mut variants: Vec<Box<dyn FnMut() -> f64 + '_>> = cases
+        .iter()
+        .map(|&(name, app, joined)| {
+            let opened = (name == "layer_opened").then_some(&opened_agent);
+            let rt = &rt;
+            Box::new(move || {
+                let calls = (0..batch).map(|_| (app.clone(), request(joined))).collect();
+                // The sessions it opened are delivered before its clock
+                // stops: their reports are this variant's cost.
+                support::time_calls(rt, calls, async {
+                    if let Some(agent) = opened {
+                        agent.flush_events().await;
+                    }
+                })
+            }) as Box<dyn FnMut() -> f64 + '_>
+        })
+        .collect();
+    let results = support::interleave(rounds, &mut variants);
+    drop(variants);
+    let names = cases.map(|(name, ..)| name);
+    support::print_interleaved(
+        &format!("layer: {rounds} interleaved rounds of {batch} calls"),
+        &names,
+        &results,
+    );
+    server.block_on(dev.shutdown());
 }
 
 /// A user's governance error, mapped by the derive.
@@ -123,7 +143,19 @@ enum Derived {
     Maintenance { until: SystemTime },
 }
 
-/// The same mapping written by hand, as a careful user would.
+/// `Retry-After` for an instant as the contract writes it: `0` once it has
+/// passed (an HTTP date cannot say a time before 1970, and `httpdate`
+/// panics there), and no later than the last instant an HTTP date can say.
+fn retry_after(until: SystemTime) -> String {
+    const LAST_HTTP_DATE: Duration = Duration::from_secs(253_402_300_799);
+    if until <= SystemTime::now() {
+        return "0".to_owned();
+    }
+    httpdate::fmt_http_date(until.min(SystemTime::UNIX_EPOCH + LAST_HTTP_DATE))
+}
+
+/// The same mapping written by hand, as a careful user would, to the same
+/// contract (`Retry-After` included).
 #[derive(Debug)]
 enum HandWritten {
     Rejected {
@@ -162,7 +194,7 @@ impl IntoResponse for HandWritten {
                 .into_response(),
             HandWritten::Maintenance { until } => (
                 http::StatusCode::SERVICE_UNAVAILABLE,
-                [(http::header::RETRY_AFTER, httpdate::fmt_http_date(*until))],
+                [(http::header::RETRY_AFTER, retry_after(*until))],
                 axum::Json(Body {
                     error: "maintenance",
                     message: "maintenance window".to_owned(),
@@ -176,55 +208,59 @@ impl IntoResponse for HandWritten {
     }
 }
 
-fn derive_overhead(c: &mut Criterion) {
+fn derive_overhead(quick: bool) {
     let until = SystemTime::now() + Duration::from_secs(600);
-    let mut group = c.benchmark_group("derive");
-    group.bench_function("hand_written", |b| {
-        b.iter(|| {
-            let a = HandWritten::Rejected {
-                reason: "pii".to_owned(),
-                audit_url: Some("https://tp/s/1".to_owned()),
-            }
-            .into_response();
-            let b = HandWritten::Maintenance { until }.into_response();
-            (a.status(), b.status())
-        })
-    });
-    group.bench_function("derived", |b| {
-        b.iter(|| {
-            let a = Derived::Rejected {
-                reason: "pii".to_owned(),
-                audit_url: Some("https://tp/s/1".to_owned()),
-            }
-            .into_response();
-            let b = Derived::Maintenance { until }.into_response();
-            (a.status(), b.status())
-        })
-    });
-    group.finish();
+    let hand_written = || {
+        let a = HandWritten::Rejected {
+            reason: "pii".to_owned(),
+            audit_url: Some("https://tp/s/1".to_owned()),
+        }
+        .into_response();
+        let b = HandWritten::Maintenance { until }.into_response();
+        (a.status(), b.status())
+    };
+    let derived = || {
+        let a = Derived::Rejected {
+            reason: "pii".to_owned(),
+            audit_url: Some("https://tp/s/1".to_owned()),
+        }
+        .into_response();
+        let b = Derived::Maintenance { until }.into_response();
+        (a.status(), b.status())
+    };
+    let (rounds, batch) = if quick {
+        (1, 10)
+    } else {
+        (ROUNDS, DERIVE_BATCH)
+    };
+    let timed = |f: &dyn Fn() -> (http::StatusCode, http::StatusCode)| {
+        let start = Instant::now();
+        for _ in 0..batch {
+            black_box(f());
+        }
+        start.elapsed().as_nanos() as f64 / batch as f64
+    };
+    let mut variants: [Box<dyn FnMut() -> f64 + '_>; 2] = [
+        Box::new(|| timed(&hand_written)),
+        Box::new(|| timed(&derived)),
+    ];
+    let results = support::interleave(rounds, &mut variants);
+    support::print_interleaved(
+        &format!("derive: {rounds} interleaved rounds of {batch} calls (each a 403 and a 503)"),
+        &["hand_written", "derived"],
+        &results,
+    );
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(50);
-    targets = layer_overhead, derive_overhead
-}
+/// Rounds per group; each round runs one batch of every variant.
+const ROUNDS: usize = 40;
+/// Calls per batch: a few milliseconds each.
+const LAYER_BATCH: usize = 5_000;
+const DERIVE_BATCH: usize = 20_000;
 
 fn main() {
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-    support::print_ratios(
-        "layer",
-        "bare",
-        &[
-            "layer_no_session",
-            "layer_joined",
-            "layer_opened",
-            "governed_joined",
-        ],
-    );
-    support::print_ratios("derive", "hand_written", &["derived"]);
+    // `cargo test --benches` runs bench targets without `--bench`: keep that quick.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    layer_overhead(quick);
+    derive_overhead(quick);
 }
