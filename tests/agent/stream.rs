@@ -265,6 +265,41 @@ async fn a_decision_inside_a_stream_is_an_error_item() {
     .await
 }
 
+/// An approval decided in the middle of a stream points at the agent's
+/// public approval base, as one that answers a call does.
+#[tokio::test]
+async fn an_approval_inside_a_stream_points_at_the_public_approval_base() {
+    bounded(async {
+        let server = TapPass::start().await;
+        server.push(
+            CHAT,
+            Reply::sse([
+                event(json!({"content": "fine so far"})),
+                event(
+                    json!({"decision": "approval_required", "request_id": "apr 7/x",
+                             "approval_url": "http://127.0.0.1:1/internal/apr_7"}),
+                ),
+            ]),
+        );
+        let agent = Agent::builder(server.url())
+            .api_key(KEY)
+            .approval_base_url("https://approvals.example.com/tappass/")
+            .build()
+            .expect("agent");
+        let items = collect(agent.stream("hi").await.expect("stream")).await;
+        assert_eq!(items.len(), 2, "{items:?}");
+        let err = items[1].as_ref().expect_err("the decision");
+        let Some(GovernanceDecision::ApprovalRequired(approval)) = err.decision() else {
+            panic!("expected an approval, got {err:?}");
+        };
+        assert_eq!(
+            approval.approval_url.as_deref(),
+            Some("https://approvals.example.com/tappass/apr%207%2Fx")
+        );
+    })
+    .await
+}
+
 /// A server that echoes the key into a decision it sends in the middle of a
 /// stream: the decision's reason, its Display and Debug keep the key out, as
 /// for a decision that answers the request itself.

@@ -123,15 +123,7 @@ impl Agent {
     /// the id as one percent-encoded segment. The one place that decides a
     /// decision's approval link, for chat, streams and tool calls alike.
     pub(crate) fn public_approval(&self, decision: &mut crate::GovernanceDecision) {
-        let crate::GovernanceDecision::ApprovalRequired(approval) = decision else {
-            return;
-        };
-        let (Some(base), Some(id)) = (&self.inner.approval_base_url, &approval.request_id) else {
-            return;
-        };
-        if let Ok(segment) = transport::path_segment(id, "approval request id") {
-            approval.approval_url = Some(format!("{base}/{segment}"));
-        }
+        public_approval(self.inner.approval_base_url.as_deref(), decision);
     }
 
     /// The model asked for when a call names none.
@@ -332,5 +324,19 @@ impl fmt::Debug for Agent {
             .field("model", &self.inner.model)
             .field("fail_open", &self.inner.fail_open)
             .finish_non_exhaustive()
+    }
+}
+
+/// [`Agent::public_approval`] for a configured base (or none), for what
+/// holds the base without the agent: a stream's parser.
+pub(crate) fn public_approval(base: Option<&str>, decision: &mut crate::GovernanceDecision) {
+    let crate::GovernanceDecision::ApprovalRequired(approval) = decision else {
+        return;
+    };
+    let (Some(base), Some(id)) = (base, &approval.request_id) else {
+        return;
+    };
+    if let Ok(segment) = transport::path_segment(id, "approval request id") {
+        approval.approval_url = Some(format!("{base}/{segment}"));
     }
 }

@@ -290,6 +290,9 @@ impl SseState {
 struct SseParser {
     /// The agent's key, scrubbed from a decision the server echoes it into.
     secret: ApiKey,
+    /// The agent's public base of approval pages, for an approval decided
+    /// in the middle of the stream, as for one that answers a call.
+    approval_base: Option<String>,
     /// Bytes received and not yet parsed: at most one line.
     buffer: BytesMut,
     /// How much of `buffer` is known to hold no newline, so that each byte is
@@ -302,9 +305,10 @@ struct SseParser {
 }
 
 impl SseParser {
-    fn new(secret: ApiKey) -> Self {
+    fn new(secret: ApiKey, approval_base: Option<String>) -> Self {
         SseParser {
             secret,
+            approval_base,
             buffer: BytesMut::new(),
             scanned: 0,
             data: String::new(),
@@ -391,6 +395,7 @@ impl SseParser {
                     decision.fill_correlation(session);
                 }
             });
+            super::public_approval(self.approval_base.as_deref(), &mut decision);
             tracing::info!(
                 decision = decision.code(),
                 "TapPass decision in the middle of a stream"
@@ -476,7 +481,7 @@ impl Agent {
         }
         let state = SseState {
             response: answer.response,
-            parser: SseParser::new(self.inner.key.clone()),
+            parser: SseParser::new(self.inner.key.clone(), self.inner.approval_base_url.clone()),
             done: false,
             read_timeout: self.inner.timeout,
         };
@@ -508,7 +513,7 @@ mod tests {
     /// Parses `body` fed in pieces of `size` bytes: the chunks' contents, and
     /// how long the parser took.
     fn parse(body: &[u8], size: usize) -> (Vec<String>, Duration) {
-        let mut parser = SseParser::new(ApiKey::new("tp_test"));
+        let mut parser = SseParser::new(ApiKey::new("tp_test"), None);
         let mut contents = Vec::new();
         let started = Instant::now();
         for piece in body.chunks(size) {
