@@ -267,6 +267,45 @@ async fn a_python_style_caller_joins_a_rust_service() {
 /// 1,000 concurrent chat calls in one shared session: the session learns
 /// the agent and pipeline once, every call sees the same values, and the
 /// audit URL the caller supplied is never replaced by the server's.
+/// A decision is an answer too: a session opened for a request whose only
+/// chat is blocked learns the agent, pipeline and audit URL the `403` names,
+/// and the response echoes them, as after an allowed chat.
+#[tokio::test]
+async fn a_blocked_chat_teaches_the_session_and_the_response_echoes_it() {
+    bounded(async {
+        let dev = DevServer::start().await.unwrap();
+        let route = get(|agent: Agent| async move {
+            let blocked = agent
+                .chat("my ssn is 123-45-6789")
+                .await
+                .expect_err("the default policy blocks it");
+            assert!(
+                matches!(blocked.decision(), Some(GovernanceDecision::PolicyBlock(_))),
+                "{blocked:?}"
+            );
+            Json(seen(tappass::current_session().as_ref()))
+        });
+        let addr = serve(
+            Router::new()
+                .route("/", route)
+                .layer(layer(agent(&dev), true)),
+        )
+        .await;
+        let answer = reqwest::get(format!("http://{addr}/")).await.unwrap();
+        let headers = answer.headers().clone();
+        let seen: Value = answer.json().await.unwrap();
+        let id = seen["session_id"].as_str().expect("a session opened");
+        assert_eq!(seen["pipeline_uuid"], DEV_PIPELINE, "{seen}");
+        let agent_uuid = seen["agent_uuid"].as_str().expect("the agent learned");
+        let audit_url = seen["audit_url"].as_str().expect("the audit URL learned");
+        assert!(audit_url.contains(id), "{audit_url}");
+        assert_eq!(headers["x-tappass-agent-uuid"], agent_uuid);
+        assert_eq!(headers["x-tappass-pipeline-uuid"], DEV_PIPELINE);
+        assert_eq!(headers["x-tappass-audit-url"], audit_url);
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_session_learns_once_under_1000_concurrent_calls() {
     bounded_long(async {

@@ -266,7 +266,8 @@ async fn a_decision_inside_a_stream_is_an_error_item() {
 }
 
 /// An approval decided in the middle of a stream points at the agent's
-/// public approval base, as one that answers a call does.
+/// public approval base, as one that answers a call does, and the session
+/// learns the correlation it names, as from any answer.
 #[tokio::test]
 async fn an_approval_inside_a_stream_points_at_the_public_approval_base() {
     bounded(async {
@@ -275,10 +276,15 @@ async fn an_approval_inside_a_stream_points_at_the_public_approval_base() {
             CHAT,
             Reply::sse([
                 event(json!({"content": "fine so far"})),
-                event(
-                    json!({"decision": "approval_required", "request_id": "apr 7/x",
-                             "approval_url": "http://127.0.0.1:1/internal/apr_7"}),
-                ),
+                event(json!({
+                    "decision": "approval_required",
+                    "request_id": "apr 7/x",
+                    "approval_url": "http://127.0.0.1:1/internal/apr_7",
+                    "session_id": "ses_stream",
+                    "agent_uuid": "agt-stream",
+                    "pipeline_uuid": "pip-stream",
+                    "audit_url": "https://tappass.example/sessions/ses_stream",
+                })),
             ]),
         );
         let agent = Agent::builder(server.url())
@@ -286,7 +292,17 @@ async fn an_approval_inside_a_stream_points_at_the_public_approval_base() {
             .approval_base_url("https://approvals.example.com/tappass/")
             .build()
             .expect("agent");
-        let items = collect(agent.stream("hi").await.expect("stream")).await;
+        let session = Session::builder("ses_stream").build().expect("a valid id");
+        let items = tappass::session::scope(session.clone(), async {
+            collect(agent.stream("hi").await.expect("stream")).await
+        })
+        .await;
+        assert_eq!(session.agent_uuid(), Some("agt-stream"));
+        assert_eq!(session.pipeline_uuid(), Some("pip-stream"));
+        assert_eq!(
+            session.audit_url(),
+            Some("https://tappass.example/sessions/ses_stream")
+        );
         assert_eq!(items.len(), 2, "{items:?}");
         let err = items[1].as_ref().expect_err("the decision");
         let Some(GovernanceDecision::ApprovalRequired(approval)) = err.decision() else {

@@ -390,6 +390,10 @@ impl SseParser {
         let value: Value = serde_json::from_str(&data)
             .map_err(|e| Error::Protocol(format!("a stream chunk is not JSON ({e})")))?;
         if let Some(mut decision) = crate::GovernanceDecision::from_json(&value) {
+            // A decision is an answer too: the session learns what it names.
+            if let Some(answer) = value.as_object() {
+                super::Correlation::read(answer).teach_session();
+            }
             crate::session::with_current(|session| {
                 if let Some(session) = session {
                     decision.fill_correlation(session);

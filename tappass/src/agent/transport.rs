@@ -363,6 +363,10 @@ fn classify(
     };
     let json: Option<Value> = serde_json::from_slice(&body).ok();
     if let Some(mut decision) = json.as_ref().and_then(GovernanceDecision::from_json) {
+        // A decision is an answer too: the session learns what it names.
+        if let Some(answer) = json.as_ref().and_then(Value::as_object) {
+            super::Correlation::read(answer).teach_session();
+        }
         session::with_current(|s| {
             if let Some(s) = s {
                 decision.fill_correlation(s)

@@ -19,7 +19,8 @@ use super::headers::{self, Field, InvalidHeader};
 ///
 /// A session opened here ([`Session::open`], or by the layer) knows only its
 /// id. The first answer of the TapPass server inside it (a chat's `tappass`
-/// envelope, a `/v1/govern` decision) names the agent UUID, the pipeline UUID
+/// envelope, a stream's first chunk, a `/v1/govern` decision, or a decision
+/// that blocks or pauses a chat or a stream) names the agent UUID, the pipeline UUID
 /// and the audit URL; an [`Agent`](crate::Agent) call records them on the
 /// session in scope, so that [`Session::agent_uuid`],
 /// [`Session::pipeline_uuid`], [`Session::audit_url`], the response's
