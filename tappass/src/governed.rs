@@ -1,9 +1,10 @@
 //! Runtime support for `#[governed]` handlers (used by the generated code).
 //!
-//! The generated handler takes a [`GovernedContext`] as its first extractor,
-//! which asks the crate's one resolver (`session::resolve`) for the route's
-//! session, binds the handler's `Session` parameters from it, runs the body
-//! with [`Route::run`] and answers with [`Governed`]. The route flag and what
+//! The generated handler takes a [`GovernedContext`] as its first extractor
+//! (a [`GovernedRequest`], which reads the whole request, when it is the
+//! only one). It asks the crate's one resolver (`session::resolve`) for the
+//! route's session, binds the handler's `Session` parameters from it, runs
+//! the body with [`Route::run`] and answers with [`Governed`]. The route flag and what
 //! the handler needs are types ([`Inherit`], [`Open`], [`JoinOnly`];
 //! [`Required`], [`Optional`], [`Unused`]); where the route runs (behind the
 //! layer or on its own) is the resolver's `Route`.
