@@ -327,9 +327,31 @@ impl fmt::Debug for Agent {
     }
 }
 
-/// [`Agent::public_approval`] for a configured base (or none), for what
-/// holds the base without the agent: a stream's parser.
-pub(crate) fn public_approval(base: Option<&str>, decision: &mut crate::GovernanceDecision) {
+/// A decision the server answered (the body of a non-2xx answer, or an event
+/// in the middle of a stream), made ready for the caller: the session in
+/// scope learns the correlation it names and fills in what it left out, and
+/// an approval points at the public approval base. `None` when `answer` is
+/// not a decision.
+pub(crate) fn received_decision(
+    answer: &serde_json::Value,
+    approval_base: Option<&str>,
+) -> Option<crate::GovernanceDecision> {
+    let mut decision = crate::GovernanceDecision::from_json(answer)?;
+    // A decision is an answer too: the session learns what it names.
+    if let Some(fields) = answer.as_object() {
+        Correlation::read(fields).teach_session();
+    }
+    crate::session::with_current(|session| {
+        if let Some(session) = session {
+            decision.fill_correlation(session);
+        }
+    });
+    public_approval(approval_base, &mut decision);
+    Some(decision)
+}
+
+/// [`Agent::public_approval`] for a configured base (or none).
+fn public_approval(base: Option<&str>, decision: &mut crate::GovernanceDecision) {
     let crate::GovernanceDecision::ApprovalRequired(approval) = decision else {
         return;
     };

@@ -389,17 +389,7 @@ impl SseParser {
         let data = super::transport::redact_text(&data, self.secret.expose());
         let value: Value = serde_json::from_str(&data)
             .map_err(|e| Error::Protocol(format!("a stream chunk is not JSON ({e})")))?;
-        if let Some(mut decision) = crate::GovernanceDecision::from_json(&value) {
-            // A decision is an answer too: the session learns what it names.
-            if let Some(answer) = value.as_object() {
-                super::Correlation::read(answer).teach_session();
-            }
-            crate::session::with_current(|session| {
-                if let Some(session) = session {
-                    decision.fill_correlation(session);
-                }
-            });
-            super::public_approval(self.approval_base.as_deref(), &mut decision);
+        if let Some(decision) = super::received_decision(&value, self.approval_base.as_deref()) {
             tracing::info!(
                 decision = decision.code(),
                 "TapPass decision in the middle of a stream"

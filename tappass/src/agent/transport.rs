@@ -9,7 +9,7 @@ use rand::RngExt;
 use serde_json::Value;
 
 use super::Agent;
-use crate::{session, Error, GovernanceDecision, GovernanceError as _};
+use crate::{session, Error, GovernanceError as _};
 
 /// The oldest server protocol this client speaks.
 const MIN_VERSION: (u64, u64, u64) = (0, 6, 0);
@@ -362,17 +362,11 @@ fn classify(
         Err(err) => return Err(err),
     };
     let json: Option<Value> = serde_json::from_slice(&body).ok();
-    if let Some(mut decision) = json.as_ref().and_then(GovernanceDecision::from_json) {
-        // A decision is an answer too: the session learns what it names.
-        if let Some(answer) = json.as_ref().and_then(Value::as_object) {
-            super::Correlation::read(answer).teach_session();
-        }
-        session::with_current(|s| {
-            if let Some(s) = s {
-                decision.fill_correlation(s)
-            }
-        });
-        agent.public_approval(&mut decision);
+    let approval_base = agent.inner.approval_base_url.as_deref();
+    if let Some(decision) = json
+        .as_ref()
+        .and_then(|answer| super::received_decision(answer, approval_base))
+    {
         tracing::info!(
             decision = decision.code(),
             status = status.as_u16(),
