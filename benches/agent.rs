@@ -11,14 +11,18 @@
 //! contract: no call waits forever).
 //!
 //! The variants run in interleaved batches of `BATCH` calls, one after the
-//! other, for `ROUNDS` rounds; the table shows each variant's median time per
-//! call and the median of the per-round ratios, so that drift on the machine
-//! hits all of them alike (a criterion group measures one variant for seconds
-//! before the next, and on a shared 2-core machine that drift alone moves the
-//! ratio by a few percent). Client and server share one current-thread runtime,
-//! as in a test.
+//! other, for `ROUNDS` rounds (`support::interleave`, as the in-process
+//! benches); the table shows each variant's median time per call and the
+//! median of the per-round ratios, so that drift on the machine hits all of
+//! them alike (a criterion group measures one variant for seconds before the
+//! next, and on a shared 2-core machine that drift alone moves the ratio by a
+//! few percent). Client and server share one current-thread runtime, as in a
+//! test.
 //!
 //! Run: `cargo bench --bench agent`.
+
+#[allow(dead_code)] // the in-process benches' helpers; this one needs the rounds and the table
+mod support;
 
 use std::time::{Duration, Instant};
 
@@ -56,11 +60,6 @@ impl Variant {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
 fn main() {
     // `cargo test --benches` runs bench targets without `--bench`: keep that quick.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -69,86 +68,64 @@ fn main() {
         .build()
         .unwrap();
     let (rounds, batch) = if quick { (1, 5) } else { (ROUNDS, BATCH) };
-    let per_call = rt.block_on(async {
-        let dev = DevServer::start().await.unwrap();
-        let url = dev.url();
-        let agent = Agent::new(&url, "tp_bench").unwrap();
-        let raw = reqwest::Client::new();
-        let endpoint = format!("{url}/v1/chat/completions");
-        let body = serde_json::json!({
-            "model": "gpt-4o-mini",
-            "messages": [{"role": "user", "content": PROMPT}],
-            "stream": false,
-        });
-        // Keys unique within the run (the dev server is new for it).
-        let keys = std::cell::Cell::new(0u64);
-        let call = |variant: Variant| {
-            let (agent, raw, endpoint, body, keys) = (&agent, &raw, &endpoint, &body, &keys);
-            async move {
-                if variant == Variant::Agent {
-                    return agent.chat(PROMPT).await.unwrap().content.len();
-                }
-                let mut request = raw.post(endpoint);
-                if variant != Variant::RawWithoutKey {
-                    keys.set(keys.get() + 1);
-                    request = request.header("idempotency-key", format!("{:032x}", keys.get()));
-                }
-                if variant == Variant::RawWithTimeout {
-                    request = request.timeout(Duration::from_secs(60));
-                }
-                let response = request
-                    .bearer_auth("tp_bench")
-                    .header("content-type", "application/json")
-                    .body(serde_json::to_vec(body).unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-                let bytes = response.bytes().await.unwrap();
-                let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-                value["choices"][0]["message"]["content"]
-                    .as_str()
-                    .map_or(0, str::len)
-            }
-        };
-        // Warm up: connections, the agent's version check, allocator.
-        for variant in Variant::ALL {
-            for _ in 0..batch {
-                assert!(call(variant).await > 0);
-            }
-        }
-        let mut per_call = vec![Vec::with_capacity(rounds); Variant::ALL.len()];
-        for round in 0..rounds {
-            for k in 0..Variant::ALL.len() {
-                let v = (round + k) % Variant::ALL.len();
-                let start = Instant::now();
-                for _ in 0..batch {
-                    std::hint::black_box(call(Variant::ALL[v]).await);
-                }
-                per_call[v].push(start.elapsed().as_secs_f64() * 1e6 / batch as f64);
-            }
-        }
-        dev.shutdown().await;
-        per_call
+    let dev = rt.block_on(DevServer::start()).unwrap();
+    let url = dev.url();
+    let agent = Agent::new(&url, "tp_bench").unwrap();
+    let raw = reqwest::Client::new();
+    let endpoint = format!("{url}/v1/chat/completions");
+    let body = serde_json::json!({
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": PROMPT}],
+        "stream": false,
     });
-
-    println!(
-        "\nagent vs raw reqwest against the dev server: {rounds} interleaved rounds of {batch} calls"
+    // Keys unique within the run (the dev server is new for it).
+    let keys = std::cell::Cell::new(0u64);
+    let call = |variant: Variant| {
+        let (agent, raw, endpoint, body, keys) = (&agent, &raw, &endpoint, &body, &keys);
+        async move {
+            if variant == Variant::Agent {
+                return agent.chat(PROMPT).await.unwrap().content.len();
+            }
+            let mut request = raw.post(endpoint);
+            if variant != Variant::RawWithoutKey {
+                keys.set(keys.get() + 1);
+                request = request.header("idempotency-key", format!("{:032x}", keys.get()));
+            }
+            if variant == Variant::RawWithTimeout {
+                request = request.timeout(Duration::from_secs(60));
+            }
+            let response = request
+                .bearer_auth("tp_bench")
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(body).unwrap())
+                .send()
+                .await
+                .unwrap();
+            let bytes = response.bytes().await.unwrap();
+            let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            value["choices"][0]["message"]["content"]
+                .as_str()
+                .map_or(0, str::len)
+        }
+    };
+    // One batch of `variant`, client and server on the one runtime: the
+    // nanoseconds per call.
+    let timed = |variant: Variant| {
+        rt.block_on(async {
+            let start = Instant::now();
+            for _ in 0..batch {
+                assert!(std::hint::black_box(call(variant).await) > 0);
+            }
+            start.elapsed().as_nanos() as f64 / batch as f64
+        })
+    };
+    let mut variants = Variant::ALL
+        .map(|variant| Box::new(move || timed(variant)) as Box<dyn FnMut() -> f64 + '_>);
+    let results = support::interleave(rounds, &mut variants);
+    support::print_interleaved(
+        &format!("agent vs raw reqwest against the dev server: {rounds} interleaved rounds of {batch} calls"),
+        &Variant::ALL.map(Variant::name),
+        &results,
     );
-    println!(
-        "  {:<34} {:>14} {:>12}",
-        "variant", "median µs/call", "ratio to raw"
-    );
-    for (v, variant) in Variant::ALL.iter().enumerate() {
-        let ratios = per_call[v]
-            .iter()
-            .zip(&per_call[0])
-            .map(|(x, raw)| x / raw)
-            .collect();
-        println!(
-            "  {:<34} {:>14.2} {:>12.3}",
-            variant.name(),
-            median(per_call[v].clone()),
-            median(ratios)
-        );
-    }
+    rt.block_on(dev.shutdown());
 }

@@ -85,7 +85,7 @@ pub fn print_interleaved(title: &str, names: &[&str], results: &[Vec<f64>]) {
         names[0]
     );
     println!(
-        "  {:<28} {:>12} {:>8} {:>17}",
+        "  {:<34} {:>12} {:>8} {:>17}",
         "variant", "median", "ratio", "ratio IQR"
     );
     for (name, times) in names.iter().zip(results) {
@@ -95,7 +95,7 @@ pub fn print_interleaved(title: &str, names: &[&str], results: &[Vec<f64>]) {
         let mut sorted = times.clone();
         sorted.sort_by(f64::total_cmp);
         println!(
-            "  {:<28} {:>12} {:>8.3} {:>7.3} – {:<7.3}",
+            "  {:<34} {:>12} {:>8.3} {:>7.3} – {:<7.3}",
             name,
             fmt_ns(sorted[sorted.len() / 2]),
             quartile(2),
