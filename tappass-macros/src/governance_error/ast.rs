@@ -101,6 +101,12 @@ impl<'a> Input<'a> {
 }
 
 impl<'a> Case<'a> {
+    /// The only field of a transparent case, or `None` when the case is not one.
+    pub(crate) fn transparent(&self) -> Option<&Field<'a>> {
+        self.attrs.transparent.as_ref()?;
+        self.fields.first()
+    }
+
     fn new(
         ident: &'a Ident,
         path: TokenStream,

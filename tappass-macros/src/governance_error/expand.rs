@@ -135,16 +135,10 @@ fn dispatch<'c, 'a>(input: &'c Input<'a>, arm: fn(&'c Case<'a>) -> Arm<'c, 'a>) 
     }
 }
 
-/// The only field of a transparent case, or `None` when the case is not one.
-pub(crate) fn transparent<'c, 'a>(case: &'c Case<'a>) -> Option<&'c Field<'a>> {
-    case.attrs.transparent.as_ref()?;
-    case.fields.first()
-}
-
 /// For a transparent case, the arm that answers with the inner error's own
 /// `method`, called with the inner value and then `args`.
 fn delegated<'c, 'a>(case: &'c Case<'a>, method: &str, args: TokenStream) -> Option<Arm<'c, 'a>> {
-    let inner = transparent(case)?;
+    let inner = case.transparent()?;
     let call = delegate(inner, method);
     let binding = &inner.binding;
     let args = (!args.is_empty()).then(|| quote!(, #args));

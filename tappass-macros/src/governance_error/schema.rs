@@ -13,7 +13,6 @@ use syn::{GenericArgument, LitStr, PathArguments, Type};
 
 use super::ast::{Case, Input};
 use super::attr::{Code, Keyed};
-use super::expand::transparent;
 
 /// `utoipa::openapi::RefOr<Schema>`, what a schema fn returns.
 pub(crate) fn schema_type() -> TokenStream {
@@ -76,7 +75,7 @@ pub(crate) fn impls(input: &Input<'_>, openapi: &Keyed<Option<LitStr>>) -> Token
 /// The expression of one case's schema: a reference to the inner error's
 /// for a transparent case, else the case's body, field by field.
 fn case(case: &Case<'_>) -> TokenStream {
-    if let Some(inner) = transparent(case) {
+    if let Some(inner) = case.transparent() {
         let inner = unboxed(inner.ty);
         let transparent = quote_spanned! {inner.span()=>
             ::tappass::__private::openapi::transparent::<#inner>
