@@ -12,8 +12,8 @@ use http::{HeaderMap, HeaderValue};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::GovernanceError;
-use crate::Timestamp;
+use crate::timestamp::Timestamp;
+use tappass_macros::GovernanceError;
 
 /// Declares a decision struct: its own fields, then the fields every
 /// decision has, defined here once (`reason`, `session_id`, `audit_url`,
@@ -339,7 +339,7 @@ impl GovernanceDecision {
     }
 
     /// Fills in correlation ids the server left out, from `session`.
-    pub(crate) fn fill_correlation(&mut self, session: &crate::Session) {
+    pub(crate) fn fill_correlation(&mut self, session: &crate::session::Session) {
         macro_rules! fill {
             ($($v:ident),*) => {
                 match self { $(Self::$v(d) => {

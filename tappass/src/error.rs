@@ -1,6 +1,7 @@
 //! [`Error`]: what every fallible call of the toolkit returns.
 
-use crate::{GovernanceDecision, GovernanceError};
+use crate::decision::GovernanceDecision;
+use tappass_macros::GovernanceError;
 
 /// A boxed error source.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

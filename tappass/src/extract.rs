@@ -32,9 +32,34 @@ use http::request::Parts;
 use http::StatusCode;
 use serde::ser::SerializeMap;
 
+use crate::agent::Agent;
 use crate::response::GovernanceError;
+use crate::session::Session;
 use crate::session::{self, scope, InvalidHeader};
-use crate::{Agent, Session};
+
+/// A malformed correlation header, refused by the layer (before the inner
+/// service) and by the `Session` extractors: 400
+/// `invalid_correlation_header`, naming the header, never its value.
+impl GovernanceError for InvalidHeader {
+    fn status(&self) -> StatusCode {
+        StatusCode::BAD_REQUEST
+    }
+    fn code(&self) -> &str {
+        "invalid_correlation_header"
+    }
+    fn field_names(&self) -> &'static [&'static str] {
+        &["header"]
+    }
+    fn serialize_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        map.serialize_entry("header", self.header)
+    }
+}
+
+impl IntoResponse for InvalidHeader {
+    fn into_response(self) -> Response {
+        crate::response::render(&self)
+    }
+}
 
 /// Why a [`Session`] could not be extracted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,7 +164,7 @@ impl IntoResponse for AgentRejection {
 pub(crate) fn resolve(parts: &Parts) -> Result<Option<Session>, SessionRejection> {
     let layered = scope::with(|scope| {
         let scope = scope?;
-        scope.layer()?;
+        scope.lent()?;
         Some(scope.session())
     });
     match layered {
@@ -181,8 +206,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Agent {
 /// The agent the request already has: the layer's (a layer that only
 /// verifies mandates has none), or an `Extension<Agent>`.
 pub(crate) fn request_agent(parts: &Parts) -> Option<Agent> {
-    scope::with(|scope| scope?.layer()?.agent.clone())
-        .or_else(|| parts.extensions.get::<Agent>().cloned())
+    scope::lent::<Agent>().or_else(|| parts.extensions.get::<Agent>().cloned())
 }
 
 /// The agent configured from the environment, built once.

@@ -1,78 +1,4 @@
-//! The HTTP mapping of governance errors: the [`GovernanceError`] trait and the
-//! renderer that turns any implementation into a JSON response.
-//!
-//! Every body is one JSON object:
-//!
-//! ```json
-//! {"error": "policy_block", "message": "…", "blocked_by": "detect_pii", …,
-//!  "session_id": "ses_…", "audit_url": "https://…"}
-//! ```
-//!
-//! `error` is the case's code, `message` the error's `Display` text (or the
-//! fixed public message of a server-side failure), then the case's own fields,
-//! then the correlation ids of the current session that the fields did not
-//! already carry: `session_id` when there is a session, and `audit_url`
-//! always (`null` when it is not known), so a client finds the audit link in
-//! the same place in every body. The response also carries the session's
-//! correlation headers.
-//! Decisions, [`Error`](crate::Error), the extractors' rejections and the
-//! layer's own `400` all answer in this one shape.
-//!
-//! # Problem details (RFC 9457)
-//!
-//! The same error can answer `application/problem+json` instead: the body
-//! keeps every member above and starts with the four standard ones,
-//!
-//! ```json
-//! {"type": "urn:tappass:error:policy_block", "title": "Forbidden", "status": 403,
-//!  "detail": "blocked by policy `detect_pii`: …",
-//!  "error": "policy_block", "message": "blocked by policy `detect_pii`: …", …}
-//! ```
-//!
-//! - `type` is [`PROBLEM_TYPE_PREFIX`] followed by the `error` code
-//!   (`urn:tappass:error:approval_required`, …): a stable URN per case, not a
-//!   link to fetch; characters outside `[A-Za-z0-9._-]` in a code are
-//!   percent-encoded;
-//! - `title` is the canonical reason phrase of the status (`Forbidden`,
-//!   `Precondition Required`, …);
-//! - `status` is the HTTP status, as a number;
-//! - `detail` is the `message`.
-//!
-//! Status and headers (`Retry-After`, `WWW-Authenticate`, the correlation
-//! headers) are the same in both forms. Choose problem+json
-//!
-//! - for every governance error of a service: [`TapPassLayerBuilder::problem_json`](crate::layer::TapPassLayerBuilder::problem_json)
-//!   makes every response that [`render`] builds under the layer (decisions,
-//!   [`Error`](crate::Error), rejections, your derived errors) and the
-//!   layer's own `400` answer that way (the choice travels with the request,
-//!   and each error is rendered once, in that form);
-//! - for one response: return [`Problem(error)`](Problem);
-//! - for one error type: `#[governance(problem)]` on the type that derives
-//!   `GovernanceError` (see the [macros guide](crate::macros_guide)).
-//!
-//! ```
-//! use axum::response::IntoResponse;
-//! use http_body_util::BodyExt;
-//! use tappass::response::Problem;
-//!
-//! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! let decision = tappass::GovernanceDecision::from_json(&serde_json::json!({
-//!     "decision": "policy_block", "blocked_by": "detect_pii", "reason": "PII in prompt",
-//! }))
-//! .unwrap();
-//! let response = Problem(tappass::Error::from(decision)).into_response();
-//! assert_eq!(response.status(), 403);
-//! assert_eq!(response.headers()["content-type"], "application/problem+json");
-//!
-//! let body = response.into_body().collect().await.unwrap().to_bytes();
-//! let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
-//! assert_eq!(body["type"], "urn:tappass:error:policy_block");
-//! assert_eq!(body["title"], "Forbidden");
-//! assert_eq!(body["status"], 403);
-//! assert_eq!(body["detail"], body["message"]);
-//! assert_eq!(body["blocked_by"], "detect_pii");
-//! # }
-//! ```
+#![doc = include_str!("docs/errors.md")]
 
 use std::borrow::Cow;
 use std::fmt;
@@ -175,11 +101,7 @@ impl Form {
     /// request's scope; plain JSON outside a layer.
     pub(crate) fn current() -> Form {
         session::scope::with(|scope| {
-            Form::of(
-                scope
-                    .and_then(|s| s.layer())
-                    .is_some_and(|l| l.problem_json),
-            )
+            Form::of(scope.and_then(|s| s.lent()).is_some_and(|l| l.problem_json))
         })
     }
 
@@ -420,7 +342,7 @@ impl RetryAfter for std::time::SystemTime {
     }
 }
 
-impl RetryAfter for crate::Timestamp {
+impl RetryAfter for crate::timestamp::Timestamp {
     fn retry_after(&self) -> Option<HeaderValue> {
         self.to_system_time().retry_after()
     }

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{Agent, Correlation};
+use crate::decision::GovernanceDecision;
 use crate::decision::{Redaction, RedactionApplied};
-use crate::{Error, GovernanceDecision};
+use crate::error::Error;
 
 /// One chat message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,31 +90,46 @@ pub struct ChatCall<'a> {
     pub(crate) request: ChatRequest,
 }
 
-impl ChatCall<'_> {
-    /// Asks for this model instead of the agent's default.
-    pub fn model(mut self, model: impl Into<String>) -> Self {
-        self.request.model = Some(model.into());
-        self
-    }
+/// The options of a call that sends a [`ChatRequest`], written once for
+/// [`ChatCall`] and [`StreamCall`](super::StreamCall) so that the two cannot
+/// drift apart.
+macro_rules! request_options {
+    ($call:ident) => {
+        impl $call<'_> {
+            /// Asks for this model instead of the agent's default.
+            pub fn model(mut self, model: impl Into<String>) -> Self {
+                self.request.model = Some(model.into());
+                self
+            }
 
-    /// Attaches JSON metadata to the call.
-    pub fn metadata(mut self, metadata: Value) -> Self {
-        self.request.metadata = Some(metadata);
-        self
-    }
+            /// Attaches JSON metadata to the call.
+            pub fn metadata(mut self, metadata: serde_json::Value) -> Self {
+                self.request.metadata = Some(metadata);
+                self
+            }
 
-    /// Puts a system message before the conversation.
-    pub fn system(mut self, content: impl Into<String>) -> Self {
-        self.request.messages.insert(0, Message::system(content));
-        self
-    }
+            /// Puts a system message before the conversation.
+            pub fn system(mut self, content: impl Into<String>) -> Self {
+                self.request
+                    .messages
+                    .insert(0, $crate::agent::Message::system(content));
+                self
+            }
 
-    /// Replaces the conversation with these messages.
-    pub fn messages(mut self, messages: impl IntoIterator<Item = Message>) -> Self {
-        self.request.messages = messages.into_iter().collect();
-        self
-    }
+            /// Replaces the conversation with these messages.
+            pub fn messages(
+                mut self,
+                messages: impl IntoIterator<Item = $crate::agent::Message>,
+            ) -> Self {
+                self.request.messages = messages.into_iter().collect();
+                self
+            }
+        }
+    };
 }
+pub(super) use request_options;
+
+request_options!(ChatCall);
 
 impl<'a> IntoFuture for ChatCall<'a> {
     type Output = Result<ChatResponse, Error>;

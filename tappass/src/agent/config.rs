@@ -1,4 +1,4 @@
-//! Configuration of an [`Agent`]: [`AgentBuilder`] and [`ApiKey`].
+//! Configuration of an [`Agent`]: [`AgentBuilder`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,38 +8,11 @@ use http::HeaderValue;
 
 use super::Reporter;
 use super::{Agent, Inner, RetryPolicy};
-use crate::Error;
+use crate::error::Error;
+use crate::key::ApiKey;
 
 /// The server used when neither an argument nor `TAPPASS_URL` names one.
 pub const DEFAULT_URL: &str = "http://localhost:9620";
-
-/// An API key. Its `Debug` and `Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(Arc<str>);
-
-impl ApiKey {
-    /// Wraps a key.
-    pub fn new(key: impl Into<String>) -> Self {
-        ApiKey(Arc::from(key.into()))
-    }
-
-    /// The key itself, for sending it. Never log this.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey(<redacted>)")
-    }
-}
-
-impl fmt::Display for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
 
 /// Configures an [`Agent`]; see [`Agent::builder`].
 ///

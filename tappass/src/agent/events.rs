@@ -15,7 +15,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{Agent, Timestamp};
+use crate::agent::Agent;
+use crate::timestamp::Timestamp;
 
 const BATCH: usize = 100;
 const LINGER: Duration = Duration::from_millis(50);
@@ -42,7 +43,11 @@ pub struct AuditEvent {
 
 impl AuditEvent {
     /// An event of `event_type` in `session`, now.
-    pub fn new(event_type: impl Into<String>, session: &crate::Session, details: Value) -> Self {
+    pub fn new(
+        event_type: impl Into<String>,
+        session: &crate::session::Session,
+        details: Value,
+    ) -> Self {
         AuditEvent {
             event_type: event_type.into(),
             agent_id: session.agent_uuid().map(str::to_owned),

@@ -1,18 +1,4 @@
-//! The [`Agent`]: a client of the TapPass server for governed chat, streaming
-//! and tool calls.
-//!
-//! ```no_run
-//! # async fn run() -> Result<(), tappass::Error> {
-//! let agent = tappass::Agent::new("https://tappass.example.com", "tp_...")?;
-//! let response = agent.chat("Summarize Q4 revenue").await?;
-//! println!("{} (audit: {:?})", response.content, response.audit_url);
-//! # Ok(()) }
-//! ```
-//!
-//! One `Agent` holds one pooled HTTP client: clone it (a reference count) rather
-//! than building a new one per request. Calls made inside a session
-//! ([`current_session`](crate::current_session)) carry that session's
-//! correlation headers to the server.
+#![doc = include_str!("../docs/agent.md")]
 
 mod chat;
 mod config;
@@ -26,10 +12,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::key::ApiKey;
 pub use chat::{
     ChatCall, ChatRequest, ChatResponse, Message, Pipeline, PipelineStep, ToolCall, Usage,
 };
-pub use config::{AgentBuilder, ApiKey};
+pub use config::AgentBuilder;
 pub use correlation::Correlation;
 pub use events::AuditEvent;
 pub(crate) use events::Reporter;
@@ -92,7 +79,10 @@ impl Agent {
     /// an absolute `http(s)` URL, a URL with user info (`user:password@`,
     /// never shown in the error) or an empty key. Use [`Agent::builder`] for
     /// timeouts, retries and the model.
-    pub fn new(url: impl AsRef<str>, api_key: impl Into<String>) -> Result<Agent, crate::Error> {
+    pub fn new(
+        url: impl AsRef<str>,
+        api_key: impl Into<String>,
+    ) -> Result<Agent, crate::error::Error> {
         Agent::builder(url.as_ref()).api_key(api_key).build()
     }
 
@@ -103,7 +93,7 @@ impl Agent {
 
     /// An agent configured from `TAPPASS_URL` (default `http://localhost:9620`)
     /// and `TAPPASS_API_KEY`.
-    pub fn from_env() -> Result<Agent, crate::Error> {
+    pub fn from_env() -> Result<Agent, crate::error::Error> {
         AgentBuilder::new(None).build()
     }
 
@@ -122,7 +112,7 @@ impl Agent {
     /// base ([`AgentBuilder::approval_base_url`]): `{base}/{request_id}`,
     /// the id as one percent-encoded segment. The one place that decides a
     /// decision's approval link, for chat, streams and tool calls alike.
-    pub(crate) fn public_approval(&self, decision: &mut crate::GovernanceDecision) {
+    pub(crate) fn public_approval(&self, decision: &mut crate::decision::GovernanceDecision) {
         public_approval(self.inner.approval_base_url.as_deref(), decision);
     }
 
@@ -152,7 +142,7 @@ impl Agent {
     /// Whether `err` lets a call through ungoverned: only when the agent fails
     /// open and the control plane was unreachable (never on a decision, a
     /// `429`, or a configuration, key or protocol failure).
-    pub(crate) fn fails_open(&self, err: &crate::Error) -> bool {
+    pub(crate) fn fails_open(&self, err: &crate::error::Error) -> bool {
         self.inner.fail_open && err.is_unavailable()
     }
 
@@ -162,7 +152,7 @@ impl Agent {
     /// that against a dead or hanging server they fail together within one
     /// call's retry budget instead of queueing behind one another. A failed
     /// check is tried again by the next call that finds it finished.
-    pub(crate) async fn ensure_version(&self) -> Result<(), crate::Error> {
+    pub(crate) async fn ensure_version(&self) -> Result<(), crate::error::Error> {
         let check = &self.inner.version;
         if check.version.get().is_some() {
             return Ok(());
@@ -197,11 +187,11 @@ impl Agent {
     /// Runs the version check as a task of its own: it finishes (within one
     /// call's retry budget) even when every caller waiting on it is dropped,
     /// and it holds no reference from the agent to itself once done.
-    fn start_version_check(&self) -> Result<SharedCheck, crate::Error> {
+    fn start_version_check(&self) -> Result<SharedCheck, crate::error::Error> {
         use futures_util::FutureExt as _;
         use tracing::Instrument as _;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-            crate::Error::config(
+            crate::error::Error::config(
                 "the TapPass agent was called outside a Tokio runtime; call it from async code running on Tokio",
             )
         })?;
@@ -213,7 +203,7 @@ impl Agent {
         Ok(task
             .map(|joined| {
                 joined.unwrap_or_else(|err| {
-                    Err(Arc::new(crate::Error::unavailable(
+                    Err(Arc::new(crate::error::Error::unavailable(
                         format!("the TapPass version check did not finish: {err}"),
                         None,
                     )))
@@ -238,13 +228,13 @@ pub(crate) struct VersionCheck {
 }
 
 type SharedCheck = futures_util::future::Shared<
-    futures_util::future::BoxFuture<'static, Result<String, Arc<crate::Error>>>,
+    futures_util::future::BoxFuture<'static, Result<String, Arc<crate::error::Error>>>,
 >;
 
 /// A copy of a shared check's failure for each caller that waited on it: the
 /// same variant and message (the underlying source stays with the first).
-fn duplicate(err: &crate::Error) -> crate::Error {
-    use crate::Error;
+fn duplicate(err: &crate::error::Error) -> crate::error::Error {
+    use crate::error::Error;
     match err {
         Error::Governance(decision) => Error::Governance(decision.clone()),
         Error::Config(message) => Error::Config(message.clone()),
@@ -290,13 +280,13 @@ pub(crate) async fn in_span<F: std::future::Future>(span: &tracing::Span, future
 
 /// Records a call's outcome on its span: `allowed`, the decision's kind, or
 /// the failure; decisions are logged at info, failures at warn.
-pub(crate) fn record_outcome<T>(span: &tracing::Span, result: &Result<T, crate::Error>) {
-    use crate::GovernanceError as _;
+pub(crate) fn record_outcome<T>(span: &tracing::Span, result: &Result<T, crate::error::Error>) {
+    use crate::response::GovernanceError as _;
     match result {
         Ok(_) => {
             span.record("outcome", "allowed");
         }
-        Err(crate::Error::Governance(decision)) => {
+        Err(crate::error::Error::Governance(decision)) => {
             span.record("outcome", decision.code());
             span.in_scope(|| {
                 tracing::info!(
@@ -311,7 +301,7 @@ pub(crate) fn record_outcome<T>(span: &tracing::Span, result: &Result<T, crate::
             span.in_scope(|| tracing::warn!(error = %err, "TapPass call failed"));
         }
     }
-    if let Some(session) = crate::current_session() {
+    if let Some(session) = crate::session::current_session() {
         span.record("session_id", session.id());
     }
 }
@@ -335,8 +325,8 @@ impl fmt::Debug for Agent {
 pub(crate) fn received_decision(
     answer: &serde_json::Value,
     approval_base: Option<&str>,
-) -> Option<crate::GovernanceDecision> {
-    let mut decision = crate::GovernanceDecision::from_json(answer)?;
+) -> Option<crate::decision::GovernanceDecision> {
+    let mut decision = crate::decision::GovernanceDecision::from_json(answer)?;
     // A decision is an answer too: the session learns what it names.
     if let Some(fields) = answer.as_object() {
         Correlation::read(fields).teach_session();
@@ -351,8 +341,8 @@ pub(crate) fn received_decision(
 }
 
 /// [`Agent::public_approval`] for a configured base (or none).
-fn public_approval(base: Option<&str>, decision: &mut crate::GovernanceDecision) {
-    let crate::GovernanceDecision::ApprovalRequired(approval) = decision else {
+fn public_approval(base: Option<&str>, decision: &mut crate::decision::GovernanceDecision) {
+    let crate::decision::GovernanceDecision::ApprovalRequired(approval) = decision else {
         return;
     };
     let (Some(base), Some(id)) = (base, &approval.request_id) else {

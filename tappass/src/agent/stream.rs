@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use super::chat::{answer_parts, ChatRequest, Message};
 use super::{Agent, ApiKey, Correlation};
-use crate::{Error, GovernanceError as _};
+use crate::error::Error;
+use crate::response::GovernanceError as _;
 
 /// The largest single SSE event accepted from the server.
 const MAX_EVENT_BYTES: usize = 1024 * 1024;
@@ -79,25 +80,7 @@ pub struct StreamCall<'a> {
     request: ChatRequest,
 }
 
-impl StreamCall<'_> {
-    /// Asks for this model instead of the agent's default.
-    pub fn model(mut self, model: impl Into<String>) -> Self {
-        self.request.model = Some(model.into());
-        self
-    }
-
-    /// Attaches JSON metadata to the call.
-    pub fn metadata(mut self, metadata: Value) -> Self {
-        self.request.metadata = Some(metadata);
-        self
-    }
-
-    /// Replaces the conversation with these messages.
-    pub fn messages(mut self, messages: impl IntoIterator<Item = Message>) -> Self {
-        self.request.messages = messages.into_iter().collect();
-        self
-    }
-}
+super::chat::request_options!(StreamCall);
 
 impl<'a> IntoFuture for StreamCall<'a> {
     type Output = Result<ChatStream, Error>;
@@ -164,7 +147,7 @@ impl ChatStream {
         use axum::response::sse::Event;
         use futures_util::StreamExt as _;
 
-        let session = crate::current_session();
+        let session = crate::session::current_session();
         let form = crate::response::Form::current();
         let events = futures_util::stream::unfold(Some(self), move |state| {
             let session = session.clone();

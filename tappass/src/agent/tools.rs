@@ -11,8 +11,10 @@ use serde_json::{json, Value};
 
 use super::chat::str_field;
 use super::{Agent, AuditEvent, Opts};
+use crate::decision::GovernanceDecision;
 use crate::decision::{ApprovalRequired, PolicyBlock};
-use crate::{Error, GovernanceDecision, Timestamp};
+use crate::error::Error;
+use crate::timestamp::Timestamp;
 
 /// The longest single long-poll asked of the server.
 const MAX_POLL: Duration = Duration::from_secs(30);
@@ -341,7 +343,7 @@ impl Agent {
     /// Audit-only mode: the call as a `tool_call` event, and a verdict that
     /// lets it through.
     fn audit_tool_call(&self, call: &ToolCallRequest<'_>) -> ToolVerdict {
-        let session = crate::current_session();
+        let session = crate::session::current_session();
         let behavior_id = behavior_id();
         let details = json!({
             "tool": call.tool,
@@ -372,9 +374,9 @@ impl Agent {
 
     /// One `POST /v1/govern` of the call, and its outcome.
     async fn govern_once(&self, call: &ToolCallRequest<'_>) -> Result<ToolVerdict, Error> {
-        let session = crate::current_session();
+        let session = crate::session::current_session();
         let behavior_id = behavior_id();
-        // The strings the Python SDK sends, never null (PROTOCOL.md).
+        // The strings the Python SDK sends, never null (docs/protocol.md).
         let agent_id = session
             .as_ref()
             .and_then(|s| s.agent_uuid())

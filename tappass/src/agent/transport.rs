@@ -9,7 +9,9 @@ use rand::RngExt;
 use serde_json::Value;
 
 use super::Agent;
-use crate::{session, Error, GovernanceError as _};
+use crate::error::Error;
+use crate::response::GovernanceError as _;
+use crate::session;
 
 /// The oldest server protocol this client speaks.
 const MIN_VERSION: (u64, u64, u64) = (0, 6, 0);
@@ -125,7 +127,7 @@ impl Agent {
     ) -> Result<Answer, Error> {
         let inner = &self.inner;
         let url = endpoint(inner, path)?;
-        let correlation = session::with_current(|s| s.map(crate::Session::headers));
+        let correlation = session::with_current(|s| s.map(crate::session::Session::headers));
         // The request's resume token goes with its governed calls (chat,
         // streams, tool calls), where the server decides an approval.
         let resume_token = matches!(path, CHAT_PATH | GOVERN_PATH)
@@ -400,7 +402,7 @@ fn classify(
     }))
 }
 
-/// The header that makes a `POST` safe to retry (`PROTOCOL.md`, Idempotency).
+/// The header that makes a `POST` safe to retry (`docs/protocol.md`, Idempotency).
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// A fresh idempotency key: 128 random bits as 32 lowercase hex digits.
@@ -469,7 +471,7 @@ fn transport_error(err: reqwest::Error, url: &str) -> Error {
     };
     Error::unavailable(
         format!("the call to {url} {what}: {detail}"),
-        Some(Box::new(err.without_url()) as crate::BoxError),
+        Some(Box::new(err.without_url()) as crate::error::BoxError),
     )
 }
 

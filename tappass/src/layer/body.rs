@@ -5,9 +5,9 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
+use crate::error::BoxError;
 use crate::session::scope::Scope;
 use crate::session::Session;
-use crate::BoxError;
 
 pin_project! {
     /// A streamed response body (SSE, chunked) polled inside the request's

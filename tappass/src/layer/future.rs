@@ -6,11 +6,11 @@ use bytes::Bytes;
 use http::Response;
 use pin_project_lite::pin_project;
 
+use super::resolve;
+use crate::error::BoxError;
 use crate::response::{self, Form};
-use crate::session::resolve;
 use crate::session::scope::{Scope, Scoped};
 use crate::session::InvalidHeader;
-use crate::BoxError;
 
 pin_project! {
     /// The response future of [`TapPassService`](super::TapPassService).

@@ -4,8 +4,10 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use super::TapPassService;
+use crate::agent::Agent;
 use crate::agent::AgentBuilder;
-use crate::{Agent, Error};
+use crate::error::Error;
+use crate::session::scope::Lent;
 
 /// The tower layer that puts every request in its TapPass session; see the
 /// [module documentation](crate::layer).
@@ -15,17 +17,23 @@ pub struct TapPassLayer {
     pub(crate) shared: Arc<Shared>,
 }
 
-/// What every request under one layer shares: the resolver reads it from
-/// the request's scope.
+/// What every request under one layer shares. The resolver reads it before
+/// the inner service; what the request's scope needs of it (the agent, the
+/// mandate verifier, the error form) it lends as a [`Lent`], so that the
+/// extractors find it there without naming the layer.
 pub(crate) struct Shared {
-    /// `None` for a layer that only verifies mandates (built without an API
-    /// key).
-    pub(crate) agent: Option<Agent>,
     pub(crate) auto_open_session: bool,
-    pub(crate) problem_json: bool,
-    /// The verifier of `TapPassLayerBuilder::mandates`.
-    #[cfg(feature = "mandate")]
-    pub(crate) mandates: Option<crate::mandate::MandateVerifier>,
+    /// The layer's `Agent` (none for a layer that only verifies mandates,
+    /// built without an API key) and `MandateVerifier`
+    /// (`TapPassLayerBuilder::mandates`), and its `problem_json` choice.
+    pub(crate) lent: Lent,
+}
+
+impl Shared {
+    /// The layer's agent, if it has one.
+    pub(crate) fn agent(&self) -> Option<&Agent> {
+        self.lent.get::<Agent>()
+    }
 }
 
 impl TapPassLayer {
@@ -44,17 +52,17 @@ impl TapPassLayer {
     }
 
     /// The agent handlers receive; `None` for a layer built without an API
-    /// key because it only verifies mandates
-    /// ([`TapPassLayerBuilder::mandates`]).
+    /// key because it only verifies mandates (`TapPassLayerBuilder::mandates`,
+    /// feature `mandate`).
     pub fn agent(&self) -> Option<&Agent> {
-        self.shared.agent.as_ref()
+        self.shared.agent()
     }
 
     /// The verifier of the layer's mandates, when it was given one.
     #[cfg(feature = "mandate")]
     #[cfg_attr(docsrs, doc(cfg(feature = "mandate")))]
     pub fn mandates(&self) -> Option<&crate::mandate::MandateVerifier> {
-        self.shared.mandates.as_ref()
+        self.shared.lent.get()
     }
 
     /// Whether requests without a session get a fresh one.
@@ -64,12 +72,12 @@ impl TapPassLayer {
 
     /// Whether governance errors answer `application/problem+json`.
     pub fn problem_json(&self) -> bool {
-        self.shared.problem_json
+        self.shared.lent.problem_json
     }
 
     /// Delivers the audit events still queued; call it on graceful shutdown.
     pub async fn flush(&self) {
-        if let Some(agent) = &self.shared.agent {
+        if let Some(agent) = self.shared.agent() {
             agent.flush_events().await
         }
     }
@@ -78,11 +86,11 @@ impl TapPassLayer {
 impl fmt::Debug for TapPassLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut f = f.debug_struct("TapPassLayer");
-        f.field("agent", &self.shared.agent)
-            .field("auto_open_session", &self.shared.auto_open_session)
-            .field("problem_json", &self.shared.problem_json);
+        f.field("agent", &self.agent())
+            .field("auto_open_session", &self.auto_open_session())
+            .field("problem_json", &self.problem_json());
         #[cfg(feature = "mandate")]
-        f.field("mandates", &self.shared.mandates);
+        f.field("mandates", &self.mandates());
         f.finish()
     }
 }
@@ -270,13 +278,21 @@ impl TapPassLayerBuilder {
                 Some(builder.build()?)
             }
         };
+        let mut services = http::Extensions::new();
+        if let Some(agent) = agent {
+            services.insert(agent);
+        }
+        #[cfg(feature = "mandate")]
+        if let Some(verifier) = self.mandates {
+            services.insert(verifier);
+        }
         Ok(TapPassLayer {
             shared: Arc::new(Shared {
-                agent,
                 auto_open_session: self.auto_open_session,
-                problem_json: self.problem_json,
-                #[cfg(feature = "mandate")]
-                mandates: self.mandates,
+                lent: Lent {
+                    services: Arc::new(services),
+                    problem_json: self.problem_json,
+                },
             }),
         })
     }

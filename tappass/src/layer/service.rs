@@ -6,9 +6,9 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use super::layer::Shared;
+use super::resolve;
 use super::ResponseFuture;
-use crate::session::resolve;
-use crate::BoxError;
+use crate::error::BoxError;
 
 /// The service [`TapPassLayer`](super::TapPassLayer) wraps around yours.
 #[derive(Clone)]
@@ -49,7 +49,7 @@ where
                     problem = invalid.problem.describe(),
                     "refused a malformed TapPass correlation header"
                 );
-                return ResponseFuture::rejected(invalid, self.shared.problem_json);
+                return ResponseFuture::rejected(invalid, self.shared.lent.problem_json);
             }
         };
         // `call` itself runs in the request's scope too (some services do

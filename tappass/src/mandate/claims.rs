@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::Timestamp;
+use crate::timestamp::Timestamp;
 
 /// A verified mandate: a signed grant of capabilities that TapPass issued
 /// when it allowed a tool call.
@@ -169,7 +169,7 @@ impl Capability {
     }
 }
 
-/// The one rule of capability matching (PROTOCOL.md, Mandates).
+/// The one rule of capability matching (`docs/protocol.md`, Mandates).
 pub(crate) fn capability_grants(granted: &str, required: &str) -> bool {
     if granted == required {
         return true;

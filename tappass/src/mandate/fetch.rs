@@ -4,19 +4,19 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::agent::ApiKey;
+use crate::key::ApiKey;
 
 /// The longest a key or revocation fetch may take.
 pub(crate) const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The HTTP client the verifier fetches with.
-pub(crate) fn client() -> Result<reqwest::Client, crate::Error> {
+pub(crate) fn client() -> Result<reqwest::Client, crate::error::Error> {
     reqwest::Client::builder()
         .timeout(FETCH_TIMEOUT)
         .connect_timeout(FETCH_TIMEOUT)
         .build()
         .map_err(|e| {
-            crate::Error::config(format!(
+            crate::error::Error::config(format!(
                 "cannot build the mandate verifier's HTTP client: {e}"
             ))
         })
@@ -29,12 +29,12 @@ pub(crate) async fn json(
     url: url::Url,
     key: Option<&ApiKey>,
     limit: usize,
-) -> Result<Value, crate::Error> {
+) -> Result<Value, crate::error::Error> {
     let mut request = http.get(url);
     if let Some(key) = key {
         request = request.bearer_auth(key.expose());
     }
-    let fail = |what: String| crate::Error::unavailable(what, None);
+    let fail = |what: String| crate::error::Error::unavailable(what, None);
     let mut response = request
         .send()
         .await

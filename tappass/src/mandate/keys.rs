@@ -29,7 +29,7 @@ pub(crate) enum KeyError {
     /// The set was fetched and does not hold this `kid`.
     Unknown,
     /// No set could be fetched (fail closed: `503 governance_unavailable`).
-    Unavailable(crate::Error),
+    Unavailable(crate::error::Error),
 }
 
 /// A JWK Set, fetched lazily and cached.
@@ -125,7 +125,7 @@ impl Jwks {
             // A set is cached and the last fetch worked: the key is not TapPass's.
             None if have_keys => Err(KeyError::Unknown),
             // No key to verify with, or the server could not be asked: fail closed.
-            error => Err(KeyError::Unavailable(crate::Error::unavailable(
+            error => Err(KeyError::Unavailable(crate::error::Error::unavailable(
                 format!(
                     "no key to verify the mandate with: the JWK Set at {} {}",
                     self.url,
@@ -216,12 +216,12 @@ pub(crate) fn parse_jwks(body: &Value) -> HashMap<String, Arc<DecodingKey>> {
 }
 
 /// A pinned public key from its PEM text (SPKI `PUBLIC KEY`, P-256).
-pub(crate) fn pinned(pem: &str) -> Result<Keys, crate::Error> {
+pub(crate) fn pinned(pem: &str) -> Result<Keys, crate::error::Error> {
     let key = DecodingKey::from_ec_pem(pem.as_bytes())
         .ok()
         .filter(|k| k.try_get_as_bytes().is_ok_and(|b| b.len() == 65))
         .ok_or_else(|| {
-            crate::Error::config(
+            crate::error::Error::config(
                 "the mandate public key is not a P-256 public key in PEM (`-----BEGIN PUBLIC KEY-----`); pass the ES256 key TapPass signs mandates with",
             )
         })?;

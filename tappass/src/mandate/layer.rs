@@ -92,7 +92,7 @@ impl RequireMandate {
         let verifier: &MandateVerifier = match &self.verifier {
             Some(verifier) => verifier,
             None => found.insert(request_verifier(parts).ok_or_else(|| {
-                let error = crate::Error::config(
+                let error = crate::error::Error::config(
                     "RequireMandate::from_extension() found no verifier: put it behind a `TapPassLayer::builder().mandates(verifier)` layer or an `.layer(axum::Extension(verifier))`, or use RequireMandate::new(verifier)",
                 );
                 tracing::error!(%error, "no mandate verifier");

@@ -1,8 +1,6 @@
 #![doc = include_str!("../docs/mandates.md")]
 
 mod claims;
-/// What `#[governed(capability = …)]` expands to; re-exported, hidden, in
-/// `tappass::__private`. Not public API.
 pub(crate) mod extract;
 mod fetch;
 mod keys;

@@ -17,7 +17,7 @@
 /// | [`Insufficient`](Self::Insufficient) | 403 | `mandate_insufficient` | `required_capability` |
 /// | [`Revoked`](Self::Revoked) | 403 | `mandate_revoked` | `mandate_id` |
 /// | [`TapPass`](Self::TapPass) | 503 / 500 | `governance_unavailable` / `governance_misconfigured` | |
-#[derive(Debug, thiserror::Error, crate::GovernanceError)]
+#[derive(Debug, thiserror::Error, tappass_macros::GovernanceError)]
 #[cfg_attr(feature = "utoipa", governance(openapi = "MandateRejection"))]
 #[non_exhaustive]
 pub enum MandateRejection {
@@ -74,7 +74,7 @@ pub enum MandateRejection {
     /// (`500 governance_misconfigured`).
     #[governance(transparent)]
     #[error(transparent)]
-    TapPass(#[from] crate::Error),
+    TapPass(#[from] crate::error::Error),
 }
 
 impl MandateRejection {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::{fetch, MandateRejection};
-use crate::agent::ApiKey;
+use crate::key::ApiKey;
 
 /// The largest revocation list read: 8 MiB.
 const MAX_REVOKED_BYTES: usize = 8 << 20;
@@ -44,7 +44,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// ```
 pub trait RevocationSource: Send + Sync + 'static {
     /// The ids of every revoked mandate that has not expired yet.
-    fn revoked(&self) -> BoxFuture<'_, Result<HashSet<String>, crate::Error>>;
+    fn revoked(&self) -> BoxFuture<'_, Result<HashSet<String>, crate::error::Error>>;
 }
 
 /// TapPass's `GET /v1/mandates/revoked` (bearer API key).
@@ -55,7 +55,7 @@ pub(crate) struct HttpRevocation {
 }
 
 impl RevocationSource for HttpRevocation {
-    fn revoked(&self) -> BoxFuture<'_, Result<HashSet<String>, crate::Error>> {
+    fn revoked(&self) -> BoxFuture<'_, Result<HashSet<String>, crate::error::Error>> {
         Box::pin(async move {
             let body = fetch::json(
                 &self.http,
@@ -68,7 +68,7 @@ impl RevocationSource for HttpRevocation {
                 .get("revoked")
                 .and_then(Value::as_array)
                 .ok_or_else(|| {
-                    crate::Error::Protocol(format!(
+                    crate::error::Error::Protocol(format!(
                         "{} answered without a `revoked` list",
                         self.url
                     ))
@@ -146,14 +146,14 @@ impl Revocation {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         let Some((revoked, fetched)) = snapshot else {
-            return Err(crate::Error::unavailable(
+            return Err(crate::error::Error::unavailable(
                 "the list of revoked mandates could not be fetched yet, so no mandate is accepted (fail closed)",
                 None,
             )
             .into());
         };
         if fetched.elapsed() > state.max_staleness {
-            return Err(crate::Error::unavailable(
+            return Err(crate::error::Error::unavailable(
                 format!(
                     "the list of revoked mandates was last fetched {} s ago, past max_revocation_staleness ({} s), so no mandate is accepted (fail closed)",
                     fetched.elapsed().as_secs(),

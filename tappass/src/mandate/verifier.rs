@@ -14,7 +14,7 @@ use super::claims::{Claims, Mandate};
 use super::keys::{self, KeyError, Keys};
 use super::revocation::{HttpRevocation, Revocation, RevocationSource};
 use super::{fetch, MandateRejection};
-use crate::agent::ApiKey;
+use crate::key::ApiKey;
 
 /// The header a mandate travels in, unless configured otherwise.
 pub const MANDATE_HEADER: &str = "x-tappass-mandate";
@@ -403,15 +403,15 @@ impl MandateVerifierBuilder {
     /// Fails with [`Error::Config`](crate::Error::Config) for a header name
     /// that is not one, a URL that is not absolute http(s), a PEM that is not
     /// a P-256 public key, or revocation without an API key.
-    pub fn build(self) -> Result<MandateVerifier, crate::Error> {
+    pub fn build(self) -> Result<MandateVerifier, crate::error::Error> {
         let header = HeaderName::try_from(self.header.as_str()).map_err(|_| {
-            crate::Error::config(format!(
+            crate::error::Error::config(format!(
                 "`{}` is not a valid header name for mandates",
                 self.header
             ))
         })?;
         let http = fetch::client()?;
-        let base = || -> Result<String, crate::Error> {
+        let base = || -> Result<String, crate::error::Error> {
             Ok(env("TAPPASS_URL")?
                 .unwrap_or_else(|| DEFAULT_URL.to_owned())
                 .trim_end_matches('/')
@@ -419,7 +419,7 @@ impl MandateVerifierBuilder {
         };
         let keys = match (&self.public_key_pem, &self.jwks_url) {
             (Some(_), Some(_)) => {
-                return Err(crate::Error::config(
+                return Err(crate::error::Error::config(
                     "the mandate verifier was given both a JWKS URL and a pinned public key; choose one",
                 ))
             }
@@ -448,7 +448,7 @@ impl MandateVerifierBuilder {
                 let key = match self.api_key {
                     Some(key) => key,
                     None => env("TAPPASS_API_KEY")?.map(ApiKey::new).ok_or_else(|| {
-                        crate::Error::config(
+                        crate::error::Error::config(
                             "checking revoked mandates needs an API key: set TAPPASS_API_KEY or `.api_key(..)`, or choose `.no_revocation()` to accept a revoked mandate until it expires",
                         )
                     })?,
@@ -493,25 +493,25 @@ impl MandateVerifierBuilder {
     }
 }
 
-fn parse_url(url: &str, what: &str) -> Result<url::Url, crate::Error> {
+fn parse_url(url: &str, what: &str) -> Result<url::Url, crate::error::Error> {
     url::Url::parse(url)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
         .ok_or_else(|| {
-            crate::Error::config(format!(
+            crate::error::Error::config(format!(
                 "the mandate {what} URL `{url}` is not an absolute http(s) URL"
             ))
         })
 }
 
 /// An environment variable; unset or empty is `None`.
-fn env(name: &str) -> Result<Option<String>, crate::Error> {
+fn env(name: &str) -> Result<Option<String>, crate::error::Error> {
     match std::env::var(name) {
         Ok(v) if v.trim().is_empty() => Ok(None),
         Ok(v) => Ok(Some(v.trim().to_owned())),
         Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => {
-            Err(crate::Error::config(format!("{name} is not valid UTF-8")))
-        }
+        Err(std::env::VarError::NotUnicode(_)) => Err(crate::error::Error::config(format!(
+            "{name} is not valid UTF-8"
+        ))),
     }
 }

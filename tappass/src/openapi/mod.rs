@@ -20,7 +20,7 @@
 //!   [`problem_json(true)`](crate::layer::TapPassLayerBuilder::problem_json).
 //! - Your own error types get a schema from the derive: add
 //!   `#[governance(openapi)]` beside `#[derive(tappass::GovernanceError)]`
-//!   (see the [macros guide](crate::macros_guide#openapi-schemas)).
+//!   (see the [macros guide](derive@crate::GovernanceError#openapi-schemas)).
 //!
 //! ```
 //! use axum::Json;
@@ -65,7 +65,7 @@
 //! This module pins utoipa 5, whose `rust-version` matches this crate's.
 
 #[doc(hidden)]
-pub mod derive;
+pub mod schema;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -78,15 +78,15 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::{ContentBuilder, RefOr};
 use utoipa::{IntoResponses, PartialSchema, ToSchema};
 
-use self::derive::{cases, Case, CaseSchema};
+use self::schema::{cases, Case, CaseSchema};
 use crate::decision::{
     ApprovalRequired, AuthorizationRequired, BreakGlassActive, OtherDecision, PolicyBlock,
     RedactionApplied, ToolIntegrityViolation, TrustTierDenied,
 };
 use crate::extract::{AgentRejection, SessionRejection};
+use crate::response::GovernanceError;
 use crate::response::PROBLEM_JSON;
 use crate::session::InvalidHeader;
-use crate::GovernanceError;
 
 /// The governance responses of a governed route, for the `responses(…)` of
 /// `#[utoipa::path]`: `400` (a malformed correlation header, a missing
@@ -277,7 +277,7 @@ fn agent_missing() -> CaseSchema {
     .build()
 }
 
-fn failure(error: crate::Error, docs: &'static str) -> CaseSchema {
+fn failure(error: crate::error::Error, docs: &'static str) -> CaseSchema {
     let status = error.status().as_u16();
     // The codes of `Error`'s failures are literals, hence 'static.
     let code = match error.code() {
@@ -297,21 +297,21 @@ fn failure(error: crate::Error, docs: &'static str) -> CaseSchema {
 
 fn misconfigured() -> CaseSchema {
     failure(
-        crate::Error::Config(String::new()),
+        crate::error::Error::Config(String::new()),
         "The governance of the service is misconfigured (settings, API key).",
     )
 }
 
 fn protocol_error() -> CaseSchema {
     failure(
-        crate::Error::Protocol(String::new()),
+        crate::error::Error::Protocol(String::new()),
         "The control plane answered outside its protocol.",
     )
 }
 
 fn unavailable() -> CaseSchema {
     failure(
-        crate::Error::unavailable("", None),
+        crate::error::Error::unavailable("", None),
         "The control plane is unavailable; the request was refused (fail closed). Retry later.",
     )
 }

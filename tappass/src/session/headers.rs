@@ -1,15 +1,11 @@
 //! The headers: the one table of correlation header names, reading a caller's
-//! session from them (with the checks of `DESIGN.md`), and writing a session
+//! session from them (with the checks the [layer](crate::layer) documents),
+//! and writing a session
 //! back into them.
 
 use std::fmt;
 
-use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use serde::ser::SerializeMap;
-
-use super::value::{Inner, Session};
-use crate::response::GovernanceError;
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// `X-TapPass-Session-Id`: the session id.
 pub const SESSION_ID: HeaderName = HeaderName::from_static("x-tappass-session-id");
@@ -174,44 +170,23 @@ impl fmt::Display for InvalidHeader {
 
 impl std::error::Error for InvalidHeader {}
 
-impl GovernanceError for InvalidHeader {
-    fn status(&self) -> StatusCode {
-        StatusCode::BAD_REQUEST
-    }
-    fn code(&self) -> &str {
-        "invalid_correlation_header"
-    }
-    fn field_names(&self) -> &'static [&'static str] {
-        &["header"]
-    }
-    fn serialize_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
-        map.serialize_entry("header", self.header)
-    }
+/// What a request's TapPass headers carry, each checked: the caller's
+/// session fields (the ids borrowed from the request, the audit URL in its
+/// normalised form) and the `X-TapPass-Resume-Token` ([`RESUME_TOKEN`]).
+/// [`Session`](super::Session) is built from it.
+pub(crate) struct Carried<'a> {
+    pub(crate) id: Option<&'a HeaderValue>,
+    pub(crate) agent_uuid: Option<&'a HeaderValue>,
+    pub(crate) pipeline_uuid: Option<&'a HeaderValue>,
+    pub(crate) audit_url: Option<HeaderValue>,
+    pub(crate) resume_token: Option<&'a HeaderValue>,
 }
 
-impl IntoResponse for InvalidHeader {
-    fn into_response(self) -> Response {
-        crate::response::render(&self)
-    }
-}
-
-/// Reads the caller's session from request headers.
-///
-/// Returns `Ok(None)` when the request carries no session id header, and an
-/// [`InvalidHeader`] for a malformed correlation header (see `DESIGN.md`: an
-/// id is at most 128 bytes of `[A-Za-z0-9._:-]`; the audit url is an absolute
+/// Reads and checks a request's TapPass headers in one pass over them: an id
+/// is at most 128 bytes of `[A-Za-z0-9._:-]`; the audit url is an absolute
 /// `http(s)` URL without user info, of at most 2,048 bytes, kept in its
-/// normalised form; a repeated header must repeat the same value).
-pub fn from_headers(headers: &HeaderMap) -> Result<Option<Session>, InvalidHeader> {
-    read(headers).map(|(session, _)| session)
-}
-
-/// What a request's TapPass headers carry: the caller's session (as
-/// [`from_headers`]) and the `X-TapPass-Resume-Token` ([`RESUME_TOKEN`]),
-/// both checked, in one pass over the headers.
-pub(crate) fn read(
-    headers: &HeaderMap,
-) -> Result<(Option<Session>, Option<HeaderValue>), InvalidHeader> {
+/// normalised form; a repeated header must repeat the same value.
+pub(crate) fn carried(headers: &HeaderMap) -> Result<Carried<'_>, InvalidHeader> {
     let found = scan(headers);
     // An id header, checked; its value is borrowed until the session is built.
     let id_header = |row: usize| -> Result<Option<&HeaderValue>, InvalidHeader> {
@@ -238,7 +213,7 @@ pub(crate) fn read(
     };
     let agent_uuid = id_header(AGENT)?;
     let pipeline_uuid = id_header(PIPELINE)?;
-    let resume_token = id_header(RESUME)?.cloned();
+    let resume_token = id_header(RESUME)?;
     let audit_url = match found[AUDIT] {
         Seen::Absent => None,
         Seen::Conflict => return Err(HEADERS[AUDIT].refused(HeaderProblem::Conflicting)),
@@ -247,33 +222,32 @@ pub(crate) fn read(
                 .map_err(|p| HEADERS[AUDIT].refused(p))?,
         ),
     };
-    let Some(id) = id else {
-        return Ok((None, resume_token));
-    };
-    // The ids are kept as the request's header values (a reference count,
-    // no copy).
-    let session = Session::from_inner(Inner {
-        id: id.clone(),
-        agent_uuid: agent_uuid.cloned(),
-        pipeline_uuid: pipeline_uuid.cloned(),
+    Ok(Carried {
+        id,
+        agent_uuid,
+        pipeline_uuid,
         audit_url,
-        opened_here: false,
-        learned: Default::default(),
-    });
-    Ok((Some(session), resume_token))
+        resume_token,
+    })
 }
 
-/// Writes the fields a session has (supplied or learned) under their
-/// headers, replacing any value. The id goes under both spellings, so that a
-/// service built on the Python SDK, which reads only `X-TapPass-Session`,
-/// joins the same session (`PROTOCOL.md`, Interoperating).
-pub(super) fn write(session: &Inner, headers: &mut HeaderMap) {
-    headers.insert(HEADERS[ID].name.clone(), session.id.clone());
-    headers.insert(HEADERS[ALIAS].name.clone(), session.id.clone());
+/// Writes a session's fields under their headers, replacing any value. The
+/// id goes under both spellings, so that a service built on the Python SDK,
+/// which reads only `X-TapPass-Session`, joins the same session
+/// (`docs/protocol.md`, Interoperating).
+pub(crate) fn write(
+    headers: &mut HeaderMap,
+    id: &HeaderValue,
+    agent_uuid: Option<&HeaderValue>,
+    pipeline_uuid: Option<&HeaderValue>,
+    audit_url: Option<&HeaderValue>,
+) {
+    headers.insert(HEADERS[ID].name.clone(), id.clone());
+    headers.insert(HEADERS[ALIAS].name.clone(), id.clone());
     let rest = [
-        (AGENT, session.agent_uuid()),
-        (PIPELINE, session.pipeline_uuid()),
-        (AUDIT, session.audit_url()),
+        (AGENT, agent_uuid),
+        (PIPELINE, pipeline_uuid),
+        (AUDIT, audit_url),
     ];
     for (row, value) in rest {
         if let Some(value) = value {
@@ -396,6 +370,7 @@ fn check_audit_url(value: &[u8], raw: Option<&HeaderValue>) -> Result<HeaderValu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::from_headers;
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();

@@ -27,21 +27,23 @@
 //!
 //! The module has three parts: the value ([`Session`], [`SessionBuilder`]),
 //! the scope (the task-local behind [`current_session()`] and [`scope`]) and
-//! the headers (the names, [`from_headers`] and its [`InvalidHeader`]). How a
-//! request's session is decided, by the layer and by `#[governed]`, is one
-//! private module, `session/resolve.rs`, whose documentation tells the whole
-//! scheme.
+//! the headers (the names, [`from_headers`] and its [`InvalidHeader`]). It is
+//! the ground floor of the crate and names nothing above it: how a request's
+//! session is decided, by the layer and by `#[governed]`, is the layer's
+//! resolver (a private module, `layer/resolve.rs`, whose documentation tells
+//! the whole scheme), and the rendering of an [`InvalidHeader`] as a `400` is
+//! the extractors' ([`crate::extract`]).
 
 mod headers;
-pub(crate) mod resolve;
 pub(crate) mod scope;
 mod value;
 
 pub use headers::{
-    from_headers, HeaderProblem, InvalidHeader, AGENT_UUID, AUDIT_URL, MAX_AUDIT_URL_LEN,
-    MAX_ID_LEN, PIPELINE_UUID, RESUME_TOKEN, SESSION_ALIAS, SESSION_ID,
+    HeaderProblem, InvalidHeader, AGENT_UUID, AUDIT_URL, MAX_AUDIT_URL_LEN, MAX_ID_LEN,
+    PIPELINE_UUID, RESUME_TOKEN, SESSION_ALIAS, SESSION_ID,
 };
 pub(crate) use scope::with_current;
 pub use scope::{current_session, scope};
+pub(crate) use value::read;
 pub(crate) use value::Answered;
-pub use value::{Session, SessionBuilder};
+pub use value::{from_headers, Session, SessionBuilder};

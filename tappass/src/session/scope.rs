@@ -8,6 +8,11 @@
 //! synchronous call and then wrap a future, so that a service's `call` and
 //! the future it returns run in the same scope without a second one being
 //! built for the `call`.
+//!
+//! The module names nothing above the session: what a layer lends the
+//! requests it serves (its agent, its mandate verifier) is kept by type in a
+//! [`Lent`], put there by the layer and taken out by the extractors, and the
+//! report of a session's close is a hook the resolver hands in.
 
 use std::cell::RefCell;
 use std::future::{Future, IntoFuture};
@@ -16,12 +21,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::HeaderValue;
+use http::{Extensions, HeaderValue, StatusCode};
 use pin_project_lite::pin_project;
 
 use super::Session;
-use crate::layer::Shared;
-use crate::Agent;
 
 thread_local! {
     /// The scope of the future this thread is polling, if any.
@@ -61,44 +64,58 @@ fn swapped<R>(slot: &mut Option<Scope>, f: impl FnOnce() -> R) -> R {
     )
 }
 
-/// What a task runs in. For a request, it is what the
-/// [resolver](super::resolve) decided: the request's session (or none), the
-/// session it opened (whose close is reported when the response is
-/// finished) and, behind [`TapPassLayer`](crate::TapPassLayer), the layer.
+/// What a task runs in. For a request, it is what the layer's resolver
+/// decided: the request's session (or none), the hook that reports the close
+/// of a session opened for it, and, behind
+/// [`TapPassLayer`](crate::TapPassLayer), what the layer lends it.
 pub(crate) struct Scope {
     state: RefCell<State>,
-    layer: Option<Arc<Shared>>,
+    lent: Option<Lent>,
     /// The request's `X-TapPass-Resume-Token`, checked: the agent sends it
     /// upstream with the governed calls made in this request.
     resume_token: Option<HeaderValue>,
+}
+
+/// What a layer lends every request it serves: its services by type (an
+/// `Agent`, a `MandateVerifier`), and its choice of error form. A clone is
+/// a reference count.
+#[derive(Clone, Default)]
+pub(crate) struct Lent {
+    pub(crate) services: Arc<Extensions>,
+    /// `TapPassLayerBuilder::problem_json`.
+    pub(crate) problem_json: bool,
+}
+
+impl Lent {
+    /// The service of type `T` the layer lends, if it lends one.
+    pub(crate) fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.services.get::<T>()
+    }
 }
 
 /// The part of a scope that a `#[governed]` route behind the layer may change
 /// (its `auto_open_session` flag overrides the layer's choice).
 pub(crate) struct State {
     pub(crate) session: Option<Session>,
-    pub(crate) opened: Option<Opened>,
+    pub(crate) on_close: Option<OnClose>,
 }
 
-/// A session opened for a request, and the agent that reported it open and
-/// reports it closed.
-pub(crate) struct Opened {
-    pub(crate) session: Session,
-    pub(crate) reporter: Agent,
-}
+/// Reports the close of a session opened for a request, with the status of
+/// its response: the resolver hands it in with the session it opened.
+pub(crate) type OnClose = Box<dyn FnOnce(StatusCode) + Send>;
 
 impl Scope {
     /// A request's scope (or that of work it spawns), carrying its resume
     /// token.
     pub(crate) fn new(
         session: Option<Session>,
-        opened: Option<Opened>,
-        layer: Option<Arc<Shared>>,
+        on_close: Option<OnClose>,
+        lent: Option<Lent>,
         resume_token: Option<HeaderValue>,
     ) -> Scope {
         Scope {
-            state: RefCell::new(State { session, opened }),
-            layer,
+            state: RefCell::new(State { session, on_close }),
+            lent,
             resume_token,
         }
     }
@@ -109,9 +126,9 @@ impl Scope {
         Scope::new(session, None, None, None)
     }
 
-    /// The layer the task runs under, if any.
-    pub(crate) fn layer(&self) -> Option<&Shared> {
-        self.layer.as_deref()
+    /// What the layer the task runs under lends it; `None` outside a layer.
+    pub(crate) fn lent(&self) -> Option<&Lent> {
+        self.lent.as_ref()
     }
 
     /// The task's session, borrowed for `f`.
@@ -144,7 +161,7 @@ impl Scope {
     }
 
     /// Calls `call` in this scope, then runs the future it returns in the
-    /// same scope: a service's `call` and its response future see one scope.
+    /// same scope: a service's `call` and its future see one scope.
     #[inline]
     pub(crate) fn enter_with<F: Future>(self, call: impl FnOnce() -> F) -> Scoped<F> {
         let mut scope = Some(self);
@@ -244,6 +261,12 @@ pub(crate) fn resume_token() -> Option<HeaderValue> {
     with(|scope| scope?.resume_token.clone())
 }
 
+/// The service of type `T` that the layer of the current task lends it, if
+/// any (cloned: services are reference counts).
+pub(crate) fn lent<T: Clone + Send + Sync + 'static>() -> Option<T> {
+    with(|scope| scope?.lent()?.get::<T>().cloned())
+}
+
 /// The session of the current task, or `None` outside a session.
 ///
 /// Inside a request served behind [`TapPassLayer`](crate::TapPassLayer), a
@@ -274,12 +297,12 @@ pub fn current_session() -> Option<Session> {
 /// # }
 /// ```
 pub fn scope<F: IntoFuture>(session: Session, future: F) -> impl Future<Output = F::Output> {
-    let (layer, token) = with(|scope| {
+    let (lent, token) = with(|scope| {
         scope
-            .map(|scope| (scope.layer.clone(), scope.resume_token.clone()))
+            .map(|scope| (scope.lent.clone(), scope.resume_token.clone()))
             .unwrap_or_default()
     });
-    Scope::new(Some(session), None, layer, token).enter(future.into_future())
+    Scope::new(Some(session), None, lent, token).enter(future.into_future())
 }
 
 #[cfg(test)]

@@ -234,8 +234,51 @@ impl Session {
     /// Puts the correlation headers of this session into `headers`, replacing
     /// any value they had.
     pub fn write_headers(&self, headers: &mut HeaderMap) {
-        headers::write(&self.inner, headers);
+        let inner = &self.inner;
+        headers::write(
+            headers,
+            &inner.id,
+            inner.agent_uuid(),
+            inner.pipeline_uuid(),
+            inner.audit_url(),
+        );
     }
+}
+
+/// Reads the caller's session from request headers.
+///
+/// Returns `Ok(None)` when the request carries no session id header, and an
+/// [`InvalidHeader`] for a malformed correlation header (an id is at most
+/// 128 bytes of `[A-Za-z0-9._:-]`; the audit url is an absolute `http(s)` URL
+/// without user info, of at most 2,048 bytes, kept in its normalised form; a
+/// repeated header must repeat the same value).
+pub fn from_headers(headers: &HeaderMap) -> Result<Option<Session>, InvalidHeader> {
+    read(headers).map(|(session, _)| session)
+}
+
+/// What a request's TapPass headers carry: the caller's session (as
+/// [`from_headers`]) and the `X-TapPass-Resume-Token`
+/// ([`RESUME_TOKEN`](super::RESUME_TOKEN)), both checked, in one pass over the
+/// headers.
+pub(crate) fn read(
+    headers: &HeaderMap,
+) -> Result<(Option<Session>, Option<HeaderValue>), InvalidHeader> {
+    let carried = headers::carried(headers)?;
+    let resume_token = carried.resume_token.cloned();
+    let Some(id) = carried.id else {
+        return Ok((None, resume_token));
+    };
+    // The ids are kept as the request's header values (a reference count,
+    // no copy).
+    let session = Session::from_inner(Inner {
+        id: id.clone(),
+        agent_uuid: carried.agent_uuid.cloned(),
+        pipeline_uuid: carried.pipeline_uuid.cloned(),
+        audit_url: carried.audit_url,
+        opened_here: false,
+        learned: Default::default(),
+    });
+    Ok((Some(session), resume_token))
 }
 
 impl fmt::Debug for Session {

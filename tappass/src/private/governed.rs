@@ -2,7 +2,7 @@
 //!
 //! The generated handler takes a [`GovernedContext`] as its first extractor
 //! (a [`GovernedRequest`], which reads the whole request, when it is the
-//! only one). It asks the crate's one resolver (`session::resolve`) for the
+//! only one). It asks the crate's one resolver (`layer::resolve`) for the
 //! route's session, binds the handler's `Session` parameters from it, runs
 //! the body with [`Route::run`] and answers with [`Governed`]. The route flag and what
 //! the handler needs are types ([`Inherit`], [`Open`], [`JoinOnly`];
@@ -16,10 +16,10 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 
+use crate::agent::Agent;
 use crate::extract::SessionRejection;
-use crate::session::resolve::{self, Flag};
+use crate::layer::resolve::{self, Flag};
 use crate::session::Session;
-use crate::Agent;
 
 /// A route's `auto_open_session` flag, as a type.
 pub trait RouteFlag {

@@ -1,6 +1,7 @@
-//! What `#[governance(openapi)]` generates code against: builders of the
-//! schema of a governance error's body. Not public API; reached through
-//! `tappass::__private::openapi`.
+//! Builders of the schema of a governance error's body: this module's own
+//! schemas are built with them, and so is what `#[governance(openapi)]`
+//! generates (which reaches them as `tappass::__private::openapi`). Not
+//! public API.
 
 use std::borrow::Cow;
 

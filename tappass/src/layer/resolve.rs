@@ -46,12 +46,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{Extensions, HeaderMap, Method, Response, Uri};
 
-use super::headers::{read, InvalidHeader};
-use super::scope::{self, Opened, Scope};
-use super::Session;
+use super::layer::Shared;
+use super::ResponseBody;
+use crate::agent::Agent;
 use crate::agent::AuditEvent;
-use crate::layer::{ResponseBody, Shared};
-use crate::{Agent, BoxError};
+use crate::error::BoxError;
+use crate::session::scope::{self, OnClose, Scope};
+use crate::session::{read, InvalidHeader, Session};
 
 /// A route's `auto_open_session` flag.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,18 +81,18 @@ pub(crate) fn for_layer<B>(
     parts: &http::Request<B>,
 ) -> Result<Scope, InvalidHeader> {
     let (joined, resume_token) = read(parts.headers())?;
-    let (session, opened) = match joined {
+    let (session, on_close) = match joined {
         Some(joined) => (Some(joined), None),
         None if shared.auto_open_session => {
-            let (session, opened) = open(shared.agent.as_ref(), parts.method(), parts.uri().path());
-            (Some(session), opened)
+            let (session, on_close) = open(shared.agent(), parts.method(), parts.uri().path());
+            (Some(session), on_close)
         }
         None => (None, None),
     };
     Ok(Scope::new(
         session,
-        opened,
-        Some(shared.clone()),
+        on_close,
+        Some(shared.lent.clone()),
         resume_token,
     ))
 }
@@ -134,7 +135,7 @@ pub(crate) fn for_route(
 ) -> Result<(Route, Option<Session>), InvalidHeader> {
     let layered = scope::with(|scope| {
         let scope = scope?;
-        let layer = scope.layer()?;
+        let lent = scope.lent()?;
         let current = scope.session();
         let session = match flag {
             Flag::Inherit => current,
@@ -143,14 +144,13 @@ pub(crate) fn for_route(
                 None => {
                     // Opened (and reported) before the scope is borrowed to
                     // change: reporting may read the current session.
-                    let reporter = layer
-                        .agent
-                        .as_ref()
+                    let reporter = lent
+                        .get::<Agent>()
                         .or_else(|| parts.extensions.get::<Agent>());
-                    let (session, opened) = open(reporter, parts.method, parts.uri.path());
+                    let (session, on_close) = open(reporter, parts.method, parts.uri.path());
                     let mut state = scope.state_mut();
                     state.session = Some(session.clone());
-                    state.opened = opened;
+                    state.on_close = on_close;
                     Some(session)
                 }
             },
@@ -169,37 +169,41 @@ pub(crate) fn for_route(
         return Ok((Route::Layered, session));
     }
     let (joined, resume_token) = read(parts.headers)?;
-    let (session, opened) = match joined {
+    let (session, on_close) = match joined {
         Some(joined) => (Some(joined), None),
         None if flag == Flag::Open => {
             let reporter = parts.extensions.get::<Agent>();
-            let (session, opened) = open(reporter, parts.method, parts.uri.path());
-            (Some(session), opened)
+            let (session, on_close) = open(reporter, parts.method, parts.uri.path());
+            (Some(session), on_close)
         }
         None => (None, None),
     };
-    let scope = Scope::new(session.clone(), opened, None, resume_token);
+    let scope = Scope::new(session.clone(), on_close, None, resume_token);
     Ok((Route::Own(scope), session))
 }
 
 /// Opens a session for a request. With an agent to report to, reports it
-/// open (off the hot path) and keeps the agent to report its close; without
-/// one (a route on its own without an `Extension<Agent>`, a layer that only
-/// verifies mandates) the session is not reported.
-fn open(reporter: Option<&Agent>, method: &Method, path: &str) -> (Session, Option<Opened>) {
+/// open (off the hot path) and hands back the hook that reports its close;
+/// without one (a route on its own without an `Extension<Agent>`, a layer
+/// that only verifies mandates) the session is not reported.
+fn open(reporter: Option<&Agent>, method: &Method, path: &str) -> (Session, Option<OnClose>) {
     let session = Session::open();
-    let opened = reporter.map(|agent| {
+    let on_close = reporter.map(|agent| {
         agent.report(AuditEvent::new(
             "session_open",
             &session,
             serde_json::json!({ "method": method.as_str(), "path": path }),
         ));
-        Opened {
-            session: session.clone(),
-            reporter: agent.clone(),
-        }
+        let (session, reporter) = (session.clone(), agent.clone());
+        Box::new(move |status: http::StatusCode| {
+            reporter.report(AuditEvent::new(
+                "session_close",
+                &session,
+                serde_json::json!({ "status": status.as_u16() }),
+            ));
+        }) as OnClose
     });
-    (session, opened)
+    (session, on_close)
 }
 
 impl Route {
@@ -252,12 +256,8 @@ where
     B::Error: Into<BoxError>,
 {
     let state = scope.into_state();
-    if let Some(opened) = state.opened {
-        opened.reporter.report(AuditEvent::new(
-            "session_close",
-            &opened.session,
-            serde_json::json!({ "status": response.status().as_u16() }),
-        ));
+    if let Some(on_close) = state.on_close {
+        on_close(response.status());
     }
     let session = state.session;
     if let Some(session) = &session {
