@@ -95,6 +95,35 @@ async fn joins_through_the_session_alias_header() {
     assert!(headers.get("x-tappass-agent-uuid").is_none());
 }
 
+/// A service built on the Python SDK sends `""` for the fields it does not
+/// know: an empty optional header is absent (not echoed, not learned from),
+/// while an empty session id stays a `400`.
+#[tokio::test]
+async fn empty_optional_headers_are_absent_as_the_python_sdk_sends_them() {
+    let (status, headers, body) = call(
+        app(false),
+        &[
+            ("X-TapPass-Session", "ses_py"),
+            ("X-TapPass-Agent-UUID", ""),
+            ("X-TapPass-Pipeline-UUID", ""),
+            ("X-TapPass-Audit-URL", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, "ses_py|-|-|-");
+    assert_eq!(headers["x-tappass-session-id"], "ses_py");
+    for absent in [
+        "x-tappass-agent-uuid",
+        "x-tappass-pipeline-uuid",
+        "x-tappass-audit-url",
+    ] {
+        assert!(headers.get(absent).is_none(), "{absent} was echoed");
+    }
+    let (status, _, body) = call(app(false), &[("X-TapPass-Session", "")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
 #[tokio::test]
 async fn opens_a_fresh_session_when_asked_and_none_is_sent() {
     let (_, headers, body) = call(app(true), &[]).await;
@@ -192,9 +221,28 @@ async fn rejects_malformed_correlation_headers_with_400_without_calling_the_hand
         (
             vec![
                 ("x-tappass-session-id", "s"),
-                ("x-tappass-pipeline-uuid", ""),
+                ("x-tappass-pipeline-uuid", "pipe line"),
             ],
             "X-TapPass-Pipeline-Uuid",
+        ),
+        // A dot segment is no id: a URL that carried it would read it as a
+        // step of its path.
+        (vec![("x-tappass-session-id", "..")], "X-TapPass-Session-Id"),
+        (vec![("x-tappass-session-id", ".")], "X-TapPass-Session-Id"),
+        (vec![("x-tappass-session", "..")], "X-TapPass-Session"),
+        (
+            vec![
+                ("x-tappass-session-id", "s"),
+                ("x-tappass-agent-uuid", ".."),
+            ],
+            "X-TapPass-Agent-Uuid",
+        ),
+        (
+            vec![
+                ("x-tappass-session-id", "s"),
+                ("x-tappass-resume-token", ".."),
+            ],
+            "X-TapPass-Resume-Token",
         ),
         (
             vec![
@@ -247,7 +295,8 @@ async fn rejects_malformed_correlation_headers_with_400_without_calling_the_hand
         assert_eq!(json["header"], named, "{headers:?}");
         assert!(json["message"].as_str().unwrap().contains(named));
         for (_, value) in &headers {
-            if !value.is_empty() && *value != "s" {
+            // (dots are in any sentence, so their absence proves nothing)
+            if !value.is_empty() && *value != "s" && !value.chars().all(|c| c == '.') {
                 assert!(
                     !body.contains(value),
                     "the rejected value was echoed: {body}"

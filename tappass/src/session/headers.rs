@@ -127,6 +127,9 @@ pub enum HeaderProblem {
     /// The audit url holds user info (`user:password@`), which must never
     /// travel in a correlation header.
     UserInfo,
+    /// The id is `.` or `..`, which a URL that carries it would read as a
+    /// step of its path (`…/sessions/..` is `…/`).
+    DotSegment,
 }
 
 impl HeaderProblem {
@@ -139,6 +142,7 @@ impl HeaderProblem {
             HeaderProblem::Conflicting => "is repeated with different values",
             HeaderProblem::NotHttpUrl => "is not an absolute http or https URL",
             HeaderProblem::UserInfo => "holds user info (user:password@)",
+            HeaderProblem::DotSegment => "is `.` or `..`, which is no id",
         }
     }
 }
@@ -211,11 +215,19 @@ pub(crate) fn carried(headers: &HeaderMap) -> Result<Carried<'_>, InvalidHeader>
         }
         None => id_header(ALIAS)?,
     };
-    let agent_uuid = id_header(AGENT)?;
-    let pipeline_uuid = id_header(PIPELINE)?;
+    // The optional fields: an empty one is absent (a service built on the
+    // Python SDK sends `""` for what it does not know); an empty session id
+    // or resume token stays malformed.
+    let optional = |row: usize| match found[row] {
+        Seen::One(value) if value.is_empty() => Ok(None),
+        _ => id_header(row),
+    };
+    let agent_uuid = optional(AGENT)?;
+    let pipeline_uuid = optional(PIPELINE)?;
     let resume_token = id_header(RESUME)?;
     let audit_url = match found[AUDIT] {
         Seen::Absent => None,
+        Seen::One(value) if value.is_empty() => None,
         Seen::Conflict => return Err(HEADERS[AUDIT].refused(HeaderProblem::Conflicting)),
         Seen::One(value) => Some(
             check_audit_url(value.as_bytes(), Some(value))
@@ -317,6 +329,9 @@ fn check_id(value: &[u8]) -> Result<(), HeaderProblem> {
         .fold(true, |valid, &b| valid & ID_BYTES[usize::from(b)])
     {
         return Err(HeaderProblem::InvalidCharacter);
+    }
+    if matches!(value, b"." | b"..") {
+        return Err(HeaderProblem::DotSegment);
     }
     Ok(())
 }
