@@ -108,3 +108,36 @@ async fn from_env_without_a_key_says_to_set_it() {
         .expect_err("no key for the layer");
     assert!(err.to_string().contains("TAPPASS_API_KEY"), "{err}");
 }
+
+/// A mandate verifier with a pinned key and no `TAPPASS_URL` has nowhere to
+/// read the revocation list from: it does not build, and the error names the
+/// settings that fix it (instead of a `503` on every request).
+#[cfg(feature = "mandate")]
+#[test]
+fn a_pinned_mandate_key_without_a_server_needs_a_revocation_setting() {
+    unset_environment();
+    const PUBLIC_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEAx42wXwsXl/DgW1J8mfhZAXDegFg
+9In9p7mGzs9xmAVd5pYEx76q9taQHogq2l1ilaGbP1fcqTuhvk2KjwhQvg==
+-----END PUBLIC KEY-----
+";
+    let builder = || {
+        tappass::mandate::MandateVerifier::builder()
+            .public_key_pem(PUBLIC_PEM)
+            .api_key("tp_downstream")
+    };
+    let err = builder()
+        .build()
+        .expect_err("nowhere to read revocations from");
+    let message = err.to_string();
+    assert!(message.contains(".revocation_url("), "{message}");
+    assert!(message.contains(".no_revocation()"), "{message}");
+    builder()
+        .revocation_url("https://tappass.example.com/v1/mandates/revoked")
+        .build()
+        .expect("a revocation URL fixes it");
+    builder()
+        .no_revocation()
+        .build()
+        .expect("so does no revocation");
+}

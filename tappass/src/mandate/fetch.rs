@@ -8,12 +8,41 @@ use crate::key::ApiKey;
 
 /// The longest a key or revocation fetch may take.
 pub(crate) const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// The first wait before fetching again after a failed fetch; it doubles
+/// with each further failure, up to [`MAX_RETRY_DELAY`].
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
+/// The longest wait between two fetches after failures.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
+/// How many redirects a fetch follows (each to the same origin).
+const MAX_REDIRECTS: usize = 5;
 
-/// The HTTP client the verifier fetches with.
+/// How long to wait before fetching again after `failures` failed fetches
+/// in a row (at least one): 100 ms, doubling, at most 2 s.
+pub(crate) fn retry_delay(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    FIRST_RETRY_DELAY
+        .saturating_mul(1 << doublings)
+        .min(MAX_RETRY_DELAY)
+}
+
+/// The HTTP client the verifier fetches with. It follows a redirect only to
+/// the same origin (scheme, host and port): a key or revocation server
+/// cannot send the verifier to another host, nor from `https` to `http`.
 pub(crate) fn client() -> Result<reqwest::Client, crate::error::Error> {
+    let same_origin = reqwest::redirect::Policy::custom(|attempt| {
+        let from = attempt.previous().last().map(url::Url::origin);
+        if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else if from.as_ref() == Some(&attempt.url().origin()) {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    });
     reqwest::Client::builder()
         .timeout(FETCH_TIMEOUT)
         .connect_timeout(FETCH_TIMEOUT)
+        .redirect(same_origin)
         .build()
         .map_err(|e| {
             crate::error::Error::config(format!(

@@ -263,6 +263,7 @@ pub struct MandateVerifierBuilder {
     max_staleness: Duration,
     min_jwks_refetch: Duration,
     jwks_max_age: Duration,
+    cold_start_wait: Duration,
 }
 
 impl Default for MandateVerifierBuilder {
@@ -280,6 +281,7 @@ impl Default for MandateVerifierBuilder {
             max_staleness: Duration::from_secs(120),
             min_jwks_refetch: Duration::from_secs(10),
             jwks_max_age: Duration::from_secs(600),
+            cold_start_wait: Duration::from_secs(3),
         }
     }
 }
@@ -341,8 +343,12 @@ impl MandateVerifierBuilder {
         self
     }
 
-    /// Where TapPass's list of revoked mandates is (default: `TAPPASS_URL` +
-    /// `/v1/mandates/revoked`), read with the API key.
+    /// Where TapPass's list of revoked mandates is, read with the API key.
+    /// The default is beside the JWK Set when [`jwks_url`](Self::jwks_url)
+    /// names one (`{base}/.well-known/jwks.json` gives
+    /// `{base}/v1/mandates/revoked`), else `TAPPASS_URL` +
+    /// `/v1/mandates/revoked`. [`build`](Self::build) refuses a verifier that
+    /// cannot tell where it is.
     pub fn revocation_url(mut self, url: impl Into<String>) -> Self {
         self.revocation = RevocationChoice::Http(Some(url.into()));
         self
@@ -383,7 +389,10 @@ impl MandateVerifierBuilder {
 
     /// The shortest time between two fetches of the JWK Set (default 10 s):
     /// however many unknown `kid`s arrive, the set is fetched at most once
-    /// per interval.
+    /// per interval. A `kid` that arrives while the interval holds the next
+    /// fetch back is `503 governance_unavailable` (it could be a key TapPass
+    /// has just rotated to), never `403`; after a failed fetch the verifier
+    /// retries sooner, with backoff.
     pub fn min_jwks_refetch(mut self, min: Duration) -> Self {
         self.min_jwks_refetch = min;
         self
@@ -395,6 +404,19 @@ impl MandateVerifierBuilder {
     /// within about this time.
     pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
         self.jwks_max_age = max_age;
+        self
+    }
+
+    /// How long a request waits for the JWK Set or the revocation list when
+    /// none could be fetched yet (a cold start, or a list past
+    /// [`max_revocation_staleness`](Self::max_revocation_staleness)), while
+    /// the verifier retries with backoff (100 ms, doubling, at most 2 s
+    /// apart); past it the request is refused with `503
+    /// governance_unavailable` (default 3 s). A key or list server that
+    /// comes back is used by the next retry, not after a whole refresh
+    /// interval.
+    pub fn cold_start_wait(mut self, wait: Duration) -> Self {
+        self.cold_start_wait = wait;
         self
     }
 
@@ -434,8 +456,13 @@ impl MandateVerifierBuilder {
                     http.clone(),
                     self.min_jwks_refetch,
                     self.jwks_max_age,
+                    self.cold_start_wait,
                 )))
             }
+        };
+        let default_revocation_url = match &self.revocation {
+            RevocationChoice::Http(None) => Some(self.default_revocation_url(base)?),
+            _ => None,
         };
         let source: Option<Box<dyn RevocationSource>> = match self.revocation {
             RevocationChoice::Off => None,
@@ -443,7 +470,7 @@ impl MandateVerifierBuilder {
             RevocationChoice::Http(url) => {
                 let url = match url {
                     Some(url) => url,
-                    None => format!("{}{REVOKED_PATH}", base()?),
+                    None => default_revocation_url.unwrap_or_default(),
                 };
                 let key = match self.api_key {
                     Some(key) => key,
@@ -465,6 +492,7 @@ impl MandateVerifierBuilder {
                 source,
                 self.refresh.max(Duration::from_millis(10)),
                 self.max_staleness,
+                self.cold_start_wait,
             )
         });
         let mut validation = Validation::new(Algorithm::ES256);
@@ -490,6 +518,37 @@ impl MandateVerifierBuilder {
                 cache: RwLock::default(),
             }),
         })
+    }
+}
+
+impl MandateVerifierBuilder {
+    /// Where the revocation list is when `.revocation_url(..)` does not say:
+    /// beside the JWK Set when one was named (`{base}/.well-known/jwks.json`
+    /// gives `{base}/v1/mandates/revoked`), else at `TAPPASS_URL`, else at
+    /// the default server, as the JWK Set is. A verifier that could never
+    /// reach its list (a pinned key and no `TAPPASS_URL`, a JWK Set
+    /// elsewhere than its well-known path) is a configuration error naming
+    /// the setting, not a `503` on every request.
+    fn default_revocation_url(
+        &self,
+        base: impl Fn() -> Result<String, crate::error::Error>,
+    ) -> Result<String, crate::error::Error> {
+        const HOW: &str = "set `.revocation_url(..)` (or TAPPASS_URL), or choose `.no_revocation()` to accept a revoked mandate until it expires";
+        if let Some(jwks) = &self.jwks_url {
+            let jwks = parse_url(jwks, "JWKS")?;
+            return match jwks.as_str().strip_suffix(JWKS_PATH) {
+                Some(base) if jwks.query().is_none() => Ok(format!("{base}{REVOKED_PATH}")),
+                _ => Err(crate::error::Error::config(format!(
+                    "the mandate verifier cannot tell where the list of revoked mandates is: the JWK Set URL `{jwks}` does not end in `{JWKS_PATH}`; {HOW}"
+                ))),
+            };
+        }
+        if self.public_key_pem.is_some() && env("TAPPASS_URL")?.is_none() {
+            return Err(crate::error::Error::config(format!(
+                "the mandate verifier has a pinned key but no TapPass server to read the list of revoked mandates from; {HOW}"
+            )));
+        }
+        Ok(format!("{}{REVOKED_PATH}", base()?))
     }
 }
 
