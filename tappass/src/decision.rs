@@ -467,7 +467,7 @@ impl fmt::Display for ApprovalRequired {
         }
         with_reason(f, &self.reason)?;
         if self.resume_token.is_some() {
-            write!(f, "; once it is approved, send the same request again with the header `X-TapPass-Resume-Token` set to this body's `resume_token`")?;
+            write!(f, "; once it is approved, send the same request again with the header `X-TapPass-Resume-Token` set to this body's `resume_token` and the `X-TapPass-Session-Id` this response carries, once: the token is used up by the call it lets through")?;
         }
         Ok(())
     }

@@ -474,6 +474,75 @@ impl Agent {
         }
     }
 
+    /// Runs `call` as the resumption of `approval`, once a person approved
+    /// it: the governed calls made in `call` carry its `resume_token`
+    /// (`X-TapPass-Resume-Token`) and run in the session the approval was
+    /// asked in, so that the approval and the action are audited in one
+    /// session. The session is the current one when the approval belongs to
+    /// it (or names none), else one joined from the approval's `session_id`
+    /// and `audit_url`.
+    ///
+    /// The server honours the token once, for the request it was asked for:
+    /// approved, the call goes ahead; still pending, the same `428`; denied,
+    /// a [`PolicyBlock`]; expired or already used, a fresh approval. An
+    /// approval without a usable token (none, or not a valid id) resumes
+    /// nothing: the call then asks again.
+    ///
+    /// ```no_run
+    /// # async fn demo(agent: tappass::Agent) -> Result<(), tappass::Error> {
+    /// use std::time::Duration;
+    /// use tappass::GovernanceDecision;
+    ///
+    /// let args = serde_json::json!({"amount": 5000, "to": "ACME"});
+    /// let Err(err) = agent.govern_tool("wire_transfer", args.clone()).await else {
+    ///     return Ok(());
+    /// };
+    /// let Some(GovernanceDecision::ApprovalRequired(approval)) = err.decision() else {
+    ///     return Err(err);
+    /// };
+    /// let id = approval.request_id.clone().unwrap_or_default();
+    /// agent.wait_for_approval(&id, Duration::from_secs(300)).await?;
+    /// let verdict = agent
+    ///     .resume(approval, agent.govern_tool("wire_transfer", args))
+    ///     .await?;
+    /// # let _ = verdict; Ok(()) }
+    /// ```
+    pub fn resume<F: IntoFuture>(
+        &self,
+        approval: &ApprovalRequired,
+        call: F,
+    ) -> impl Future<Output = F::Output> {
+        let token = approval
+            .resume_token
+            .as_deref()
+            .filter(|token| crate::session::is_id(token.as_bytes()))
+            .and_then(|token| http::HeaderValue::from_str(token).ok());
+        let current = crate::session::current_session();
+        let session = match (&approval.session_id, current) {
+            (Some(id), Some(current)) if current.id() == id => Some(current),
+            (Some(id), _) => {
+                let mut builder = crate::session::Session::builder(id.clone());
+                if let Some(audit) = &approval.audit_url {
+                    builder = builder.audit_url(audit.clone());
+                }
+                builder.build().ok()
+            }
+            (None, current) => current,
+        };
+        let call = call.into_future();
+        async move {
+            match token {
+                Some(token) => crate::session::scope::resuming(session, token, call).await,
+                None => {
+                    tracing::warn!(
+                        "the approval carries no usable resume token; the call asks again"
+                    );
+                    call.await
+                }
+            }
+        }
+    }
+
     /// Reads an approval request once (`GET /v1/me/approvals/{id}`).
     ///
     /// The id travels percent-encoded as one path segment; an empty id, `.`

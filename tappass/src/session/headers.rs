@@ -315,6 +315,11 @@ fn row(name: &str) -> Option<usize> {
     (HEADERS[row].name.as_str() == name).then_some(row)
 }
 
+/// Whether `value` passes the checks of an id header.
+pub(crate) fn is_id(value: &[u8]) -> bool {
+    check_id(value).is_ok()
+}
+
 fn check_id(value: &[u8]) -> Result<(), HeaderProblem> {
     if value.is_empty() {
         return Err(HeaderProblem::Empty);

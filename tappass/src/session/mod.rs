@@ -38,6 +38,7 @@ mod headers;
 pub(crate) mod scope;
 mod value;
 
+pub(crate) use headers::is_id;
 pub use headers::{
     HeaderProblem, InvalidHeader, AGENT_UUID, AUDIT_URL, MAX_AUDIT_URL_LEN, MAX_ID_LEN,
     PIPELINE_UUID, RESUME_TOKEN, SESSION_ALIAS, SESSION_ID,

@@ -267,6 +267,22 @@ pub(crate) fn lent<T: Clone + Send + Sync + 'static>() -> Option<T> {
     with(|scope| scope?.lent()?.get::<T>().cloned())
 }
 
+/// Runs `future` as the resumption of an approval: in `session` (the
+/// current one when `None`), with `resume_token` sent upstream on its
+/// governed calls, keeping what the current layer lends.
+pub(crate) fn resuming<F: IntoFuture>(
+    session: Option<Session>,
+    resume_token: HeaderValue,
+    future: F,
+) -> Scoped<F::IntoFuture> {
+    let (current, lent) = with(|scope| {
+        scope
+            .map(|scope| (scope.session(), scope.lent.clone()))
+            .unwrap_or_default()
+    });
+    Scope::new(session.or(current), None, lent, Some(resume_token)).enter(future.into_future())
+}
+
 /// The session of the current task, or `None` outside a session.
 ///
 /// Inside a request served behind [`TapPassLayer`](crate::TapPassLayer), a
