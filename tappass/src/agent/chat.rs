@@ -1,12 +1,14 @@
 //! Governed chat: [`ChatCall`], [`ChatRequest`] and [`ChatResponse`].
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::call::Started;
 use super::{Agent, Correlation};
 use crate::decision::GovernanceDecision;
 use crate::decision::{Redaction, RedactionApplied};
@@ -88,6 +90,7 @@ impl ChatRequest {
 pub struct ChatCall<'a> {
     pub(crate) agent: &'a Agent,
     pub(crate) request: ChatRequest,
+    running: Started<'a, Result<ChatResponse, Error>>,
 }
 
 /// The options of a call that sends a [`ChatRequest`], written once for
@@ -131,12 +134,16 @@ pub(super) use request_options;
 
 request_options!(ChatCall);
 
-impl<'a> IntoFuture for ChatCall<'a> {
+impl Future for ChatCall<'_> {
     type Output = Result<ChatResponse, Error>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
 
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move { self.agent.chat_request(&self.request).await })
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let (agent, request) = (this.agent, &mut this.request);
+        this.running.poll(cx, || {
+            let request = std::mem::take(request);
+            async move { agent.chat_request(&request).await }
+        })
     }
 }
 
@@ -403,6 +410,7 @@ impl Agent {
                 messages: vec![Message::user(prompt)],
                 ..ChatRequest::default()
             },
+            running: Started::default(),
         }
     }
 

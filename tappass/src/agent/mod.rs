@@ -1,5 +1,6 @@
 #![doc = include_str!("../docs/agent.md")]
 
+mod call;
 mod chat;
 mod config;
 mod correlation;

@@ -1,7 +1,7 @@
 //! Streamed chat: Server-Sent Events into a [`ChatStream`] of [`ChatChunk`]s.
 
 use std::fmt;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -10,6 +10,7 @@ use futures_core::Stream;
 use http::Method;
 use serde_json::Value;
 
+use super::call::Started;
 use super::chat::{answer_parts, ChatRequest, Message};
 use super::{Agent, ApiKey, Correlation};
 use crate::error::Error;
@@ -78,16 +79,21 @@ impl ChatChunk {
 pub struct StreamCall<'a> {
     agent: &'a Agent,
     request: ChatRequest,
+    running: Started<'a, Result<ChatStream, Error>>,
 }
 
 super::chat::request_options!(StreamCall);
 
-impl<'a> IntoFuture for StreamCall<'a> {
+impl Future for StreamCall<'_> {
     type Output = Result<ChatStream, Error>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
 
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move { self.agent.stream_request(&self.request).await })
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let (agent, request) = (this.agent, &mut this.request);
+        this.running.poll(cx, || {
+            let request = std::mem::take(request);
+            async move { agent.stream_request(&request).await }
+        })
     }
 }
 
@@ -398,6 +404,7 @@ impl Agent {
                 messages: vec![Message::user(prompt)],
                 ..ChatRequest::default()
             },
+            running: Started::default(),
         }
     }
 

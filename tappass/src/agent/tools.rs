@@ -3,12 +3,14 @@
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use http::Method;
 use rand::RngExt;
 use serde_json::{json, Value};
 
+use super::call::Started;
 use super::chat::str_field;
 use super::{Agent, AuditEvent, Opts};
 use crate::decision::GovernanceDecision;
@@ -59,6 +61,13 @@ const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
 #[must_use = "a tool call is not governed until it is awaited"]
 #[derive(Debug)]
 pub struct ToolCallRequest<'a> {
+    call: ToolCall<'a>,
+    running: Started<'a, Result<ToolVerdict, Error>>,
+}
+
+/// What a [`ToolCallRequest`] was configured with.
+#[derive(Debug)]
+struct ToolCall<'a> {
     agent: &'a Agent,
     tool: String,
     args: Value,
@@ -71,13 +80,13 @@ pub struct ToolCallRequest<'a> {
 impl ToolCallRequest<'_> {
     /// The MCP (or other) server that hosts the tool.
     pub fn server(mut self, server: impl Into<String>) -> Self {
-        self.server = Some(server.into());
+        self.call.server = Some(server.into());
         self
     }
 
     /// The organisation the call belongs to.
     pub fn org_id(mut self, org_id: impl Into<String>) -> Self {
-        self.org_id = Some(org_id.into());
+        self.call.org_id = Some(org_id.into());
         self
     }
 
@@ -93,7 +102,7 @@ impl ToolCallRequest<'_> {
     /// [`ApprovalRequired`] decision, as without waiting. Any other outcome is
     /// returned as it comes.
     pub fn wait_for_human(mut self, max_wait: Duration) -> Self {
-        self.wait_for_human = Some(max_wait);
+        self.call.wait_for_human = Some(max_wait);
         self
     }
 
@@ -106,37 +115,55 @@ impl ToolCallRequest<'_> {
     /// The event is queued like every audit event (never blocking the call);
     /// [`Agent::flush_events`] delivers it at once.
     pub fn audit_only(mut self) -> Self {
-        self.audit_only = true;
+        self.call.audit_only = true;
         self
     }
 }
 
-impl<'a> IntoFuture for ToolCallRequest<'a> {
+impl Future for ToolCallRequest<'_> {
     type Output = Result<ToolVerdict, Error>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
 
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move {
-            let span = tracing::info_span!(
-                "tappass.govern_tool",
-                tool = %self.tool,
-                session_id = tracing::field::Empty,
-                outcome = tracing::field::Empty,
-            );
-            let result = super::in_span(&span, self.agent.govern(&self)).await;
-            super::record_outcome(&span, &result);
-            match result {
-                Err(err) if self.agent.fails_open(&err) => {
-                    tracing::warn!(tool = %self.tool, error = %err, "TapPass is unavailable; failing OPEN: this tool call was not governed");
-                    Ok(ToolVerdict {
-                        reason: "not governed: the control plane was unavailable and the agent fails open".to_owned(),
-                        degraded: true,
-                        ..ToolVerdict::default()
-                    })
-                }
-                other => other,
-            }
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let call = &mut this.call;
+        this.running.poll(cx, || {
+            let call = ToolCall {
+                agent: call.agent,
+                tool: std::mem::take(&mut call.tool),
+                args: call.args.take(),
+                server: call.server.take(),
+                org_id: call.org_id.take(),
+                wait_for_human: call.wait_for_human,
+                audit_only: call.audit_only,
+            };
+            call.run()
         })
+    }
+}
+
+impl ToolCall<'_> {
+    async fn run(self) -> Result<ToolVerdict, Error> {
+        let span = tracing::info_span!(
+            "tappass.govern_tool",
+            tool = %self.tool,
+            session_id = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        let result = super::in_span(&span, self.agent.govern(&self)).await;
+        super::record_outcome(&span, &result);
+        match result {
+            Err(err) if self.agent.fails_open(&err) => {
+                tracing::warn!(tool = %self.tool, error = %err, "TapPass is unavailable; failing OPEN: this tool call was not governed");
+                Ok(ToolVerdict {
+                    reason:
+                        "not governed: the control plane was unavailable and the agent fails open"
+                            .to_owned(),
+                    degraded: true,
+                    ..ToolVerdict::default()
+                })
+            }
+            other => other,
+        }
     }
 }
 
@@ -298,17 +325,20 @@ impl Agent {
     /// [learning from the server](crate::Session#learning-from-the-server)).
     pub fn govern_tool(&self, tool: impl Into<String>, args: Value) -> ToolCallRequest<'_> {
         ToolCallRequest {
-            agent: self,
-            tool: tool.into(),
-            args,
-            server: None,
-            org_id: None,
-            wait_for_human: None,
-            audit_only: false,
+            call: ToolCall {
+                agent: self,
+                tool: tool.into(),
+                args,
+                server: None,
+                org_id: None,
+                wait_for_human: None,
+                audit_only: false,
+            },
+            running: Started::default(),
         }
     }
 
-    async fn govern(&self, call: &ToolCallRequest<'_>) -> Result<ToolVerdict, Error> {
+    async fn govern(&self, call: &ToolCall<'_>) -> Result<ToolVerdict, Error> {
         if call.audit_only || self.inner.audit_only {
             return Ok(self.audit_tool_call(call));
         }
@@ -342,7 +372,7 @@ impl Agent {
 
     /// Audit-only mode: the call as a `tool_call` event, and a verdict that
     /// lets it through.
-    fn audit_tool_call(&self, call: &ToolCallRequest<'_>) -> ToolVerdict {
+    fn audit_tool_call(&self, call: &ToolCall<'_>) -> ToolVerdict {
         let session = crate::session::current_session();
         let behavior_id = behavior_id();
         let details = json!({
@@ -373,7 +403,7 @@ impl Agent {
     }
 
     /// One `POST /v1/govern` of the call, and its outcome.
-    async fn govern_once(&self, call: &ToolCallRequest<'_>) -> Result<ToolVerdict, Error> {
+    async fn govern_once(&self, call: &ToolCall<'_>) -> Result<ToolVerdict, Error> {
         let session = crate::session::current_session();
         let behavior_id = behavior_id();
         // The strings the Python SDK sends, never null (docs/protocol.md).
