@@ -4,7 +4,7 @@
 
 use scraper::{ElementRef, Html, Selector};
 use serde_json::{json, Value};
-use tappass::dev::{ApprovalRecordState, DevServer};
+use tappass_dev::{ApprovalRecordState, DevServer};
 
 /// What a browser sends as `Accept` for a page.
 const BROWSER_ACCEPT: &str =

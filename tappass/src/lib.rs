@@ -7,9 +7,6 @@ extern crate self as tappass;
 pub mod agent;
 pub mod agent_guide;
 pub mod decision;
-#[cfg(feature = "dev-server")]
-#[cfg_attr(docsrs, doc(cfg(feature = "dev-server")))]
-pub mod dev;
 mod error;
 pub mod errors_guide;
 pub mod estate_guide;
@@ -39,11 +36,6 @@ pub use timestamp::{ParseTimestampError, Timestamp};
 
 #[doc(inline)]
 pub use tappass_macros::{governed, GovernanceError};
-
-/// The README's examples, compiled as doctests.
-#[cfg(all(doctest, feature = "dev-server"))]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;
 
 /// Implementation details of the macros. Not public API.
 #[doc(hidden)]

@@ -1,0 +1,491 @@
+//! Human approvals: the rows that `approval_required`, `needs_approval` and
+//! `escalate` decisions open, and the routes that read and long-poll them.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use http::StatusCode;
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::ids;
+use super::server::{json_error, Shared};
+use tappass::Timestamp;
+
+/// The longest a client may long-poll `…/wait`, in seconds.
+pub(crate) const MAX_WAIT_SECONDS: u64 = 30;
+/// How many approval rows the server keeps. When a new one needs room, the
+/// oldest row nobody waits on goes first (timed out, decided or cancelled); a
+/// pending row goes only when every row is pending.
+pub(crate) const MAX_APPROVALS: usize = 10_000;
+
+/// Where an approval stands in the development server's store
+/// (the agent's reading of it is [`tappass::agent::ApprovalState`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ApprovalRecordState {
+    /// Waiting for a human.
+    Pending,
+    /// A human approved: the identical request now goes through.
+    Approved,
+    /// A human denied: the identical request is blocked.
+    Denied,
+    /// Nobody decided before `expires_at`.
+    TimedOut,
+    /// The server shut down while the approval was pending.
+    Cancelled,
+}
+
+impl ApprovalRecordState {
+    /// The state's wire name, e.g. `timed_out`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalRecordState::Pending => "pending",
+            ApprovalRecordState::Approved => "approved",
+            ApprovalRecordState::Denied => "denied",
+            ApprovalRecordState::TimedOut => "timed_out",
+            ApprovalRecordState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One approval request as the development server stores it, and as
+/// `GET /v1/me/approvals/{request_id}` answers it (the agent's view of it is
+/// [`tappass::agent::ApprovalStatus`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct ApprovalRecord {
+    /// The approval's id, `apr_…`.
+    pub request_id: String,
+    /// Where it stands.
+    pub state: ApprovalRecordState,
+    /// The stable hash of what is being approved (tool, arguments and agent;
+    /// or rule, prompt and agent for a chat).
+    pub fingerprint: String,
+    /// The tool being approved; `None` for a chat prompt.
+    pub tool: Option<String>,
+    /// When the approval was requested.
+    pub created_at: Timestamp,
+    /// When a pending approval times out.
+    pub expires_at: Timestamp,
+    /// When a human decided (or it timed out, or was cancelled).
+    pub decided_at: Option<Timestamp>,
+    /// Why an approval is needed: the reason of the rule that asked for it.
+    pub reason: String,
+    /// The session the request belongs to.
+    pub session_id: String,
+}
+
+struct Entry {
+    row: ApprovalRecord,
+    asked: Asked,
+    agent: String,
+    resume_token: String,
+    changes: watch::Sender<ApprovalRecordState>,
+}
+
+impl Entry {
+    /// Times the row out when its deadline has passed.
+    fn refresh(&mut self, now: Timestamp) {
+        if self.row.state == ApprovalRecordState::Pending && now >= self.row.expires_at {
+            self.settle(ApprovalRecordState::TimedOut, self.row.expires_at);
+        }
+    }
+
+    /// Whether a request may still resume it: not timed out, not cancelled.
+    fn stands(&self) -> bool {
+        !matches!(
+            self.row.state,
+            ApprovalRecordState::TimedOut | ApprovalRecordState::Cancelled
+        )
+    }
+
+    fn found(&self, by_token: bool) -> Found {
+        Found {
+            row: self.row.clone(),
+            resume_token: self.resume_token.clone(),
+            by_token,
+        }
+    }
+
+    fn settle(&mut self, state: ApprovalRecordState, at: Timestamp) {
+        self.row.state = state;
+        self.row.decided_at = Some(at);
+        self.changes.send_replace(state);
+    }
+}
+
+/// What the server knows of an approval when a request hits its rule again.
+pub(crate) struct Found {
+    pub(crate) row: ApprovalRecord,
+    pub(crate) resume_token: String,
+    /// Whether the request's resume token named it (rather than its
+    /// fingerprint alone).
+    pub(crate) by_token: bool,
+}
+
+/// The approval rows, by id, by fingerprint and by resume token.
+#[derive(Default)]
+pub(crate) struct Approvals {
+    rows: HashMap<String, Entry>,
+    /// The latest approval of each fingerprint.
+    by_fingerprint: HashMap<String, String>,
+    /// The approval each resume token resumes.
+    by_token: HashMap<String, String>,
+    order: VecDeque<String>,
+}
+
+/// The most of a prompt or of tool arguments an approval keeps to show, in bytes.
+const MAX_ASKED_BYTES: usize = 4096;
+
+/// What an approval asks a human to let through, kept to show in the console
+/// (cut at [`MAX_ASKED_BYTES`]); not part of the wire row.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Asked {
+    /// A chat prompt (after any redaction), for `approval_required`.
+    Prompt(String),
+    /// A tool call, for `needs_approval` and `escalate`.
+    Tool {
+        /// The tool called.
+        name: String,
+        /// Its arguments as JSON text.
+        args: String,
+    },
+}
+
+impl Asked {
+    /// A prompt, cut to [`MAX_ASKED_BYTES`].
+    pub(crate) fn prompt(text: &str) -> Asked {
+        Asked::Prompt(cut(text))
+    }
+
+    /// A tool call, its arguments cut to [`MAX_ASKED_BYTES`] of JSON text.
+    pub(crate) fn tool(name: &str, args: &serde_json::Value) -> Asked {
+        Asked::Tool {
+            name: cut(name),
+            args: cut(&args.to_string()),
+        }
+    }
+}
+
+/// `text`, or its first [`MAX_ASKED_BYTES`] (on a character boundary) and `…`.
+fn cut(text: &str) -> String {
+    if text.len() <= MAX_ASKED_BYTES {
+        return text.to_owned();
+    }
+    let mut end = MAX_ASKED_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// An approval row with what it asks and who asks, for the console.
+#[derive(Debug, Clone)]
+pub(crate) struct Asking {
+    pub(crate) row: ApprovalRecord,
+    pub(crate) asked: Asked,
+    /// The asking agent's UUID.
+    pub(crate) agent: String,
+}
+
+/// What a new approval is for.
+pub(crate) struct NewApproval<'a> {
+    pub(crate) fingerprint: String,
+    pub(crate) asked: Asked,
+    pub(crate) agent: &'a str,
+    pub(crate) tool: Option<&'a str>,
+    pub(crate) reason: &'a str,
+    pub(crate) session_id: &'a str,
+    pub(crate) expires_in: Duration,
+}
+
+impl Approvals {
+    /// The approval a request that hits an approval rule resumes: the one its
+    /// `X-TapPass-Resume-Token` names when that approval is for the same
+    /// request (`fingerprint`) and still stands, else the latest approval for
+    /// `fingerprint`; `None` when that one timed out or was cancelled (then
+    /// the request asks anew). A token for another request is ignored: it
+    /// approves nothing but its own request.
+    pub(crate) fn resume(&mut self, fingerprint: &str, token: Option<&str>) -> Option<Found> {
+        let now = Timestamp::now();
+        if let Some(id) = token.and_then(|t| self.by_token.get(t)) {
+            if let Some(entry) = self.rows.get_mut(id) {
+                entry.refresh(now);
+                if entry.row.fingerprint == fingerprint && entry.stands() {
+                    return Some(entry.found(true));
+                }
+            }
+        }
+        let id = self.by_fingerprint.get(fingerprint)?;
+        let entry = self.rows.get_mut(id)?;
+        entry.refresh(now);
+        entry.stands().then(|| entry.found(false))
+    }
+
+    /// Opens a pending approval, making room first (see [`MAX_APPROVALS`]).
+    pub(crate) fn open(&mut self, new: NewApproval<'_>) -> Found {
+        let now = Timestamp::now();
+        while self.order.len() >= MAX_APPROVALS {
+            self.evict_one(now);
+        }
+        let row = ApprovalRecord {
+            request_id: ids::random_id("apr_", 24),
+            state: ApprovalRecordState::Pending,
+            fingerprint: new.fingerprint,
+            tool: new.tool.map(str::to_owned),
+            created_at: now,
+            expires_at: now.after(new.expires_in),
+            decided_at: None,
+            reason: new.reason.to_owned(),
+            session_id: new.session_id.to_owned(),
+        };
+        let resume_token = ids::random_id("rt_", 32);
+        let (changes, _) = watch::channel(ApprovalRecordState::Pending);
+        self.by_fingerprint
+            .insert(row.fingerprint.clone(), row.request_id.clone());
+        self.by_token
+            .insert(resume_token.clone(), row.request_id.clone());
+        self.order.push_back(row.request_id.clone());
+        self.rows.insert(
+            row.request_id.clone(),
+            Entry {
+                row: row.clone(),
+                asked: new.asked,
+                agent: new.agent.to_owned(),
+                resume_token: resume_token.clone(),
+                changes,
+            },
+        );
+        Found {
+            row,
+            resume_token,
+            by_token: false,
+        }
+    }
+
+    /// Removes the oldest settled row (timed out by `now`, decided or
+    /// cancelled), else the oldest pending one.
+    fn evict_one(&mut self, now: Timestamp) {
+        let rows = &mut self.rows;
+        let settled = self.order.iter().position(|id| {
+            rows.get_mut(id).is_none_or(|entry| {
+                entry.refresh(now);
+                entry.row.state != ApprovalRecordState::Pending
+            })
+        });
+        let Some(old) = self.order.remove(settled.unwrap_or(0)) else {
+            return;
+        };
+        if let Some(entry) = self.rows.remove(&old) {
+            if self.by_fingerprint.get(&entry.row.fingerprint) == Some(&old) {
+                self.by_fingerprint.remove(&entry.row.fingerprint);
+            }
+            self.by_token.remove(&entry.resume_token);
+        }
+    }
+
+    /// How many rows the store holds, in every state.
+    pub(crate) fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// The row of `request_id`.
+    pub(crate) fn get(&mut self, request_id: &str) -> Option<ApprovalRecord> {
+        let entry = self.rows.get_mut(request_id)?;
+        entry.refresh(Timestamp::now());
+        Some(entry.row.clone())
+    }
+
+    /// How many `…/wait` requests are waiting on `request_id` right now.
+    pub(crate) fn waiters(&self, request_id: &str) -> usize {
+        self.rows
+            .get(request_id)
+            .map_or(0, |entry| entry.changes.receiver_count())
+    }
+
+    /// Every pending row, oldest first.
+    pub(crate) fn pending(&mut self) -> Vec<ApprovalRecord> {
+        let now = Timestamp::now();
+        let mut out = Vec::new();
+        for id in &self.order {
+            if let Some(entry) = self.rows.get_mut(id) {
+                entry.refresh(now);
+                if entry.row.state == ApprovalRecordState::Pending {
+                    out.push(entry.row.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Every row, newest first, with what it asks and who asks.
+    pub(crate) fn asking(&mut self) -> Vec<Asking> {
+        let now = Timestamp::now();
+        let mut out = Vec::with_capacity(self.order.len());
+        for id in self.order.iter().rev() {
+            if let Some(entry) = self.rows.get_mut(id) {
+                entry.refresh(now);
+                out.push(Asking {
+                    row: entry.row.clone(),
+                    asked: entry.asked.clone(),
+                    agent: entry.agent.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    /// Settles a pending approval; `false` when it is unknown or not pending.
+    pub(crate) fn decide(&mut self, request_id: &str, state: ApprovalRecordState) -> bool {
+        let Some(entry) = self.rows.get_mut(request_id) else {
+            return false;
+        };
+        let now = Timestamp::now();
+        entry.refresh(now);
+        if entry.row.state != ApprovalRecordState::Pending {
+            return false;
+        }
+        entry.settle(state, now);
+        true
+    }
+
+    /// A receiver of the row's state changes, and the row's deadline.
+    fn subscribe(
+        &mut self,
+        request_id: &str,
+    ) -> Option<(watch::Receiver<ApprovalRecordState>, Timestamp)> {
+        let entry = self.rows.get_mut(request_id)?;
+        entry.refresh(Timestamp::now());
+        Some((entry.changes.subscribe(), entry.row.expires_at))
+    }
+
+    /// Cancels every pending approval, waking whoever waits on them.
+    pub(crate) fn cancel_pending(&mut self) {
+        let now = Timestamp::now();
+        for entry in self.rows.values_mut() {
+            entry.refresh(now);
+            if entry.row.state == ApprovalRecordState::Pending {
+                entry.settle(ApprovalRecordState::Cancelled, now);
+            }
+        }
+    }
+}
+
+/// The `X-TapPass-Resume-Token` a chat or govern call carries, when it is
+/// one readable value (anything else resumes nothing).
+pub(crate) fn resume_token(headers: &http::HeaderMap) -> Option<String> {
+    let mut values = headers.get_all(tappass::session::RESUME_TOKEN).iter();
+    let token = values.next()?.to_str().ok()?;
+    if values.next().is_some() || token.is_empty() || token.len() > 128 {
+        return None;
+    }
+    Some(token.to_owned())
+}
+
+fn not_found(request_id: &str) -> Response {
+    json_error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &format!("no approval `{request_id}` on this server; approval ids come from approval_required, needs_approval and escalate decisions"),
+    )
+}
+
+/// `GET /v1/me/approvals`: the pending approvals (a dev-server extension).
+pub(crate) async fn list(State(shared): State<Arc<Shared>>) -> Response {
+    let pending = shared.approvals().pending();
+    Json(json!({ "approvals": pending })).into_response()
+}
+
+/// `GET /v1/me/approvals/{request_id}`: the row.
+pub(crate) async fn get(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    match shared.approvals().get(&id) {
+        Some(row) => Json(row).into_response(),
+        None => not_found(&id),
+    }
+}
+
+/// `GET /v1/me/approvals/{request_id}/wait?timeout_seconds=N`: long-polls
+/// until the row is decided (200) or the timeout passes (408).
+pub(crate) async fn wait(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let mut timeout = MAX_WAIT_SECONDS as f64;
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if key == "timeout_seconds" {
+            match value.parse::<f64>() {
+                Ok(n) if n.is_finite() && n >= 0.0 => timeout = n.min(MAX_WAIT_SECONDS as f64),
+                _ => {
+                    return json_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        &format!("`timeout_seconds` must be a number of seconds from 0 to {MAX_WAIT_SECONDS}"),
+                    )
+                }
+            }
+        }
+    }
+    let Some((mut changes, expires_at)) = shared.approvals().subscribe(&id) else {
+        return not_found(&id);
+    };
+    // Wake at the deadline too, so that a row that times out meanwhile answers 200.
+    let limit = Duration::from_secs_f64(timeout).min(expires_at.duration_from_now());
+    let _ = tokio::time::timeout(
+        limit,
+        changes.wait_for(|s| *s != ApprovalRecordState::Pending),
+    )
+    .await;
+    match shared.approvals().get(&id) {
+        None => not_found(&id),
+        Some(row) if row.state == ApprovalRecordState::Pending => (
+            StatusCode::REQUEST_TIMEOUT,
+            Json(json!({
+                "error": "approval_pending",
+                "message": format!("approval `{id}` is still pending; wait again, or approve it (POST /v1/me/approvals/{id}/approve on the dev server)"),
+                "request_id": row.request_id,
+                "state": row.state,
+            })),
+        )
+            .into_response(),
+        Some(row) => Json(row).into_response(),
+    }
+}
+
+/// `POST /v1/me/approvals/{request_id}/approve` (a dev-server extension).
+pub(crate) async fn approve(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    settle(&shared, &id, ApprovalRecordState::Approved)
+}
+
+/// `POST /v1/me/approvals/{request_id}/deny` (a dev-server extension).
+pub(crate) async fn deny(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    settle(&shared, &id, ApprovalRecordState::Denied)
+}
+
+fn settle(shared: &Shared, id: &str, state: ApprovalRecordState) -> Response {
+    let decided = shared.decide(id, state);
+    match shared.approvals().get(id) {
+        None => not_found(id),
+        Some(row) if decided => Json(row).into_response(),
+        Some(row) => (
+            StatusCode::CONFLICT,
+            Json(json!({
+                "error": "already_decided",
+                "message": format!("approval `{id}` is already {}; only a pending approval can be decided", row.state.as_str()),
+                "request_id": row.request_id,
+                "state": row.state,
+            })),
+        )
+            .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
