@@ -18,34 +18,47 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The files of this crate follow the concepts of the guide above:
-//! [`DevServer`] (`server.rs`), the [`Policy`] file (`policy/`), governed
-//! chat (`chat.rs`), tool governance (`govern.rs`), [`ApprovalRecord`]s
-//! (`approvals.rs`), audit events (`events.rs`) and mandates
-//! (`mandates.rs`).
+//! ## Where things are
+//!
+//! The crate is built in floors; each file imports only from the floors
+//! below it:
+//!
+//! - `server.rs`: [`DevServer`] and its builder, and the router that puts
+//!   the routes and the console together;
+//! - `routes/`: the HTTP routes of the protocol, one file per route or family
+//!   (`chat`, `govern`, `approvals`, `events`, `mandates`, `health`), and the
+//!   middleware they run behind (`auth`, `idempotency`);
+//! - `console/`: the pages for people, mounted beside the routes (the audit
+//!   route hands a browser the console's page of the session);
+//! - `decide/`: the governing logic, what the [`Policy`] decides of a prompt
+//!   or a tool call, and the decision bodies the server writes (why it
+//!   writes them itself rather than with the client's types is said there);
+//! - `state.rs`: what every route and page shares; `stores/`: what the
+//!   server remembers (approvals, the event log, idempotent answers,
+//!   mandates and their keys, the agents seen), each bounded;
+//! - at the bottom, `policy/` (the policy file: its model, reader and
+//!   matching), `reply.rs` (plain JSON answers and body reading), `ids.rs`
+//!   and `error.rs`.
 #![deny(missing_docs)]
 
-mod approvals;
-mod chat;
 mod console;
-mod correlation;
-mod decision;
+mod decide;
 mod error;
-mod events;
-mod govern;
-mod idempotency;
 mod ids;
-mod mandates;
 mod policy;
+mod reply;
+mod routes;
 mod server;
+mod state;
+mod stores;
 #[cfg(test)]
 mod testing;
 
-pub use approvals::{ApprovalRecord, ApprovalRecordState};
 pub use error::Error;
-pub use mandates::IssuedMandate;
 pub use policy::{Policy, PolicyError, DEFAULT_POLICY};
 pub use server::{DevServer, DevServerBuilder};
+pub use stores::approvals::{ApprovalRecord, ApprovalRecordState};
+pub use stores::mandates::IssuedMandate;
 
 /// The workspace README's examples, compiled as doctests here: they run
 /// against the dev server, which the toolkit's own crate cannot depend on.

@@ -1,42 +1,31 @@
-//! The server: [`DevServer`] and its builder, the shared state, the router,
-//! authentication, health and the JSON error bodies.
+//! The top of the house: [`DevServer`] and its builder, and [`router`], which
+//! puts the routes, their middleware and the console together over the
+//! shared state.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use bytes::Bytes;
-use http::{header, HeaderMap, Method, StatusCode, Uri};
-use serde_json::{json, Value};
+use axum::Router;
+use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::approvals::{ApprovalRecord, ApprovalRecordState, Approvals};
-use super::events::{self, EventLog};
-use super::idempotency::{self, Answers};
-use super::mandates::{IssuedMandate, Mandates, Signer};
-use super::policy::{Policy, PolicyError};
-use super::{approvals, chat, console, govern, ids, mandates};
+use crate::console;
 use crate::error::Error;
+use crate::policy::{Policy, PolicyError};
+use crate::reply::{method_not_allowed, not_found, MAX_BODY_BYTES};
+use crate::routes::{approvals, auth, chat, events, govern, health, idempotency, mandates};
+use crate::state::Shared;
+use crate::stores::approvals::{ApprovalRecord, ApprovalRecordState};
+use crate::stores::event_log::DEFAULT_MAX_LOG_BYTES;
+use crate::stores::mandates::{IssuedMandate, Signer};
 
-/// The TapPass version the dev server reports on `/health`.
-pub(crate) const SERVER_VERSION: &str = "0.6.3";
-/// The largest request body the server reads: 1 MiB.
-pub(crate) const MAX_BODY_BYTES: usize = 1 << 20;
-/// The longest short string field the server keeps, in bytes: a chat's
-/// `model`, a behaviour's `payload.tool` and `behavior_id`, and an audit
-/// event's `event_type`, `agent_id`, `session_id`, `task_id` and `occurred_at`.
-/// A longer one is refused with `400`, never truncated.
-pub(crate) const MAX_FIELD_BYTES: usize = 256;
 /// How long [`DevServer::shutdown`] waits for open requests before it stops anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -86,7 +75,7 @@ impl DevServer {
         DevServerBuilder {
             policy: None,
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
-            max_event_log_bytes: events::DEFAULT_MAX_LOG_BYTES,
+            max_event_log_bytes: DEFAULT_MAX_LOG_BYTES,
             signing_key: None,
         }
     }
@@ -339,13 +328,12 @@ impl DevServerBuilder {
                 "the TapPass dev server listens on a non-loopback address: it has no real authentication (any `tp_` key is accepted), so anyone who can reach {addr} can read its audit events and decide its approvals; listen on 127.0.0.1 unless that is what you want"
             );
         }
-        let mut shared = Shared::new(
+        let shared = Arc::new(Shared::new(
             self.policy.unwrap_or_default(),
             base_url(addr),
             self.max_event_log_bytes,
-        );
-        shared.mandates = Mutex::new(Mandates::new(signer));
-        let shared = Arc::new(shared);
+            signer,
+        ));
         let (stop, mut stopped) = watch::channel(false);
         let on_stop = {
             let shared = shared.clone();
@@ -396,114 +384,6 @@ fn base_url(addr: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
-// ---- Shared state -------------------------------------------------------------
-
-/// What every handler shares: the policy and the in-memory stores.
-pub(crate) struct Shared {
-    pub(crate) policy: Policy,
-    pub(crate) base_url: String,
-    started: Instant,
-    approvals: Mutex<Approvals>,
-    events: Mutex<EventLog>,
-    answers: Mutex<Answers>,
-    agents: Mutex<HashSet<String>>,
-    mandates: Mutex<Mandates>,
-}
-
-/// How many distinct agents `/health` counts (ids are at most 256 bytes).
-const MAX_AGENTS: usize = 10_000;
-
-impl Shared {
-    /// The state of a server with `policy` at `base_url`, keeping at most
-    /// `max_event_log_bytes` of audit events.
-    pub(crate) fn new(policy: Policy, base_url: String, max_event_log_bytes: usize) -> Shared {
-        Shared {
-            policy,
-            base_url,
-            started: Instant::now(),
-            approvals: Mutex::default(),
-            events: Mutex::new(EventLog::new(max_event_log_bytes)),
-            answers: Mutex::default(),
-            agents: Mutex::default(),
-            mandates: Mutex::new(Mandates::new(Signer::generate())),
-        }
-    }
-
-    /// The mandate keys and the mandates issued. Never held across an `.await`.
-    pub(crate) fn mandates(&self) -> MutexGuard<'_, Mandates> {
-        self.mandates.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The approval store. Never held across an `.await`.
-    pub(crate) fn approvals(&self) -> MutexGuard<'_, Approvals> {
-        self.approvals
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The audit event log. Never held across an `.await`.
-    pub(crate) fn events(&self) -> MutexGuard<'_, EventLog> {
-        self.events.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The answers remembered per `Idempotency-Key`. Never held across an `.await`.
-    pub(crate) fn answers(&self) -> MutexGuard<'_, Answers> {
-        self.answers.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Counts an agent for `/health`.
-    pub(crate) fn saw_agent(&self, agent: &str) {
-        let mut agents = self.agents.lock().unwrap_or_else(PoisonError::into_inner);
-        if agents.len() < MAX_AGENTS && agent.len() <= MAX_FIELD_BYTES && !agents.contains(agent) {
-            agents.insert(agent.to_owned());
-        }
-    }
-
-    fn agent_count(&self) -> usize {
-        self.agents
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-
-    /// Settles a pending approval and records it as an `approval` event.
-    pub(crate) fn decide(&self, request_id: &str, state: ApprovalRecordState) -> bool {
-        let decided = self.approvals().decide(request_id, state);
-        if decided {
-            if let Some(row) = self.approvals().get(request_id) {
-                self.events().push(json!({
-                    "event_type": "approval",
-                    "agent_id": null,
-                    "occurred_at": tappass::Timestamp::now(),
-                    "session_id": row.session_id,
-                    "task_id": null,
-                    "details": {
-                        "request_id": row.request_id,
-                        "state": row.state,
-                        "tool": row.tool,
-                        "recorded_by": "tappass-dev",
-                    },
-                }));
-            }
-        }
-        decided
-    }
-
-    /// The dashboard link of a session: the dev server's audit route.
-    pub(crate) fn audit_url(&self, session_id: &str) -> String {
-        format!("{}/v1/audit/sessions/{session_id}", self.base_url)
-    }
-
-    /// Where a person decides an approval: the console's approvals page,
-    /// at the approval's own entry (`/approvals/{id}` leads to
-    /// `/approvals#{id}`). It needs no API key.
-    pub(crate) fn approval_url(&self, request_id: &str) -> String {
-        format!("{}/approvals/{request_id}", self.base_url)
-    }
-}
-
-// ---- Routing ------------------------------------------------------------------
-
 /// The dev server's routes, over `shared`.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     // Inside authentication, so that the middleware knows the caller.
@@ -527,9 +407,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/me/approvals/{request_id}/deny", post(approvals::deny))
         .route("/v1/mandates/revoked", get(mandates::revoked))
         .route("/v1/mandates/{mandate_id}/revoke", post(mandates::revoke))
-        .route_layer(middleware::from_fn(authenticate));
+        .route_layer(middleware::from_fn(auth::authenticate));
     Router::new()
-        .route("/health", get(health))
+        .route("/health", get(health::health))
         .route("/.well-known/jwks.json", get(mandates::jwks))
         .route(
             "/v1/audit/sessions/{session_id}",
@@ -541,162 +421,6 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(shared)
-}
-
-/// The authenticated caller, put in the request's extensions by [`authenticate`].
-///
-/// It holds the agent UUID derived from the key, never the key itself.
-#[derive(Debug, Clone)]
-pub(crate) struct Caller {
-    pub(crate) key_agent_uuid: String,
-}
-
-async fn authenticate(mut request: Request, next: Next) -> Response {
-    const HOW: &str =
-        "send `Authorization: Bearer tp_…`; the dev server accepts any agent key that starts with `tp_` (for example `tp_dev`)";
-    let key = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, key) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
-        });
-    match key {
-        Some(key) if key.len() > 3 && key.starts_with("tp_") => {
-            let caller = Caller {
-                key_agent_uuid: ids::agent_uuid_for_key(key),
-            };
-            request.extensions_mut().insert(caller);
-            next.run(request).await
-        }
-        Some(_) => json_error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            &format!("the API key is not an agent key: {HOW}"),
-        ),
-        None => json_error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            &format!("no API key: {HOW}"),
-        ),
-    }
-}
-
-async fn health(State(shared): State<Arc<Shared>>) -> Response {
-    Json(json!({
-        "status": "ok",
-        "version": SERVER_VERSION,
-        "storage": "memory",
-        "agents": shared.agent_count(),
-        "uptime_seconds": shared.started.elapsed().as_secs(),
-        "server": "tappass-dev",
-    }))
-    .into_response()
-}
-
-pub(crate) async fn not_found(method: Method, uri: Uri) -> Response {
-    json_error(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        &format!(
-            "no route for {method} {}; the dev server serves GET /health, POST /v1/chat/completions, POST /v1/govern, POST /v1/events, GET /v1/me/approvals/{{request_id}}[/wait], GET /v1/audit/sessions/{{session_id}}, GET /.well-known/jwks.json, GET /v1/mandates/revoked and POST /v1/mandates/{{mandate_id}}/revoke",
-            uri.path()
-        ),
-    )
-}
-
-async fn method_not_allowed(method: Method, uri: Uri) -> Response {
-    json_error(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        &format!("{} does not take {method}", uri.path()),
-    )
-}
-
-/// A plain failure: `{"error": code, "message": message}` (no `decision`).
-pub(crate) fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(json!({ "error": code, "message": message }))).into_response()
-}
-
-/// A plain failure of a request, answered by [`json_error`].
-#[derive(Debug)]
-pub(crate) struct Failure {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl Failure {
-    /// 413 `payload_too_large` with `message`.
-    pub(crate) fn too_large(message: impl fmt::Display) -> Failure {
-        Failure {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            code: "payload_too_large",
-            message: message.to_string(),
-        }
-    }
-
-    /// 500 `internal` with `message`.
-    pub(crate) fn internal(message: impl fmt::Display) -> Failure {
-        Failure {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "internal",
-            message: message.to_string(),
-        }
-    }
-
-    /// 400 `invalid_request` with `message`.
-    pub(crate) fn invalid(message: impl fmt::Display) -> Failure {
-        Failure {
-            status: StatusCode::BAD_REQUEST,
-            code: "invalid_request",
-            message: message.to_string(),
-        }
-    }
-}
-
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        json_error(self.status, self.code, &self.message)
-    }
-}
-
-/// The request body, or the JSON failure for a body that could not be read
-/// (413 over [`MAX_BODY_BYTES`]).
-pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Failure> {
-    body.map_err(|rejection| {
-        let status = rejection.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            body_too_large()
-        } else {
-            Failure {
-                status,
-                code: "invalid_request",
-                message: rejection.body_text(),
-            }
-        }
-    })
-}
-
-/// The 413 for a request body over [`MAX_BODY_BYTES`].
-fn body_too_large() -> Failure {
-    Failure::too_large(format_args!(
-        "request bodies are limited to {} KiB",
-        MAX_BODY_BYTES / 1024
-    ))
-}
-
-/// Parses a JSON body, or answers 400 `invalid_request`.
-pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, Failure> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| Failure::invalid(format_args!("the body is not valid JSON: {e}")))
-}
-
-/// Adds `headers` to a response.
-pub(crate) fn with_headers(mut response: Response, headers: HeaderMap) -> Response {
-    response.headers_mut().extend(headers);
-    response
 }
 
 #[cfg(test)]

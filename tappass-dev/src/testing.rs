@@ -10,8 +10,12 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use crate::server::{router, Shared};
-use crate::{ApprovalRecordState, Policy};
+use crate::policy::Policy;
+use crate::server::router;
+use crate::state::Shared;
+use crate::stores::approvals::ApprovalRecordState;
+use crate::stores::event_log::DEFAULT_MAX_LOG_BYTES;
+use crate::stores::mandates::Signer;
 use tappass::{GovernanceDecision, GovernanceError as _};
 
 pub(super) const KEY: &str = "Bearer tp_test";
@@ -42,7 +46,8 @@ impl Harness {
         let shared = Arc::new(Shared::new(
             policy,
             "http://dev.test".into(),
-            crate::events::DEFAULT_MAX_LOG_BYTES,
+            DEFAULT_MAX_LOG_BYTES,
+            Signer::generate(),
         ));
         Harness {
             app: router(shared.clone()),
@@ -148,4 +153,14 @@ pub(super) fn assert_decision(a: &Answer, status: u16, kind: &str) -> Value {
     let parsed = GovernanceDecision::from_json(&v).expect("a decision");
     assert_eq!(parsed.code(), kind);
     v
+}
+
+/// An event whose compact JSON is exactly `size` bytes (for sizes above ~200).
+pub(super) fn event_of_size(session: &str, i: usize, size: usize) -> Value {
+    let mut e = json!({"event_type": "bulk", "agent_id": "agt-1", "occurred_at": "2026-01-01T00:00:00Z",
+                       "session_id": session, "task_id": null, "details": {"i": i, "pad": ""}});
+    let pad = size - e.to_string().len();
+    e["details"]["pad"] = "x".repeat(pad).into();
+    assert_eq!(e.to_string().len(), size);
+    e
 }

@@ -12,10 +12,12 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use maud::{html, Markup};
 
+use super::browser::wants_html;
+use super::form::{Form, FormToken};
 use super::layout::{self, decision_class, Refresh, Section};
-use super::FormToken;
-use crate::approvals::{ApprovalRecordState, Asked, Asking};
-use crate::server::Shared;
+use crate::reply::json_error;
+use crate::state::Shared;
+use crate::stores::approvals::{ApprovalRecordState, Asked, Asking};
 
 /// How many decided approvals the page lists.
 const DECIDED_SHOWN: usize = 100;
@@ -143,13 +145,13 @@ pub(super) async fn one(
 ) -> Response {
     let row = shared.approvals().get(&id);
     match row {
-        Some(row) if super::wants_html(&headers) => {
+        Some(row) if wants_html(&headers) => {
             let anchor: String =
                 url::form_urlencoded::byte_serialize(row.request_id.as_bytes()).collect();
             Redirect::to(&format!("/approvals#{anchor}")).into_response()
         }
         Some(row) => axum::Json(row).into_response(),
-        None => crate::server::json_error(
+        None => json_error(
             StatusCode::NOT_FOUND,
             "not_found",
             &format!("no approval `{id}` on this server; approval ids come from approval_required, needs_approval and escalate decisions"),
@@ -193,7 +195,7 @@ pub(super) async fn deny(
     )
 }
 
-/// Decides approval `id` when the form passes the [`guard`](super::guard),
+/// Decides approval `id` when the form passes the guard ([`Form::refusal`]),
 /// then sends the browser back to the approvals page (303).
 fn decide(
     shared: &Shared,
@@ -203,7 +205,7 @@ fn decide(
     body: Result<Bytes, BytesRejection>,
     verdict: ApprovalRecordState,
 ) -> Response {
-    let form = super::Form {
+    let form = Form {
         shared,
         section: Section::Approvals,
         back: ("/approvals", "Back to the approvals"),

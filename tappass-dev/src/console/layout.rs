@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 use serde_json::Value;
 
-use crate::server::Shared;
+use crate::state::{Shared, SERVER_VERSION};
 use tappass::Timestamp;
 
 /// A part of the console, as the navigation lists it.
@@ -105,7 +105,7 @@ pub(super) fn page(
                 }
                 main { (body) }
                 footer {
-                    "tappass-dev " (crate::server::SERVER_VERSION)
+                    "tappass-dev " (SERVER_VERSION)
                     " · in memory · any API key that starts with " code { "tp_" }
                     @if refresh == Refresh::Auto { " · this page reloads every " (REFRESH_SECONDS) " s" }
                 }
@@ -231,4 +231,13 @@ pub(super) fn path(segments: &[&str]) -> String {
         path.clear().extend(segments);
     }
     url.path().to_owned()
+}
+
+/// The 1-based page number of a query's `page=N` (1 when absent or not a number).
+pub(super) fn page_number(query: Option<&str>) -> usize {
+    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "page")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1)
 }

@@ -13,10 +13,10 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use maud::{html, Markup};
 
+use super::form::{Form, FormToken};
 use super::layout::{self, Refresh, Section};
-use super::FormToken;
-use crate::mandates::IssuedMandate;
-use crate::server::Shared;
+use crate::state::Shared;
+use crate::stores::mandates::IssuedMandate;
 use tappass::Timestamp;
 
 /// How many mandates the page lists (the newest).
@@ -140,7 +140,7 @@ pub(super) async fn revoke(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let form = super::Form {
+    let form = Form {
         shared: &shared,
         section: Section::Mandates,
         back: ("/mandates", "Back to the mandates"),

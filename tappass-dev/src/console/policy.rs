@@ -9,7 +9,7 @@ use http::StatusCode;
 use maud::html;
 
 use super::layout::{self, decision_class, Refresh, Section};
-use crate::server::Shared;
+use crate::state::Shared;
 
 /// `GET /policy`.
 pub(super) async fn page(State(shared): State<Arc<Shared>>) -> Response {

@@ -8,8 +8,8 @@ use axum::response::Response;
 use http::StatusCode;
 
 use super::layout::{self, decision_class, Refresh};
-use crate::events::{EventLog, Stored};
-use crate::server::Shared;
+use crate::state::Shared;
+use crate::stores::event_log::{EventLog, Stored};
 
 /// Events per page of the timeline.
 const PER_PAGE: usize = 500;
@@ -66,7 +66,7 @@ fn read(log: &EventLog, session_id: &str, number: usize) -> Shown {
 /// The page of session `session_id`: its events, oldest first, [`PER_PAGE`]
 /// a page (`?page=N`).
 pub(crate) fn page(shared: &Shared, session_id: &str, query: Option<&str>) -> Response {
-    let shown = read(&shared.events(), session_id, super::page_number(query));
+    let shown = read(&shared.events(), session_id, layout::page_number(query));
     layout::page(
         shared,
         StatusCode::OK,

@@ -10,9 +10,11 @@ use http::{HeaderMap, Method, StatusCode, Uri};
 use maud::html;
 use serde_json::Value;
 
+use super::browser::wants_html;
 use super::layout::{self, Refresh, Section};
-use crate::events::EventLog;
-use crate::server::{self, Shared};
+use crate::reply::not_found;
+use crate::state::Shared;
+use crate::stores::event_log::EventLog;
 
 /// Sessions per page.
 const PER_PAGE: usize = 50;
@@ -78,14 +80,14 @@ pub(super) async fn page(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if !super::wants_html(&headers) {
-        return server::not_found(method, uri).await;
+    if !wants_html(&headers) {
+        return not_found(method, uri).await;
     }
     let (total, pages, number, shown) = {
         let log = shared.events();
         let all = summaries(&log);
         let pages = all.len().div_ceil(PER_PAGE).max(1);
-        let number = super::page_number(query.as_deref()).min(pages);
+        let number = layout::page_number(query.as_deref()).min(pages);
         let shown: Vec<Row> = all
             .iter()
             .skip((number - 1) * PER_PAGE)

@@ -5,7 +5,8 @@ use std::ops::Range;
 
 use serde_json::Value;
 
-use super::{Detector, PromptMatch, ToolMatch};
+use super::detect::Detector;
+use super::model::{PromptMatch, ToolMatch};
 use tappass::decision::Redaction;
 
 /// ASCII-case-insensitive search of a lowercased `needle`; byte ranges in `haystack`.

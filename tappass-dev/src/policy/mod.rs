@@ -13,19 +13,12 @@
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The text of the default policy, as shipped (`src/policy/default-policy.toml`).
 ///
 /// [`Policy::default()`] parses it; copy it as the start of your own policy file
 /// (`tappass-dev --print-default-policy` prints it).
 pub const DEFAULT_POLICY: &str = include_str!("default-policy.toml");
-
-/// How long a mandate lasts unless its rule says `mandate_ttl_seconds`: 5 minutes.
-pub(crate) const DEFAULT_MANDATE_TTL: Duration = Duration::from_secs(300);
-
-/// The longest `expires_in_seconds` a rule may ask for: 30 days.
-const MAX_EXPIRY_SECONDS: u64 = 30 * 24 * 3600;
 
 /// An ordered list of rules that decide prompts and tool calls.
 ///
@@ -62,7 +55,7 @@ impl Policy {
     ///
     /// Every problem is reported at once, each naming its rule and what is wrong.
     pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
-        parse(text).map_err(|problems| PolicyError {
+        parse(text).map(Policy::of).map_err(|problems| PolicyError {
             file: None,
             problems,
         })
@@ -76,7 +69,15 @@ impl Policy {
             file: file.clone(),
             problems: vec![format!("cannot read the file: {e}")],
         })?;
-        parse(&text).map_err(|problems| PolicyError { file, problems })
+        parse(&text)
+            .map(Policy::of)
+            .map_err(|problems| PolicyError { file, problems })
+    }
+
+    fn of(rules: Vec<Rule>) -> Policy {
+        Policy {
+            rules: rules.into(),
+        }
     }
 
     /// A policy without rules: it allows everything.
@@ -159,6 +160,5 @@ mod read;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use detect::Detector;
-pub(crate) use model::{Action, Grant, Matcher, PromptMatch, Rule, ToolMatch};
+pub(crate) use model::{Action, Grant, Matcher, Rule};
 use read::parse;

@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use regex::Regex;
 
-use super::{Detector, DEFAULT_MANDATE_TTL};
+use super::detect::Detector;
+
+/// How long a mandate lasts unless its rule says `mandate_ttl_seconds`: 5 minutes.
+pub(crate) const DEFAULT_MANDATE_TTL: Duration = Duration::from_secs(300);
 
 /// One rule of a policy.
 #[derive(Debug, Clone)]

@@ -8,10 +8,8 @@ use std::time::Duration;
 use regex::Regex;
 use toml::{Table, Value as Toml};
 
-use super::{
-    Action, Detector, Grant, Matcher, Policy, PromptMatch, Rule, ToolMatch, DEFAULT_MANDATE_TTL,
-    MAX_EXPIRY_SECONDS,
-};
+use super::detect::Detector;
+use super::model::{Action, Grant, Matcher, PromptMatch, Rule, ToolMatch, DEFAULT_MANDATE_TTL};
 
 const PROMPT_KEYS: &[&str] = &["prompt_contains", "prompt_regex", "detector"];
 const TOOL_KEYS: &[&str] = &["tool", "tool_regex", "args_contains", "args_regex"];
@@ -65,7 +63,11 @@ const KIND_FIELDS: &[(&str, &[&str])] = &[
     ("mandate_ttl_seconds", &["allow"]),
 ];
 
-pub(super) fn parse(text: &str) -> Result<Policy, Vec<String>> {
+/// The longest `expires_in_seconds` a rule may ask for: 30 days.
+const MAX_EXPIRY_SECONDS: u64 = 30 * 24 * 3600;
+
+/// The rules of a policy file, in order, or every problem found.
+pub(super) fn parse(text: &str) -> Result<Vec<Rule>, Vec<String>> {
     let table: Table = text
         .parse()
         .map_err(|e: toml::de::Error| vec![format!("not valid TOML: {}", e.to_string().trim())])?;
@@ -104,9 +106,7 @@ pub(super) fn parse(text: &str) -> Result<Policy, Vec<String>> {
         }
     }
     if problems.is_empty() {
-        Ok(Policy {
-            rules: rules.into(),
-        })
+        Ok(rules)
     } else {
         Err(problems)
     }

@@ -1,7 +1,8 @@
 use regex::Regex;
 
-use super::detect::luhn_valid;
+use super::detect::{luhn_valid, Detector};
 use super::evaluate::{find_ignore_case, redaction};
+use super::model::PromptMatch;
 use super::*;
 use serde_json::json;
 use tappass::decision::Redaction;

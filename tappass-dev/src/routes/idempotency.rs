@@ -10,12 +10,9 @@
 //! body is a `422`. `POST /v1/events` keeps its own, lighter rule (a repeated
 //! batch answers `"duplicate": true`), with keys scoped the same way.
 //!
-//! Memory is bounded: at most [`MAX_ANSWERS`] answers and [`MAX_TOTAL_BYTES`]
-//! of them, the oldest forgotten first; an answer over [`MAX_ANSWER_BYTES`] is
-//! not remembered (within the 1 MiB request limit, no answer is that large).
+//! What is remembered, and how much, is the store's:
+//! [`stores::answers`](crate::stores::answers).
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -26,19 +23,14 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use tokio::sync::watch;
 
-use super::ids;
-use super::server::{body_bytes, json_error, Caller, Failure, Shared};
+use super::auth::Caller;
+use crate::ids;
+use crate::reply::{body_bytes, json_error, Failure};
+use crate::state::Shared;
+use crate::stores::answers::{Answer, Begin};
 
 /// The longest `Idempotency-Key` accepted, in bytes.
 pub(crate) const MAX_KEY_LEN: usize = 256;
-/// How many answers the server remembers.
-pub(crate) const MAX_ANSWERS: usize = 10_000;
-/// How many bytes of answers the server remembers: 32 MiB.
-pub(crate) const MAX_TOTAL_BYTES: usize = 32 << 20;
-/// The largest answer the server remembers: 4 MiB.
-pub(crate) const MAX_ANSWER_BYTES: usize = 4 << 20;
-/// What one remembered answer costs beyond its key, headers and body.
-const SLOT_BYTES: usize = 128;
 
 /// The header a replayed answer carries.
 pub(crate) static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
@@ -65,104 +57,14 @@ pub(crate) fn scoped(caller: &Caller, route: &str, key: &str) -> String {
     format!("{}\n{route}\n{key}", caller.key_agent_uuid)
 }
 
-/// A remembered answer and the request it answered.
-struct Answer {
-    request: u128,
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Answer {
-    fn cost(&self, key: &str) -> usize {
-        let headers: usize = self
-            .headers
-            .iter()
-            .map(|(name, value)| name.as_str().len() + value.len())
-            .sum();
-        SLOT_BYTES + key.len() + headers + self.body.len()
-    }
-
-    fn response(&self) -> Response {
-        let mut response = (self.status, self.body.clone()).into_response();
-        *response.headers_mut() = self.headers.clone();
-        response
-            .headers_mut()
-            .insert(REPLAYED.clone(), HeaderValue::from_static("true"));
-        response
-    }
-}
-
-enum Slot {
-    /// The first request is running; the sender says when it ends.
-    Running(watch::Receiver<()>),
-    Done(Arc<Answer>),
-}
-
-/// The remembered answers, by scoped key.
-#[derive(Default)]
-pub(crate) struct Answers {
-    slots: HashMap<String, Slot>,
-    /// The keys of `Done` slots, oldest first.
-    order: VecDeque<String>,
-    /// The sum of the costs of `Done` slots.
-    bytes: usize,
-}
-
-enum Begin {
-    Replay(Arc<Answer>),
-    Wait(watch::Receiver<()>),
-    Run(watch::Sender<()>),
-}
-
-impl Answers {
-    fn begin(&mut self, key: &str) -> Begin {
-        match self.slots.entry(key.to_owned()) {
-            Entry::Occupied(slot) => match slot.get() {
-                Slot::Done(answer) => Begin::Replay(answer.clone()),
-                Slot::Running(done) => Begin::Wait(done.clone()),
-            },
-            Entry::Vacant(slot) => {
-                let (done, running) = watch::channel(());
-                slot.insert(Slot::Running(running));
-                Begin::Run(done)
-            }
-        }
-    }
-
-    /// Forgets a running slot whose request ended without an answer to keep.
-    fn abandon(&mut self, key: &str) {
-        if let Some(Slot::Running(_)) = self.slots.get(key) {
-            self.slots.remove(key);
-        }
-    }
-
-    /// Remembers the answer of a running slot, forgetting the oldest answers
-    /// until both caps hold.
-    fn finish(&mut self, key: &str, answer: Answer) {
-        let cost = answer.cost(key);
-        if cost > MAX_ANSWER_BYTES {
-            self.abandon(key);
-            return;
-        }
-        while self.order.len() >= MAX_ANSWERS || self.bytes + cost > MAX_TOTAL_BYTES {
-            let Some(old) = self.order.pop_front() else {
-                break;
-            };
-            if let Some(Slot::Done(answer)) = self.slots.remove(&old) {
-                self.bytes -= answer.cost(&old);
-            }
-        }
-        self.bytes += cost;
-        self.order.push_back(key.to_owned());
-        self.slots
-            .insert(key.to_owned(), Slot::Done(Arc::new(answer)));
-    }
-
-    /// How many answers are remembered, and their bytes.
-    pub(crate) fn usage(&self) -> (usize, usize) {
-        (self.order.len(), self.bytes)
-    }
+/// A remembered answer, answered again with `Idempotent-Replayed: true`.
+fn replayed(answer: &Answer) -> Response {
+    let mut response = (answer.status, answer.body.clone()).into_response();
+    *response.headers_mut() = answer.headers.clone();
+    response
+        .headers_mut()
+        .insert(REPLAYED.clone(), HeaderValue::from_static("true"));
+    response
 }
 
 /// Forgets the running slot when the first request is dropped before it
@@ -215,7 +117,7 @@ pub(crate) async fn replay(
     let running = loop {
         let begin = shared.answers().begin(&key);
         match begin {
-            Begin::Replay(answer) if answer.request == fingerprint => return answer.response(),
+            Begin::Replay(answer) if answer.request == fingerprint => return replayed(&answer),
             Begin::Replay(_) => {
                 return json_error(
                     StatusCode::UNPROCESSABLE_ENTITY,

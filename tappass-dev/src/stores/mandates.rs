@@ -1,16 +1,11 @@
-//! Mandates on the dev server: the ES256 signing key, `GET
-//! /.well-known/jwks.json`, a mandate on every `allow` of `/v1/govern`, the
-//! revocation list (`GET /v1/mandates/revoked`) and the dev extension
-//! `POST /v1/mandates/{mandate_id}/revoke`.
+//! The mandate store: the ES256 signing keys (the current one and every
+//! earlier one, all published), the mandates issued on each `allow` of
+//! `/v1/govern`, and the revoked ids.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use http::StatusCode;
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use p256::ecdsa::SigningKey;
@@ -18,15 +13,14 @@ use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use rand::RngExt;
 use serde_json::{json, Value};
 
-use super::ids;
-use super::server::{json_error, Shared};
 use crate::error::Error;
+use crate::ids;
 use tappass::Timestamp;
 
-/// How many issued mandates the server remembers for [`DevServer::mandates`](super::DevServer::mandates).
+/// How many issued mandates the server remembers for [`DevServer::mandates`](crate::DevServer::mandates).
 const MAX_ISSUED: usize = 10_000;
 
-/// A mandate the dev server issued, as [`DevServer::mandates`](super::DevServer::mandates) lists it.
+/// A mandate the dev server issued, as [`DevServer::mandates`](crate::DevServer::mandates) lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IssuedMandate {
@@ -105,7 +99,7 @@ pub(crate) struct Mandates {
 }
 
 /// What a mandate is issued for.
-pub(crate) struct Grant<'a> {
+pub(crate) struct NewMandate<'a> {
     pub(crate) tool: &'a str,
     pub(crate) capabilities: Vec<String>,
     pub(crate) ttl: Duration,
@@ -147,7 +141,7 @@ impl Mandates {
     }
 
     /// Issues a mandate: records it and returns the token and its row.
-    pub(crate) fn issue(&mut self, issuer: &str, grant: Grant<'_>) -> Result<String, String> {
+    pub(crate) fn issue(&mut self, issuer: &str, grant: NewMandate<'_>) -> Result<String, String> {
         let signer = self.current().clone();
         let mandate_id = format!("m_{}", ids::random_hex32());
         let now = Timestamp::now();
@@ -208,35 +202,9 @@ impl Mandates {
     }
 
     /// The revoked ids, sorted.
-    fn revoked(&self) -> Vec<String> {
+    pub(crate) fn revoked(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.revoked.iter().cloned().collect();
         ids.sort();
         ids
-    }
-}
-
-/// `GET /.well-known/jwks.json` (no authentication).
-pub(crate) async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
-    Json(shared.mandates().jwks()).into_response()
-}
-
-/// `GET /v1/mandates/revoked` (bearer API key).
-pub(crate) async fn revoked(State(shared): State<Arc<Shared>>) -> Response {
-    Json(json!({ "revoked": shared.mandates().revoked() })).into_response()
-}
-
-/// `POST /v1/mandates/{mandate_id}/revoke`: a dev extension.
-pub(crate) async fn revoke(
-    State(shared): State<Arc<Shared>>,
-    Path(mandate_id): Path<String>,
-) -> Response {
-    if shared.mandates().revoke(&mandate_id) {
-        Json(json!({ "mandate_id": mandate_id, "revoked": true })).into_response()
-    } else {
-        json_error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no mandate with this id was issued by this server; list them with DevServer::mandates()",
-        )
     }
 }

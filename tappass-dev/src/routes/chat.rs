@@ -1,13 +1,14 @@
 //! `POST /v1/chat/completions`: governed chat with a deterministic echo model.
 //!
-//! The prompt is the last user message. The policy's prompt rules run over it
-//! in order; a stop is answered as a non-2xx decision body, a redaction rewrites
-//! the prompt and evaluation goes on. What passes is answered `"Echo: " + prompt`,
-//! as one OpenAI-shaped JSON body or as Server-Sent Events.
+//! The prompt is the last user message. The policy's prompt rules decide it
+//! ([`decide::prompt`](crate::decide::prompt)); a stop is answered as a
+//! non-2xx decision body. What passes, redacted, is answered
+//! `"Echo: " + prompt`, as one OpenAI-shaped JSON body with the `tappass`
+//! envelope or as Server-Sent Events, and recorded as a `chat_call` event.
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::rejection::BytesRejection;
@@ -18,26 +19,19 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue};
 use serde_json::{json, Value};
 
-use super::approvals::{ApprovalRecordState, Asked, NewApproval};
-use super::correlation::Correlation;
-use super::decision::Stop;
-use super::events::server_event;
-use super::ids;
-use super::policy::{Action, Matcher};
-use super::server::{
-    body_bytes, parse_json, with_headers, Caller, Failure, Shared, MAX_FIELD_BYTES,
-};
-use tappass::decision::Redaction;
+use super::approvals::resume_token;
+use super::auth::Caller;
+use crate::decide::correlate::{server_event, Correlation};
+use crate::decide::prompt::{evaluate_off_worker, Outcome};
+use crate::ids;
+use crate::reply::{body_bytes, parse_json, with_headers, Failure};
+use crate::state::{Shared, MAX_FIELD_BYTES};
 
 /// How many words go into one streamed chunk, at least.
 const WORDS_PER_CHUNK: usize = 3;
 /// The most text chunks one streamed answer has: a long answer gets more words
 /// per chunk, so its size stays within a small factor of the text's.
 const MAX_CHUNKS: usize = 256;
-/// Prompts up to this size are evaluated on the runtime's worker; a longer one
-/// goes to tokio's blocking pool, since a policy's own regular expressions can
-/// take up to quadratic time to find every match in it.
-const INLINE_PROMPT_BYTES: usize = 16 << 10;
 
 /// A chat request, as far as the dev server reads it.
 struct ChatRequest {
@@ -122,148 +116,6 @@ fn parse_request(body: &Value) -> Result<ChatRequest, String> {
     })
 }
 
-/// What the prompt rules decided.
-enum Outcome {
-    Pass {
-        prompt: String,
-        redactions: Vec<Redaction>,
-        steps: Vec<Value>,
-    },
-    Stop {
-        stop: Stop,
-        rule: String,
-        reason: String,
-    },
-}
-
-fn step(name: &str, action: &str, detected: bool, message: &str, started: Instant) -> Value {
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    json!({
-        "step": name,
-        "action": action,
-        "detected": detected,
-        "message": message,
-        "duration_ms": (ms * 1000.0).round() / 1000.0,
-    })
-}
-
-/// Runs the prompt rules of the policy over `prompt`: on this worker for a
-/// short prompt, on the blocking pool for a long one ([`INLINE_PROMPT_BYTES`]).
-async fn evaluate_off_worker(
-    shared: &Arc<Shared>,
-    corr: &Correlation,
-    prompt: String,
-    resume_token: Option<String>,
-) -> Result<Outcome, Failure> {
-    if prompt.len() <= INLINE_PROMPT_BYTES {
-        return Ok(evaluate(shared, corr, &prompt, resume_token.as_deref()));
-    }
-    let (shared, corr) = (shared.clone(), corr.clone());
-    tokio::task::spawn_blocking(move || evaluate(&shared, &corr, &prompt, resume_token.as_deref()))
-        .await
-        .map_err(|e| Failure::internal(format_args!("the policy evaluation failed: {e}")))
-}
-
-/// Runs the prompt rules of the policy over `prompt`; an approval rule
-/// resumes the approval `resume_token` names (see [`Approvals::resume`](super::approvals::Approvals::resume)).
-fn evaluate(
-    shared: &Shared,
-    corr: &Correlation,
-    prompt: &str,
-    resume_token: Option<&str>,
-) -> Outcome {
-    let mut prompt = prompt.to_owned();
-    let mut redactions = Vec::new();
-    let mut steps = Vec::new();
-    for rule in shared.policy.rules() {
-        let Matcher::Prompt(m) = &rule.matcher else {
-            continue;
-        };
-        let started = Instant::now();
-        if !m.matches(&prompt) {
-            steps.push(step(&rule.name, "continue", false, "", started));
-            continue;
-        }
-        match &rule.action {
-            Action::Allow => {
-                steps.push(step(&rule.name, "allow", true, &rule.reason, started));
-                break;
-            }
-            Action::Redact { replacement } => {
-                let (text, found) = m.redact(&rule.name, replacement.as_deref(), &prompt);
-                prompt = text;
-                redactions.extend(found);
-                steps.push(step(&rule.name, "redact", true, &rule.reason, started));
-            }
-            Action::ApprovalRequired { expires_in } => {
-                let fingerprint = ids::prompt_fingerprint(&rule.name, &prompt, &corr.agent_uuid);
-                let mut approvals = shared.approvals();
-                let found = match approvals.resume(&fingerprint, resume_token) {
-                    Some(found) => found,
-                    None => approvals.open(NewApproval {
-                        fingerprint,
-                        asked: Asked::prompt(&prompt),
-                        agent: &corr.agent_uuid,
-                        tool: None,
-                        reason: &rule.reason,
-                        session_id: &corr.session_id,
-                        expires_in: *expires_in,
-                    }),
-                };
-                drop(approvals);
-                let id = &found.row.request_id;
-                match found.row.state {
-                    ApprovalRecordState::Approved => {
-                        let note = if found.by_token {
-                            format!("approved by a human ({id}), resumed with its token")
-                        } else {
-                            format!("approved by a human ({id})")
-                        };
-                        steps.push(step(&rule.name, "approved", true, &note, started));
-                    }
-                    ApprovalRecordState::Denied => {
-                        return Outcome::Stop {
-                            stop: Stop::PolicyBlock {
-                                blocked_by: rule.name.clone(),
-                                classification: "CONFIDENTIAL".into(),
-                                details: json!({ "rule": rule.name, "request_id": id }),
-                            },
-                            rule: rule.name.clone(),
-                            reason: format!("a human denied this request (approval {id})"),
-                        }
-                    }
-                    _ => {
-                        return Outcome::Stop {
-                            stop: Stop::ApprovalRequired {
-                                approval_url: shared.approval_url(id),
-                                request_id: id.clone(),
-                                resume_token: found.resume_token,
-                                expires_at: found.row.expires_at,
-                            },
-                            rule: rule.name.clone(),
-                            reason: rule.reason.clone(),
-                        }
-                    }
-                }
-            }
-            _ => {
-                if let Some(stop) = Stop::from_action(rule, None) {
-                    return Outcome::Stop {
-                        stop,
-                        rule: rule.name.clone(),
-                        reason: rule.reason.clone(),
-                    };
-                }
-            }
-        }
-    }
-    Outcome::Pass {
-        prompt,
-        redactions,
-        steps,
-    }
-}
-
 fn words(text: &str) -> u64 {
     text.split_whitespace().count() as u64
 }
@@ -279,7 +131,7 @@ pub(crate) async fn completions(
     let mut request = parse_request(&parse_json(&bytes)?).map_err(Failure::invalid)?;
     let corr = Correlation::resolve(
         &shared,
-        &caller,
+        &caller.key_agent_uuid,
         &headers,
         ("metadata.session_id", request.metadata_session.as_deref()),
         None,
@@ -287,7 +139,7 @@ pub(crate) async fn completions(
 
     // Only the evaluated prompt counts from here on.
     let original = std::mem::take(&mut request.messages[request.last_user].1);
-    let resume_token = super::approvals::resume_token(&headers);
+    let resume_token = resume_token(&headers);
     let (prompt, redactions, steps) =
         match evaluate_off_worker(&shared, &corr, original, resume_token).await? {
             Outcome::Stop { stop, rule, reason } => {

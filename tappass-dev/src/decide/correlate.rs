@@ -1,12 +1,19 @@
 //! The five correlation fields of a governed call, resolved from the caller's
-//! headers and body, and written into envelopes, decision bodies and headers.
+//! headers and body, and written into envelopes, decision bodies, the events
+//! the server records and the answer's headers.
+//!
+//! [`Correlation`] is the server's side: every field resolved. The toolkit's
+//! `tappass::agent::Correlation` is the client's reading of what a server
+//! sent, every field optional; the dev server writes these fields itself (see
+//! [`decide`](super)).
 
 use http::HeaderMap;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
-use super::ids;
-use super::server::{Caller, Failure, Shared};
-use tappass::session;
+use crate::ids;
+use crate::reply::Failure;
+use crate::state::Shared;
+use tappass::{session, Timestamp};
 
 /// `session_id`, `task_id`, `agent_uuid`, `pipeline_uuid` and `audit_url` of one call.
 #[derive(Debug, Clone)]
@@ -24,11 +31,11 @@ impl Correlation {
     /// The session is the caller's `X-TapPass-Session-Id` (or `X-TapPass-Session`),
     /// else `body_session` (from `metadata.session_id` or the behaviour), else a
     /// fresh `ses_…` id. The agent is `X-TapPass-Agent-Uuid`, else `body_agent`,
-    /// else a stable id derived from the API key. A malformed header or id is a
-    /// 400 that names it.
+    /// else `key_agent_uuid`, the stable id derived from the caller's API key.
+    /// A malformed header or id is a 400 that names it.
     pub(crate) fn resolve(
         shared: &Shared,
-        caller: &Caller,
+        key_agent_uuid: &str,
         headers: &HeaderMap,
         body_session: (&str, Option<&str>),
         body_agent: Option<&str>,
@@ -66,7 +73,7 @@ impl Correlation {
                         "`agent_id` must be 1 to 128 characters of [A-Za-z0-9._:-]",
                     ))
                 }
-                None => caller.key_agent_uuid.clone(),
+                None => key_agent_uuid.to_owned(),
             },
         };
         let pipeline_uuid =
@@ -107,4 +114,19 @@ impl Correlation {
             .map(|session| session.headers())
             .unwrap_or_default()
     }
+}
+
+/// An event the server records itself, in the shape clients post.
+pub(crate) fn server_event(event_type: &str, corr: &Correlation, mut details: Value) -> Value {
+    if let Value::Object(map) = &mut details {
+        map.insert("recorded_by".into(), "tappass-dev".into());
+    }
+    json!({
+        "event_type": event_type,
+        "agent_id": corr.agent_uuid,
+        "occurred_at": Timestamp::now(),
+        "session_id": corr.session_id,
+        "task_id": corr.task_id,
+        "details": details,
+    })
 }

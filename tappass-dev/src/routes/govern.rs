@@ -1,10 +1,11 @@
 //! `POST /v1/govern`: tool governance.
 //!
-//! The first tool rule that matches the call decides its outcome (`allow`,
-//! `block`, `needs_approval`, `escalate`), answered as a 200 decision object;
-//! a rule may instead stop the call with a non-2xx decision body (tool
-//! integrity, trust tier, break glass, authorization). An approval covers the
-//! identical behaviour: the same tool, arguments and agent.
+//! The behaviour is read leniently (as the Python SDK sends it) and decided
+//! by the policy's tool rules ([`decide::tool_call`](crate::decide::tool_call)):
+//! an outcome (`allow`, `block`, `needs_approval`, `escalate`) is answered as
+//! a 200 decision object, with a signed mandate on `allow`; a stop as a
+//! non-2xx decision body. Both are recorded as `tool_call` (and `decision`)
+//! events.
 
 use std::sync::Arc;
 
@@ -16,16 +17,14 @@ use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::{json, Value};
 
-use super::approvals::{ApprovalRecordState, Asked, Found, NewApproval};
-use super::correlation::Correlation;
-use super::decision::Stop;
-use super::events::server_event;
-use super::ids;
-use super::mandates;
-use super::policy::{Action, Grant, Matcher};
-use super::server::{
-    body_bytes, parse_json, with_headers, Caller, Failure, Shared, MAX_FIELD_BYTES,
-};
+use super::approvals::resume_token;
+use super::auth::Caller;
+use crate::decide::correlate::{server_event, Correlation};
+use crate::decide::tool_call::evaluate;
+use crate::ids;
+use crate::reply::{body_bytes, parse_json, with_headers, Failure};
+use crate::state::{Shared, MAX_FIELD_BYTES};
+use crate::stores::mandates::NewMandate;
 use tappass::Timestamp;
 
 /// The `agent_id` the Python SDK (and tappass's agent) sends for "no agent
@@ -93,123 +92,6 @@ fn parse_behaviour(body: &Value) -> Result<Behaviour, String> {
     })
 }
 
-/// The 200 answer's outcome.
-struct Outcome {
-    outcome: &'static str,
-    reason: String,
-    rule: Option<String>,
-    blocking_step: Option<String>,
-    approval: Option<Found>,
-    /// What the mandate of an `allow` grants.
-    grant: Grant,
-}
-
-impl Outcome {
-    fn allow(reason: String, rule: Option<String>) -> Outcome {
-        Outcome {
-            outcome: "allow",
-            reason,
-            rule,
-            blocking_step: None,
-            approval: None,
-            grant: Grant::default(),
-        }
-    }
-
-    fn block(reason: String, rule: &str, blocking_step: String) -> Outcome {
-        Outcome {
-            outcome: "block",
-            reason,
-            rule: Some(rule.to_owned()),
-            blocking_step: Some(blocking_step),
-            approval: None,
-            grant: Grant::default(),
-        }
-    }
-}
-
-/// Runs the tool rules of the policy over the behaviour; an approval rule
-/// resumes the approval `resume_token` names (see [`Approvals::resume`](super::approvals::Approvals::resume)).
-fn evaluate(
-    shared: &Shared,
-    corr: &Correlation,
-    b: &Behaviour,
-    resume_token: Option<&str>,
-) -> Result<Outcome, Box<(Stop, String, String)>> {
-    for rule in shared.policy.rules() {
-        let Matcher::Tool(m) = &rule.matcher else {
-            continue;
-        };
-        if !m.matches(&b.tool, &b.args) {
-            continue;
-        }
-        let reason = rule.reason.clone();
-        return Ok(match &rule.action {
-            Action::Allow => Outcome {
-                grant: rule.grant.clone(),
-                ..Outcome::allow(reason, Some(rule.name.clone()))
-            },
-            Action::Block { blocked_by } | Action::PolicyBlock { blocked_by, .. } => {
-                Outcome::block(reason, &rule.name, blocked_by.clone())
-            }
-            Action::ToolApproval {
-                escalate,
-                expires_in,
-            } => {
-                let fingerprint = ids::tool_fingerprint(&b.tool, &b.args, &corr.agent_uuid);
-                let mut approvals = shared.approvals();
-                let found = match approvals.resume(&fingerprint, resume_token) {
-                    Some(found) => found,
-                    None => approvals.open(NewApproval {
-                        fingerprint,
-                        asked: Asked::tool(&b.tool, &b.args),
-                        agent: &corr.agent_uuid,
-                        tool: Some(&b.tool),
-                        reason: &rule.reason,
-                        session_id: &corr.session_id,
-                        expires_in: *expires_in,
-                    }),
-                };
-                drop(approvals);
-                let id = found.row.request_id.clone();
-                let mut outcome = match found.row.state {
-                    ApprovalRecordState::Approved => Outcome::allow(
-                        format!("approved by a human ({id})"),
-                        Some(rule.name.clone()),
-                    ),
-                    ApprovalRecordState::Denied => Outcome::block(
-                        format!("denied by a human ({id})"),
-                        &rule.name,
-                        rule.name.clone(),
-                    ),
-                    _ => Outcome {
-                        outcome: if *escalate {
-                            "escalate"
-                        } else {
-                            "needs_approval"
-                        },
-                        reason,
-                        rule: Some(rule.name.clone()),
-                        blocking_step: Some(rule.name.clone()),
-                        approval: None,
-                        grant: Grant::default(),
-                    },
-                };
-                outcome.approval = Some(found);
-                outcome
-            }
-            _ => match Stop::from_action(rule, Some(&b.tool)) {
-                Some(stop) => return Err(Box::new((stop, rule.name.clone(), reason))),
-                None => Outcome::allow(reason, Some(rule.name.clone())),
-            },
-        });
-    }
-    Ok(Outcome::allow(
-        "no rule of the policy matched this tool call".into(),
-        None,
-    ))
-}
-
 /// `POST /v1/govern`.
 pub(crate) async fn govern(
     State(shared): State<Arc<Shared>>,
@@ -221,15 +103,21 @@ pub(crate) async fn govern(
     let behaviour = parse_behaviour(&parse_json(&bytes)?).map_err(Failure::invalid)?;
     let corr = Correlation::resolve(
         &shared,
-        &caller,
+        &caller.key_agent_uuid,
         &headers,
         ("session_id", behaviour.session_id.as_deref()),
         behaviour.agent_id.as_deref(),
     )?;
     let fingerprint = ids::tool_fingerprint(&behaviour.tool, &behaviour.args, &corr.agent_uuid);
 
-    let resume_token = super::approvals::resume_token(&headers);
-    let outcome = match evaluate(&shared, &corr, &behaviour, resume_token.as_deref()) {
+    let resume_token = resume_token(&headers);
+    let outcome = match evaluate(
+        &shared,
+        &corr,
+        &behaviour.tool,
+        &behaviour.args,
+        resume_token.as_deref(),
+    ) {
         Ok(outcome) => outcome,
         Err(stopped) => {
             let (stop, rule, reason) = *stopped;
@@ -312,7 +200,7 @@ pub(crate) async fn govern(
     let mandate = if outcome.outcome == "allow" {
         let token = shared.mandates().issue(
             &shared.base_url,
-            mandates::Grant {
+            NewMandate {
                 tool: &behaviour.tool,
                 capabilities: outcome.grant.capabilities.clone(),
                 ttl: outcome.grant.ttl,

@@ -1,5 +1,8 @@
 //! The governance decisions the dev server answers as non-2xx JSON bodies:
 //! `{"decision": …, "reason", "message", <the kind's fields>, <correlation>}`.
+//!
+//! [`Stop`] is the server's own vocabulary of them, written independently of
+//! `tappass::decision` on purpose (see [`decide`](super)).
 
 use std::time::Duration;
 
@@ -8,9 +11,9 @@ use axum::Json;
 use http::{header, HeaderValue, StatusCode};
 use serde_json::{json, Map, Value};
 
-use super::correlation::Correlation;
-use super::policy::{Action, Matcher, Rule};
-use super::server::with_headers;
+use super::correlate::Correlation;
+use crate::policy::{Action, Matcher, Rule};
+use crate::reply::with_headers;
 use tappass::Timestamp;
 
 /// A decision that stops a request before it runs.

@@ -92,60 +92,9 @@ async fn tool_calls_and_approvals_are_recorded() {
     assert_eq!(types, ["tool_call", "decision", "approval", "tool_call"]);
 }
 
-/// An event whose compact JSON is exactly `size` bytes (for sizes above ~200).
-fn event_of_size(session: &str, i: usize, size: usize) -> Value {
-    let mut e = json!({"event_type": "bulk", "agent_id": "agt-1", "occurred_at": "2026-01-01T00:00:00Z",
-                       "session_id": session, "task_id": null, "details": {"i": i, "pad": ""}});
-    let pad = size - e.to_string().len();
-    e["details"]["pad"] = "x".repeat(pad).into();
-    assert_eq!(e.to_string().len(), size);
-    e
-}
-
-#[test]
-fn a_flood_of_maximal_events_stays_under_the_default_byte_cap() {
-    use crate::events::{EventLog, DEFAULT_MAX_LOG_BYTES, MAX_EVENT_BYTES};
-    let mut log = EventLog::new(DEFAULT_MAX_LOG_BYTES);
-    let per_cap = DEFAULT_MAX_LOG_BYTES / MAX_EVENT_BYTES;
-    let total = per_cap * 5 / 2;
-    for i in 0..total {
-        log.push(event_of_size("ses_flood", i, MAX_EVENT_BYTES));
-        assert!(
-            log.bytes() <= DEFAULT_MAX_LOG_BYTES,
-            "after {i}: {}",
-            log.bytes()
-        );
-    }
-    // Full, and what is left is the newest events, in order.
-    assert!(log.bytes() > DEFAULT_MAX_LOG_BYTES - 2 * MAX_EVENT_BYTES);
-    let kept: Vec<u64> = log
-        .all()
-        .iter()
-        .map(|e| e["details"]["i"].as_u64().unwrap())
-        .collect();
-    assert!(
-        kept.len() < per_cap && kept.len() > per_cap - 5,
-        "{}",
-        kept.len()
-    );
-    let first = (total - kept.len()) as u64;
-    assert_eq!(kept, (first..total as u64).collect::<Vec<_>>());
-}
-
-#[test]
-fn many_small_events_are_capped_by_count_as_well() {
-    use crate::events::{EventLog, DEFAULT_MAX_LOG_BYTES, MAX_EVENTS};
-    let mut log = EventLog::new(DEFAULT_MAX_LOG_BYTES);
-    for i in 0..MAX_EVENTS + 10 {
-        log.push(json!({ "i": i }));
-    }
-    assert_eq!(log.len(), MAX_EVENTS);
-    assert_eq!(log.all()[0]["i"], 10);
-}
-
 #[tokio::test]
 async fn posted_events_over_the_limits_are_refused_whole() {
-    use crate::events::MAX_EVENT_BYTES;
+    use crate::stores::event_log::MAX_EVENT_BYTES;
     let h = Harness::new();
     let fine = event_of_size("ses_limits", 0, 300);
     let big = event_of_size("ses_limits", 1, MAX_EVENT_BYTES + 1);
@@ -187,7 +136,7 @@ async fn posted_events_over_the_limits_are_refused_whole() {
 
 #[tokio::test]
 async fn the_event_log_stays_under_a_configured_cap_over_sockets() {
-    use crate::events::MAX_EVENT_BYTES;
+    use crate::stores::event_log::MAX_EVENT_BYTES;
     let cap = 1 << 20;
     let server = DevServer::builder()
         .max_event_log_bytes(cap)
@@ -195,7 +144,7 @@ async fn the_event_log_stays_under_a_configured_cap_over_sockets() {
         .await
         .unwrap();
     let client = reqwest::Client::new();
-    let per_batch = (crate::server::MAX_BODY_BYTES / MAX_EVENT_BYTES) - 1;
+    let per_batch = (crate::reply::MAX_BODY_BYTES / MAX_EVENT_BYTES) - 1;
     let mut sent = 0;
     for _ in 0..6 {
         let batch: Vec<Value> = (sent..sent + per_batch)
@@ -288,7 +237,7 @@ async fn paging_walks_every_event_of_the_session_exactly_once() {
 
 #[tokio::test]
 async fn a_page_is_bounded_in_bytes_too_and_bad_paging_is_a_400() {
-    use crate::events::{MAX_EVENT_BYTES, MAX_PAGE_BYTES};
+    use crate::stores::event_log::{MAX_EVENT_BYTES, MAX_PAGE_BYTES};
     let h = Harness::new();
     for chunk in 0..3 {
         let batch: Vec<Value> = (0..10)
