@@ -57,7 +57,7 @@ mod testing;
 pub use error::Error;
 pub use policy::{Policy, PolicyError, DEFAULT_POLICY};
 pub use server::{DevServer, DevServerBuilder};
-pub use stores::approvals::{ApprovalRecord, ApprovalRecordState};
+pub use stores::approvals::ApprovalRecord;
 pub use stores::mandates::IssuedMandate;
 
 /// The workspace README's examples, compiled as doctests here: they run

@@ -22,9 +22,10 @@ use crate::policy::{Policy, PolicyError};
 use crate::reply::{method_not_allowed, not_found, MAX_BODY_BYTES};
 use crate::routes::{approvals, auth, chat, events, govern, health, idempotency, mandates};
 use crate::state::Shared;
-use crate::stores::approvals::{ApprovalRecord, ApprovalRecordState};
+use crate::stores::approvals::ApprovalRecord;
 use crate::stores::event_log::DEFAULT_MAX_LOG_BYTES;
 use crate::stores::mandates::{IssuedMandate, Signer};
+use tappass::agent::ApprovalState;
 
 /// How long [`DevServer::shutdown`] waits for open requests before it stops anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -158,15 +159,13 @@ impl DevServer {
     pub fn approve(&self, request_id: &str) -> bool {
         self.inner
             .shared
-            .decide(request_id, ApprovalRecordState::Approved)
+            .decide(request_id, ApprovalState::Approved)
     }
 
     /// Denies a pending approval: the identical request is now blocked.
     /// Returns `false` when the approval is unknown or no longer pending.
     pub fn deny(&self, request_id: &str) -> bool {
-        self.inner
-            .shared
-            .decide(request_id, ApprovalRecordState::Denied)
+        self.inner.shared.decide(request_id, ApprovalState::Denied)
     }
 
     /// Every mandate the server issued (on each `allow` of `/v1/govern`),

@@ -14,9 +14,10 @@ use serde_json::json;
 use crate::policy::Policy;
 use crate::stores::agents::Agents;
 use crate::stores::answers::Answers;
-use crate::stores::approvals::{ApprovalRecordState, Approvals};
+use crate::stores::approvals::{wire_name, Approvals};
 use crate::stores::event_log::EventLog;
 use crate::stores::mandates::{Mandates, Signer};
+use tappass::agent::ApprovalState;
 use tappass::Timestamp;
 
 /// The TapPass version the dev server reports on `/health` and in the console.
@@ -102,7 +103,7 @@ impl Shared {
     }
 
     /// Settles a pending approval and records it as an `approval` event.
-    pub(crate) fn decide(&self, request_id: &str, state: ApprovalRecordState) -> bool {
+    pub(crate) fn decide(&self, request_id: &str, state: ApprovalState) -> bool {
         let decided = self.approvals().decide(request_id, state);
         if decided {
             if let Some(row) = self.approvals().get(request_id) {
@@ -114,7 +115,7 @@ impl Shared {
                     "task_id": null,
                     "details": {
                         "request_id": row.request_id,
-                        "state": row.state,
+                        "state": wire_name(&row.state),
                         "tool": row.tool,
                         "recorded_by": "tappass-dev",
                     },

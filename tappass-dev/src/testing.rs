@@ -13,9 +13,9 @@ use tower::ServiceExt;
 use crate::policy::Policy;
 use crate::server::router;
 use crate::state::Shared;
-use crate::stores::approvals::ApprovalRecordState;
 use crate::stores::event_log::DEFAULT_MAX_LOG_BYTES;
 use crate::stores::mandates::Signer;
+use tappass::agent::ApprovalState;
 use tappass::{GovernanceDecision, GovernanceError as _};
 
 pub(super) const KEY: &str = "Bearer tp_test";
@@ -112,7 +112,7 @@ impl Harness {
     }
 
     pub(super) fn approve(&self, id: &str) -> bool {
-        self.shared.decide(id, ApprovalRecordState::Approved)
+        self.shared.decide(id, ApprovalState::Approved)
     }
 }
 

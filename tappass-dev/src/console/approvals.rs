@@ -17,7 +17,8 @@ use super::form::{Form, FormToken};
 use super::layout::{self, decision_class, Refresh, Section};
 use crate::reply::json_error;
 use crate::state::Shared;
-use crate::stores::approvals::{ApprovalRecordState, Asked, Asking};
+use crate::stores::approvals::{wire_name, Asked, Asking};
+use tappass::agent::ApprovalState;
 
 /// How many decided approvals the page lists.
 const DECIDED_SHOWN: usize = 100;
@@ -30,7 +31,7 @@ pub(super) async fn page(
     let rows = shared.approvals().asking();
     let (pending, decided): (Vec<&Asking>, Vec<&Asking>) = rows
         .iter()
-        .partition(|a| a.row.state == ApprovalRecordState::Pending);
+        .partition(|a| a.row.state == ApprovalState::Pending);
     let body = html! {
         h1 { "Approvals" }
         p.lead {
@@ -53,7 +54,7 @@ pub(super) async fn page(
                     tbody {
                         @for a in decided.iter().take(DECIDED_SHOWN) {
                             tr id=(a.row.request_id) {
-                                td { span class=(format!("badge {}", decision_class(a.row.state.as_str()))) { (a.row.state.as_str()) } }
+                                td { span class=(format!("badge {}", decision_class(wire_name(&a.row.state)))) { (wire_name(&a.row.state)) } }
                                 td { (asked_line(&a.asked)) }
                                 td.mono { (a.agent) }
                                 td { a.mono href=(layout::session_href(&a.row.session_id)) { (a.row.session_id) } }
@@ -173,7 +174,7 @@ pub(super) async fn approve(
         &id,
         &headers,
         body,
-        ApprovalRecordState::Approved,
+        ApprovalState::Approved,
     )
 }
 
@@ -185,14 +186,7 @@ pub(super) async fn deny(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    decide(
-        &shared,
-        &token,
-        &id,
-        &headers,
-        body,
-        ApprovalRecordState::Denied,
-    )
+    decide(&shared, &token, &id, &headers, body, ApprovalState::Denied)
 }
 
 /// Decides approval `id` when the form passes the guard ([`Form::refusal`]),
@@ -203,7 +197,7 @@ fn decide(
     id: &str,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-    verdict: ApprovalRecordState,
+    verdict: ApprovalState,
 ) -> Response {
     let form = Form {
         shared,
@@ -226,7 +220,7 @@ fn decide(
             StatusCode::CONFLICT,
             &format!(
                 "approval {id} is already {}; only a pending approval can be decided.",
-                row.state.as_str()
+                wire_name(&row.state)
             ),
         ),
     }

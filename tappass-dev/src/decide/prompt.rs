@@ -14,7 +14,8 @@ use crate::ids;
 use crate::policy::{Action, Matcher};
 use crate::reply::Failure;
 use crate::state::Shared;
-use crate::stores::approvals::{ApprovalRecordState, Asked, NewApproval};
+use crate::stores::approvals::{Asked, NewApproval};
+use tappass::agent::ApprovalState;
 use tappass::decision::Redaction;
 
 /// Prompts up to this size are evaluated on the runtime's worker; a longer one
@@ -113,7 +114,7 @@ fn evaluate(
                 drop(approvals);
                 let id = &found.row.request_id;
                 match found.row.state {
-                    ApprovalRecordState::Approved => {
+                    ApprovalState::Approved => {
                         let note = if found.by_token {
                             format!("approved by a human ({id}), resumed with its token")
                         } else {
@@ -121,7 +122,7 @@ fn evaluate(
                         };
                         steps.push(step(&rule.name, "approved", true, &note, started));
                     }
-                    ApprovalRecordState::Denied => {
+                    ApprovalState::Denied => {
                         return Outcome::Stop {
                             stop: Stop::PolicyBlock {
                                 blocked_by: rule.name.clone(),

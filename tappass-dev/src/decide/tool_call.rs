@@ -11,7 +11,8 @@ use super::stop::Stop;
 use crate::ids;
 use crate::policy::{Action, Grant, Matcher};
 use crate::state::Shared;
-use crate::stores::approvals::{ApprovalRecordState, Asked, Found, NewApproval};
+use crate::stores::approvals::{Asked, Found, NewApproval};
+use tappass::agent::ApprovalState;
 
 /// The 200 answer's outcome.
 pub(crate) struct Outcome {
@@ -99,11 +100,11 @@ pub(crate) fn evaluate(
                 drop(approvals);
                 let id = found.row.request_id.clone();
                 let mut outcome = match found.row.state {
-                    ApprovalRecordState::Approved => Outcome::allow(
+                    ApprovalState::Approved => Outcome::allow(
                         format!("approved by a human ({id})"),
                         Some(rule.name.clone()),
                     ),
-                    ApprovalRecordState::Denied => Outcome::block(
+                    ApprovalState::Denied => Outcome::block(
                         format!("denied by a human ({id})"),
                         &rule.name,
                         rule.name.clone(),

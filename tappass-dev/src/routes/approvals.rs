@@ -13,7 +13,8 @@ use serde_json::json;
 
 use crate::reply::json_error;
 use crate::state::Shared;
-use crate::stores::approvals::ApprovalRecordState;
+use crate::stores::approvals::wire_name;
+use tappass::agent::ApprovalState;
 
 /// The longest a client may long-poll `…/wait`, in seconds.
 pub(crate) const MAX_WAIT_SECONDS: u64 = 30;
@@ -78,20 +79,16 @@ pub(crate) async fn wait(
     };
     // Wake at the deadline too, so that a row that times out meanwhile answers 200.
     let limit = Duration::from_secs_f64(timeout).min(expires_at.duration_from_now());
-    let _ = tokio::time::timeout(
-        limit,
-        changes.wait_for(|s| *s != ApprovalRecordState::Pending),
-    )
-    .await;
+    let _ = tokio::time::timeout(limit, changes.wait_for(ApprovalState::is_settled)).await;
     match shared.approvals().get(&id) {
         None => not_found(&id),
-        Some(row) if row.state == ApprovalRecordState::Pending => (
+        Some(row) if row.state == ApprovalState::Pending => (
             StatusCode::REQUEST_TIMEOUT,
             Json(json!({
                 "error": "approval_pending",
                 "message": format!("approval `{id}` is still pending; wait again, or approve it (POST /v1/me/approvals/{id}/approve on the dev server)"),
                 "request_id": row.request_id,
-                "state": row.state,
+                "state": wire_name(&row.state),
             })),
         )
             .into_response(),
@@ -101,15 +98,15 @@ pub(crate) async fn wait(
 
 /// `POST /v1/me/approvals/{request_id}/approve` (a dev-server extension).
 pub(crate) async fn approve(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    settle(&shared, &id, ApprovalRecordState::Approved)
+    settle(&shared, &id, ApprovalState::Approved)
 }
 
 /// `POST /v1/me/approvals/{request_id}/deny` (a dev-server extension).
 pub(crate) async fn deny(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    settle(&shared, &id, ApprovalRecordState::Denied)
+    settle(&shared, &id, ApprovalState::Denied)
 }
 
-fn settle(shared: &Shared, id: &str, state: ApprovalRecordState) -> Response {
+fn settle(shared: &Shared, id: &str, state: ApprovalState) -> Response {
     let decided = shared.decide(id, state);
     match shared.approvals().get(id) {
         None => not_found(id),
@@ -118,9 +115,9 @@ fn settle(shared: &Shared, id: &str, state: ApprovalRecordState) -> Response {
             StatusCode::CONFLICT,
             Json(json!({
                 "error": "already_decided",
-                "message": format!("approval `{id}` is already {}; only a pending approval can be decided", row.state.as_str()),
+                "message": format!("approval `{id}` is already {}; only a pending approval can be decided", wire_name(&row.state)),
                 "request_id": row.request_id,
-                "state": row.state,
+                "state": wire_name(&row.state),
             })),
         )
             .into_response(),

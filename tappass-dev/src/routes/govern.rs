@@ -24,6 +24,7 @@ use crate::decide::tool_call::evaluate;
 use crate::ids;
 use crate::reply::{body_bytes, parse_json, with_headers, Failure};
 use crate::state::{Shared, MAX_FIELD_BYTES};
+use crate::stores::approvals::wire_name;
 use crate::stores::mandates::NewMandate;
 use tappass::Timestamp;
 
@@ -157,7 +158,7 @@ pub(crate) async fn govern(
             "request_id": row.request_id,
             "fingerprint": row.fingerprint,
             "expires_at": row.expires_at,
-            "state": row.state,
+            "state": wire_name(&row.state),
             "approval_url": shared.approval_url(&row.request_id),
             "resume_token": found.resume_token,
             "resumed_by_token": found.by_token,

@@ -1,14 +1,18 @@
 //! The approval store: the rows that `approval_required`, `needs_approval`
 //! and `escalate` decisions open, found again by id, by the fingerprint of
 //! what they approve and by resume token, bounded in number.
+//!
+//! Where a row stands is the agent's own type, `tappass::agent::ApprovalState`:
+//! one type for one thing, whichever side of the wire holds it.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use tokio::sync::watch;
 
 use crate::ids;
+use tappass::agent::ApprovalState;
 use tappass::Timestamp;
 
 /// How many approval rows the server keeps. When a new one needs room, the
@@ -16,35 +20,29 @@ use tappass::Timestamp;
 /// pending row goes only when every row is pending.
 pub(crate) const MAX_APPROVALS: usize = 10_000;
 
-/// Where an approval stands in the development server's store
-/// (the agent's reading of it is [`tappass::agent::ApprovalState`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum ApprovalRecordState {
-    /// Waiting for a human.
-    Pending,
-    /// A human approved: the identical request now goes through.
-    Approved,
-    /// A human denied: the identical request is blocked.
-    Denied,
-    /// Nobody decided before `expires_at`.
-    TimedOut,
-    /// The server shut down while the approval was pending.
-    Cancelled,
+/// The wire name of a state, e.g. `timed_out`, as rows and events carry it.
+///
+/// The server writes these names itself rather than asking the client's
+/// type for them: the client's parser is what the toolkit's tests hold
+/// against them (see [`decide`](crate::decide)). It stores only the five
+/// states named here, never [`ApprovalState::Other`].
+pub(crate) fn wire_name(state: &ApprovalState) -> &str {
+    match state {
+        ApprovalState::Pending => "pending",
+        ApprovalState::Approved => "approved",
+        ApprovalState::Denied => "denied",
+        ApprovalState::TimedOut => "timed_out",
+        ApprovalState::Cancelled => "cancelled",
+        ApprovalState::Other(name) => name,
+        // A state the client learns after this server was written; the
+        // server never stores one.
+        _ => "unknown",
+    }
 }
 
-impl ApprovalRecordState {
-    /// The state's wire name, e.g. `timed_out`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApprovalRecordState::Pending => "pending",
-            ApprovalRecordState::Approved => "approved",
-            ApprovalRecordState::Denied => "denied",
-            ApprovalRecordState::TimedOut => "timed_out",
-            ApprovalRecordState::Cancelled => "cancelled",
-        }
-    }
+/// Serializes a row's state as its [`wire_name`].
+fn serialize_state<S: Serializer>(state: &ApprovalState, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(wire_name(state))
 }
 
 /// One approval request as the development server stores it, and as
@@ -55,8 +53,12 @@ impl ApprovalRecordState {
 pub struct ApprovalRecord {
     /// The approval's id, `apr_…`.
     pub request_id: String,
-    /// Where it stands.
-    pub state: ApprovalRecordState,
+    /// Where it stands: pending, approved, denied, timed out (nobody decided
+    /// before `expires_at`) or cancelled (the server shut down while it was
+    /// pending). The agent's type, [`ApprovalState`], whose reading of the
+    /// wire this row's JSON is.
+    #[serde(serialize_with = "serialize_state")]
+    pub state: ApprovalState,
     /// The stable hash of what is being approved (tool, arguments and agent;
     /// or rule, prompt and agent for a chat).
     pub fingerprint: String,
@@ -79,14 +81,14 @@ struct Entry {
     asked: Asked,
     agent: String,
     resume_token: String,
-    changes: watch::Sender<ApprovalRecordState>,
+    changes: watch::Sender<ApprovalState>,
 }
 
 impl Entry {
     /// Times the row out when its deadline has passed.
     fn refresh(&mut self, now: Timestamp) {
-        if self.row.state == ApprovalRecordState::Pending && now >= self.row.expires_at {
-            self.settle(ApprovalRecordState::TimedOut, self.row.expires_at);
+        if self.row.state == ApprovalState::Pending && now >= self.row.expires_at {
+            self.settle(ApprovalState::TimedOut, self.row.expires_at);
         }
     }
 
@@ -94,7 +96,7 @@ impl Entry {
     fn stands(&self) -> bool {
         !matches!(
             self.row.state,
-            ApprovalRecordState::TimedOut | ApprovalRecordState::Cancelled
+            ApprovalState::TimedOut | ApprovalState::Cancelled
         )
     }
 
@@ -106,8 +108,8 @@ impl Entry {
         }
     }
 
-    fn settle(&mut self, state: ApprovalRecordState, at: Timestamp) {
-        self.row.state = state;
+    fn settle(&mut self, state: ApprovalState, at: Timestamp) {
+        self.row.state = state.clone();
         self.row.decided_at = Some(at);
         self.changes.send_replace(state);
     }
@@ -229,7 +231,7 @@ impl Approvals {
         }
         let row = ApprovalRecord {
             request_id: ids::random_id("apr_", 24),
-            state: ApprovalRecordState::Pending,
+            state: ApprovalState::Pending,
             fingerprint: new.fingerprint,
             tool: new.tool.map(str::to_owned),
             created_at: now,
@@ -239,7 +241,7 @@ impl Approvals {
             session_id: new.session_id.to_owned(),
         };
         let resume_token = ids::random_id("rt_", 32);
-        let (changes, _) = watch::channel(ApprovalRecordState::Pending);
+        let (changes, _) = watch::channel(ApprovalState::Pending);
         self.by_fingerprint
             .insert(row.fingerprint.clone(), row.request_id.clone());
         self.by_token
@@ -269,7 +271,7 @@ impl Approvals {
         let settled = self.order.iter().position(|id| {
             rows.get_mut(id).is_none_or(|entry| {
                 entry.refresh(now);
-                entry.row.state != ApprovalRecordState::Pending
+                entry.row.state != ApprovalState::Pending
             })
         });
         let Some(old) = self.order.remove(settled.unwrap_or(0)) else {
@@ -309,7 +311,7 @@ impl Approvals {
         for id in &self.order {
             if let Some(entry) = self.rows.get_mut(id) {
                 entry.refresh(now);
-                if entry.row.state == ApprovalRecordState::Pending {
+                if entry.row.state == ApprovalState::Pending {
                     out.push(entry.row.clone());
                 }
             }
@@ -335,13 +337,13 @@ impl Approvals {
     }
 
     /// Settles a pending approval; `false` when it is unknown or not pending.
-    pub(crate) fn decide(&mut self, request_id: &str, state: ApprovalRecordState) -> bool {
+    pub(crate) fn decide(&mut self, request_id: &str, state: ApprovalState) -> bool {
         let Some(entry) = self.rows.get_mut(request_id) else {
             return false;
         };
         let now = Timestamp::now();
         entry.refresh(now);
-        if entry.row.state != ApprovalRecordState::Pending {
+        if entry.row.state != ApprovalState::Pending {
             return false;
         }
         entry.settle(state, now);
@@ -352,7 +354,7 @@ impl Approvals {
     pub(crate) fn subscribe(
         &mut self,
         request_id: &str,
-    ) -> Option<(watch::Receiver<ApprovalRecordState>, Timestamp)> {
+    ) -> Option<(watch::Receiver<ApprovalState>, Timestamp)> {
         let entry = self.rows.get_mut(request_id)?;
         entry.refresh(Timestamp::now());
         Some((entry.changes.subscribe(), entry.row.expires_at))
@@ -363,8 +365,8 @@ impl Approvals {
         let now = Timestamp::now();
         for entry in self.rows.values_mut() {
             entry.refresh(now);
-            if entry.row.state == ApprovalRecordState::Pending {
-                entry.settle(ApprovalRecordState::Cancelled, now);
+            if entry.row.state == ApprovalState::Pending {
+                entry.settle(ApprovalState::Cancelled, now);
             }
         }
     }

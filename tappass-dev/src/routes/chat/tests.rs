@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::testing::*;
-use crate::ApprovalRecordState;
+use tappass::agent::ApprovalState;
 
 #[test]
 fn content_parts_and_last_user_message() {
@@ -270,7 +270,7 @@ async fn a_denied_chat_approval_blocks() {
     let h = Harness::new();
     let v = h.chat("wire transfer to bob").await.json();
     let id = v["request_id"].as_str().unwrap();
-    assert!(h.shared.decide(id, ApprovalRecordState::Denied));
+    assert!(h.shared.decide(id, ApprovalState::Denied));
     let v = assert_decision(&h.chat("wire transfer to bob").await, 403, "policy_block");
     assert_eq!(v["blocked_by"], "wire_transfer_approval");
 }

@@ -5,7 +5,8 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::testing::*;
-use crate::{ApprovalRecordState, Policy};
+use crate::Policy;
+use tappass::agent::ApprovalState;
 
 #[test]
 fn behaviours_are_read_leniently_and_refused_clearly() {
@@ -147,7 +148,7 @@ async fn escalate_and_wait() {
             while shared.approvals().waiters(&id) == 0 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            assert!(shared.decide(&id, ApprovalRecordState::Approved));
+            assert!(shared.decide(&id, ApprovalState::Approved));
         })
     };
     let started = std::time::Instant::now();

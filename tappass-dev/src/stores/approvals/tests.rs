@@ -23,13 +23,13 @@ fn lifecycle() {
     let id = found.row.request_id.clone();
     assert_eq!(a.pending().len(), 1);
     assert_eq!(a.resume("fp", None).unwrap().row.request_id, id);
-    assert!(a.decide(&id, ApprovalRecordState::Approved));
-    assert!(!a.decide(&id, ApprovalRecordState::Denied));
+    assert!(a.decide(&id, ApprovalState::Approved));
+    assert!(!a.decide(&id, ApprovalState::Denied));
     let row = a.get(&id).unwrap();
-    assert_eq!(row.state, ApprovalRecordState::Approved);
+    assert_eq!(row.state, ApprovalState::Approved);
     assert!(row.decided_at.is_some());
     assert!(a.pending().is_empty());
-    assert!(!a.decide("apr_unknown", ApprovalRecordState::Approved));
+    assert!(!a.decide("apr_unknown", ApprovalState::Approved));
 }
 
 #[test]
@@ -59,9 +59,9 @@ fn a_lapsed_approval_times_out_and_is_asked_anew() {
     let mut a = Approvals::default();
     let id = a.open(new("fp", 60)).row.request_id;
     a.rows.get_mut(&id).unwrap().row.expires_at = Timestamp::now();
-    assert_eq!(a.get(&id).unwrap().state, ApprovalRecordState::TimedOut);
+    assert_eq!(a.get(&id).unwrap().state, ApprovalState::TimedOut);
     assert!(a.resume("fp", None).is_none());
-    assert!(!a.decide(&id, ApprovalRecordState::Approved));
+    assert!(!a.decide(&id, ApprovalState::Approved));
 }
 
 #[test]
@@ -71,8 +71,8 @@ fn eviction_takes_settled_rows_before_anyones_pending_one() {
         .map(|i| a.open(new(&format!("fp{i}"), 3600)).row.request_id)
         .collect();
     // Settled rows in the middle, newest first: approved, denied, timed out.
-    assert!(a.decide(&ids[9_000], ApprovalRecordState::Approved));
-    assert!(a.decide(&ids[5_000], ApprovalRecordState::Denied));
+    assert!(a.decide(&ids[9_000], ApprovalState::Approved));
+    assert!(a.decide(&ids[5_000], ApprovalState::Denied));
     a.rows.get_mut(&ids[7_000]).unwrap().row.expires_at = Timestamp::now();
     for i in 0..3 {
         a.open(new(&format!("more{i}"), 3600));
