@@ -1,5 +1,14 @@
 //! The parsed model of a policy: rules, what they match and what they decide,
 //! and how the console writes them back as settings.
+//!
+//! [`Action`] is the policy file's vocabulary (`decision = "…"`), not the
+//! wire's: beside the decisions that stop a call it has outcomes that are no
+//! governance decision (`allow`, a redaction that lets evaluation go on,
+//! `/v1/govern`'s 200 outcomes `block`, `needs_approval`, `escalate`), and it
+//! holds settings (durations) where a decision holds instants. The decisions
+//! the server answers are [`Stop`](crate::decide::stop::Stop), and the
+//! client's are `tappass::decision`; the [`decide`](crate::decide) module
+//! says why the server keeps its own.
 
 use std::time::Duration;
 
@@ -64,7 +73,7 @@ pub(crate) struct ToolMatch {
     pub(super) args_regex: Option<Regex>,
 }
 
-/// What a matching rule decides.
+/// What a matching rule decides, as the policy file says it.
 #[derive(Debug, Clone)]
 pub(crate) enum Action {
     Allow,
