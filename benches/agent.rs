@@ -26,8 +26,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use tappass::dev::DevServer;
 use tappass::Agent;
+use tappass_dev::DevServer;
 
 const BATCH: usize = 200;
 const ROUNDS: usize = 25;

@@ -14,7 +14,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use tappass::dev::DevServer;
+use tappass_dev::DevServer;
 
 const EVENTS: usize = 10_000;
 const ROUNDS: usize = 31;

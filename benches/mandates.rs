@@ -24,8 +24,8 @@ use axum::Router;
 use http::Request;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
-use tappass::dev::{DevServer, Policy};
 use tappass::mandate::{BoxFuture, Mandate, MandateVerifier, RequireMandate, RevocationSource};
+use tappass_dev::{DevServer, Policy};
 
 /// The dev server's signing key, so the setup can sign fresh mandates.
 const KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----

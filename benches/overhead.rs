@@ -26,8 +26,8 @@ use axum::routing::get;
 use axum::Router;
 use http::Request;
 use serde::Serialize;
-use tappass::dev::DevServer;
 use tappass::{Session, TapPassLayer};
+use tappass_dev::DevServer;
 
 async fn bare() -> &'static str {
     "ok"

@@ -31,10 +31,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tappass::dev::DevServer;
 use tappass::mandate::{Mandate, MandateVerifier, RequireMandate};
 use tappass::propagate::PropagateSession;
 use tappass::Agent;
+use tappass_dev::DevServer;
 
 #[derive(Deserialize)]
 struct Query {

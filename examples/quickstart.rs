@@ -23,7 +23,7 @@ use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::Router;
 use serde::{Deserialize, Serialize};
-use tappass::dev::DevServer;
+use tappass_dev::DevServer;
 // axum's `Json`, whose rejection (a body that is not JSON or does not fit)
 // answers in the same JSON shape as every governance error.
 use tappass::extract::Json;

@@ -23,9 +23,9 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use tappass::dev::DevServer;
 use tappass::propagate::PropagateSession;
 use tappass::{Agent, Session, TapPassLayer};
+use tappass_dev::DevServer;
 
 /// What a service saw of its session, as JSON.
 fn seen(session: &Session) -> Value {

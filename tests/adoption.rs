@@ -15,9 +15,9 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use support::{bounded, event, Reply, TapPass, CHAT};
-use tappass::dev::DevServer;
 use tappass::extract::Json;
 use tappass::{Agent, Error, GovernanceDecision, TapPassLayer};
+use tappass_dev::DevServer;
 
 #[derive(Deserialize)]
 struct PromptIn {

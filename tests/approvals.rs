@@ -15,8 +15,8 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tappass::agent::ApprovalState;
-use tappass::dev::{DevServer, Policy};
 use tappass::{Agent, Error, TapPassLayer};
+use tappass_dev::{DevServer, Policy};
 
 #[derive(Deserialize)]
 struct PromptIn {

@@ -4,7 +4,8 @@
 
 use scraper::{ElementRef, Html, Selector};
 use serde_json::{json, Value};
-use tappass::dev::{ApprovalRecordState, DevServer};
+use tappass::agent::ApprovalState;
+use tappass_dev::DevServer;
 
 /// What a browser sends as `Accept` for a page.
 const BROWSER_ACCEPT: &str =
@@ -600,7 +601,7 @@ async fn deciding_needs_the_servers_token_and_its_own_origin() {
         );
         assert_eq!(
             server.approval(&id).unwrap().state,
-            ApprovalRecordState::Pending,
+            ApprovalState::Pending,
             "{what}"
         );
     }
@@ -619,10 +620,7 @@ async fn deciding_needs_the_servers_token_and_its_own_origin() {
     assert_eq!(response.status(), 403);
     let doc = Html::parse_document(&response.text().await.unwrap());
     assert!(texts(&doc, "p.lead")[0].contains("reload the console page"));
-    assert_eq!(
-        server.approval(&id).unwrap().state,
-        ApprovalRecordState::Pending
-    );
+    assert_eq!(server.approval(&id).unwrap().state, ApprovalState::Pending);
 
     // The right token from the console's own origin decides, and sends the browser back.
     let browser = [
@@ -644,10 +642,7 @@ async fn deciding_needs_the_servers_token_and_its_own_origin() {
         .unwrap();
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/approvals");
-    assert_eq!(
-        server.approval(&id).unwrap().state,
-        ApprovalRecordState::Approved
-    );
+    assert_eq!(server.approval(&id).unwrap().state, ApprovalState::Approved);
     // A second press finds it decided; an unknown id is not found.
     assert_eq!(
         press_approve(&server, &id, &format!("token={token}"), &[]).await,
@@ -665,7 +660,7 @@ async fn deciding_needs_the_servers_token_and_its_own_origin() {
     );
     assert_eq!(
         server.approval(&other).unwrap().state,
-        ApprovalRecordState::Approved
+        ApprovalState::Approved
     );
 }
 

@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use tappass::agent::ApprovalState;
-use tappass::dev::DevServer;
 use tappass::{Agent, Error, GovernanceDecision};
+use tappass_dev::DevServer;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";

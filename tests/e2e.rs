@@ -13,8 +13,8 @@ use axum::{Json, Router};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tappass::dev::DevServer;
 use tappass::{Agent, Error, TapPassLayer};
+use tappass_dev::DevServer;
 
 #[derive(Deserialize)]
 struct PromptIn {

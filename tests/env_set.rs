@@ -9,8 +9,8 @@ use axum::routing::get;
 use axum::Router;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use tappass::dev::DevServer;
 use tappass::Agent;
+use tappass_dev::DevServer;
 use tower::ServiceExt;
 
 async fn chat(agent: Agent) -> Result<String, tappass::Error> {

@@ -20,8 +20,8 @@ use axum::body::Body;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tappass::dev::DevServer;
 use tappass::{Session, TapPassLayer};
+use tappass_dev::DevServer;
 use tower::ServiceExt;
 
 fn unset_environment() {

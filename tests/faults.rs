@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 use support::{
     bounded, capture_logs, chat_answer, event, BlackHole, Refusing, Reply, TapPass, CHAT, KEY,
 };
-use tappass::dev::{DevServer, Policy};
 use tappass::{Agent, Error, TapPassLayer};
+use tappass_dev::{DevServer, Policy};
 use tokio::task::JoinHandle;
 
 const MS: Duration = Duration::from_millis(1);

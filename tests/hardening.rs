@@ -629,7 +629,7 @@ async fn every_post_carries_one_idempotency_key_per_call_kept_across_retries() {
 fn the_audit_reporter_survives_the_runtime_that_started_it() {
     let main = runtime();
     let dev = main
-        .block_on(tappass::dev::DevServer::start())
+        .block_on(tappass_dev::DevServer::start())
         .expect("dev server");
     let agent = Agent::new(dev.url(), KEY).expect("agent");
     let session = tappass::Session::open();
@@ -672,7 +672,7 @@ fn the_audit_reporter_survives_the_runtime_that_started_it() {
 fn events_held_by_a_dead_runtime_are_counted_and_later_ones_delivered() {
     let main = runtime();
     let dev = main
-        .block_on(tappass::dev::DevServer::start())
+        .block_on(tappass_dev::DevServer::start())
         .expect("dev server");
     let agent = Agent::new(dev.url(), KEY).expect("agent");
     let session = tappass::Session::open();

@@ -21,9 +21,9 @@ use futures_util::future::join_all;
 use serde_json::{json, Value};
 use support::{bounded, Reply, TapPass, KEY};
 use tappass::agent::AuditEvent;
-use tappass::dev::{DevServer, Policy};
 use tappass::propagate::PropagateSession;
 use tappass::{Agent, Error, GovernanceDecision, Session, TapPassLayer, Timestamp};
+use tappass_dev::{DevServer, Policy};
 
 /// The pipeline the dev server names in every answer.
 const DEV_PIPELINE: &str = "00000000-0000-4000-8000-00000000d0e5";

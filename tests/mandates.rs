@@ -19,10 +19,10 @@ use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use support::{bounded, Reply, TapPass};
-use tappass::dev::{DevServer, Policy};
 use tappass::mandate::{Capability, Mandate, MandateVerifier, RequireMandate};
 use tappass::propagate::PropagateSession;
 use tappass::Agent;
+use tappass_dev::{DevServer, Policy};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 

@@ -10,9 +10,9 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use tappass::dev::DevServer;
 use tappass::propagate::PropagateSession;
 use tappass::{Agent, Session, TapPassLayer};
+use tappass_dev::DevServer;
 
 fn seen(session: Option<&Session>) -> Value {
     match session {

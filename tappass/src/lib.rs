@@ -6,9 +6,6 @@ extern crate self as tappass;
 
 pub mod agent;
 pub mod decision;
-#[cfg(feature = "dev-server")]
-#[cfg_attr(docsrs, doc(cfg(feature = "dev-server")))]
-pub mod dev;
 mod error;
 pub mod extract;
 mod key;

@@ -94,7 +94,7 @@ async fn approval_required_with_its_fields() {
         // The approval the server holds, pending, is the one named.
         let id = a.request_id.as_deref().expect("a request id");
         let held = dev.approval(id).expect("the server holds it");
-        assert_eq!(held.state, tappass::dev::ApprovalRecordState::Pending);
+        assert_eq!(held.state, tappass::agent::ApprovalState::Pending);
         assert_eq!(
             a.approval_url.as_deref(),
             Some(format!("{}/approvals/{id}", dev.url()).as_str())

@@ -21,10 +21,10 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use support::{bounded, chat_answer, event, Refusing, Reply, TapPass, CHAT, KEY};
 use tappass::decision::Redaction;
-use tappass::dev::DevServer;
 use tappass::{
     Agent, ChatChunk, Error, GovernanceDecision, GovernanceError as _, Session, Timestamp,
 };
+use tappass_dev::DevServer;
 
 const MS: Duration = Duration::from_millis(1);
 

@@ -7,7 +7,7 @@
 //!
 //! # When the stand-in, and when the dev server
 //!
-//! An answer `tappass::dev::DevServer` gives is asked of the dev server: its
+//! An answer `tappass_dev::DevServer` gives is asked of the dev server: its
 //! decisions (every kind its default policy has a demo trigger for, with the
 //! real status, fields and headers, e.g. break glass's `Retry-After: 600`),
 //! its redactions, approvals and refused keys. The stand-in serves only what

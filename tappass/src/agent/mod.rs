@@ -22,8 +22,6 @@ pub use correlation::Correlation;
 pub use events::AuditEvent;
 pub(crate) use events::Reporter;
 pub use stream::{ChatChunk, ChatStream, StreamCall};
-#[cfg(feature = "dev-server")]
-pub(crate) use tools::UNKNOWN_AGENT;
 pub use tools::{ApprovalState, ApprovalStatus, ToolCallRequest, ToolVerdict};
 pub(crate) use transport::{json_bytes, Opts};
 

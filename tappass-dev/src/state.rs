@@ -1,0 +1,139 @@
+//! What every route and page shares: the policy, the server's own address
+//! and the stores, each behind its own lock.
+//!
+//! This is the floor the routes and the console stand on: it knows the
+//! stores and the policy, and nothing of HTTP. Settling an approval lives here
+//! (not in a route) because both the API route and the console's button do it,
+//! and both must record it the same way.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::policy::Policy;
+use crate::stores::agents::Agents;
+use crate::stores::answers::Answers;
+use crate::stores::approvals::{wire_name, Approvals};
+use crate::stores::event_log::EventLog;
+use crate::stores::mandates::{Mandates, Signer};
+use tappass::agent::ApprovalState;
+use tappass::Timestamp;
+
+/// The TapPass version the dev server reports on `/health` and in the console.
+pub(crate) const SERVER_VERSION: &str = "0.6.3";
+/// The longest short string field the server keeps, in bytes: a chat's
+/// `model`, a behaviour's `payload.tool` and `behavior_id`, an audit event's
+/// `event_type`, `agent_id`, `session_id`, `task_id` and `occurred_at`, and
+/// an agent id it counts. A longer one is refused with `400`, never truncated.
+pub(crate) const MAX_FIELD_BYTES: usize = 256;
+
+/// What every handler shares: the policy and the in-memory stores.
+pub(crate) struct Shared {
+    pub(crate) policy: Policy,
+    pub(crate) base_url: String,
+    started: Instant,
+    approvals: Mutex<Approvals>,
+    events: Mutex<EventLog>,
+    answers: Mutex<Answers>,
+    agents: Mutex<Agents>,
+    mandates: Mutex<Mandates>,
+}
+
+/// A lock whose holder panicked still guards consistent data: every store
+/// updates itself in one step.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    /// The state of a server with `policy` at `base_url`, keeping at most
+    /// `max_event_log_bytes` of audit events and signing mandates with `signer`.
+    pub(crate) fn new(
+        policy: Policy,
+        base_url: String,
+        max_event_log_bytes: usize,
+        signer: Signer,
+    ) -> Shared {
+        Shared {
+            policy,
+            base_url,
+            started: Instant::now(),
+            approvals: Mutex::default(),
+            events: Mutex::new(EventLog::new(max_event_log_bytes)),
+            answers: Mutex::default(),
+            agents: Mutex::default(),
+            mandates: Mutex::new(Mandates::new(signer)),
+        }
+    }
+
+    /// The mandate keys and the mandates issued. Never held across an `.await`.
+    pub(crate) fn mandates(&self) -> MutexGuard<'_, Mandates> {
+        lock(&self.mandates)
+    }
+
+    /// The approval store. Never held across an `.await`.
+    pub(crate) fn approvals(&self) -> MutexGuard<'_, Approvals> {
+        lock(&self.approvals)
+    }
+
+    /// The audit event log. Never held across an `.await`.
+    pub(crate) fn events(&self) -> MutexGuard<'_, EventLog> {
+        lock(&self.events)
+    }
+
+    /// The answers remembered per `Idempotency-Key`. Never held across an `.await`.
+    pub(crate) fn answers(&self) -> MutexGuard<'_, Answers> {
+        lock(&self.answers)
+    }
+
+    /// Counts an agent for `/health`.
+    pub(crate) fn saw_agent(&self, agent: &str) {
+        lock(&self.agents).saw(agent, MAX_FIELD_BYTES);
+    }
+
+    /// How many distinct agents the server has seen.
+    pub(crate) fn agent_count(&self) -> usize {
+        lock(&self.agents).len()
+    }
+
+    /// How long the server has been up.
+    pub(crate) fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Settles a pending approval and records it as an `approval` event.
+    pub(crate) fn decide(&self, request_id: &str, state: ApprovalState) -> bool {
+        let decided = self.approvals().decide(request_id, state);
+        if decided {
+            if let Some(row) = self.approvals().get(request_id) {
+                self.events().push(json!({
+                    "event_type": "approval",
+                    "agent_id": null,
+                    "occurred_at": Timestamp::now(),
+                    "session_id": row.session_id,
+                    "task_id": null,
+                    "details": {
+                        "request_id": row.request_id,
+                        "state": wire_name(&row.state),
+                        "tool": row.tool,
+                        "recorded_by": "tappass-dev",
+                    },
+                }));
+            }
+        }
+        decided
+    }
+
+    /// The dashboard link of a session: the dev server's audit route.
+    pub(crate) fn audit_url(&self, session_id: &str) -> String {
+        format!("{}/v1/audit/sessions/{session_id}", self.base_url)
+    }
+
+    /// Where a person decides an approval: the console's approvals page,
+    /// at the approval's own entry (`/approvals/{id}` leads to
+    /// `/approvals#{id}`). It needs no API key.
+    pub(crate) fn approval_url(&self, request_id: &str) -> String {
+        format!("{}/approvals/{request_id}", self.base_url)
+    }
+}

@@ -1,0 +1,376 @@
+//! The approval store: the rows that `approval_required`, `needs_approval`
+//! and `escalate` decisions open, found again by id, by the fingerprint of
+//! what they approve and by resume token, bounded in number.
+//!
+//! Where a row stands is the agent's own type, `tappass::agent::ApprovalState`:
+//! one type for one thing, whichever side of the wire holds it.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+use tokio::sync::watch;
+
+use crate::ids;
+use tappass::agent::ApprovalState;
+use tappass::Timestamp;
+
+/// How many approval rows the server keeps. When a new one needs room, the
+/// oldest row nobody waits on goes first (timed out, decided or cancelled); a
+/// pending row goes only when every row is pending.
+pub(crate) const MAX_APPROVALS: usize = 10_000;
+
+/// The wire name of a state, e.g. `timed_out`, as rows and events carry it.
+///
+/// The server writes these names itself rather than asking the client's
+/// type for them: the client's parser is what the toolkit's tests hold
+/// against them (see [`decide`](crate::decide)). It stores only the five
+/// states named here, never [`ApprovalState::Other`].
+pub(crate) fn wire_name(state: &ApprovalState) -> &str {
+    match state {
+        ApprovalState::Pending => "pending",
+        ApprovalState::Approved => "approved",
+        ApprovalState::Denied => "denied",
+        ApprovalState::TimedOut => "timed_out",
+        ApprovalState::Cancelled => "cancelled",
+        ApprovalState::Other(name) => name,
+        // A state the client learns after this server was written; the
+        // server never stores one.
+        _ => "unknown",
+    }
+}
+
+/// Serializes a row's state as its [`wire_name`].
+fn serialize_state<S: Serializer>(state: &ApprovalState, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(wire_name(state))
+}
+
+/// One approval request as the development server stores it, and as
+/// `GET /v1/me/approvals/{request_id}` answers it (the agent's view of it is
+/// [`tappass::agent::ApprovalStatus`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct ApprovalRecord {
+    /// The approval's id, `apr_…`.
+    pub request_id: String,
+    /// Where it stands: pending, approved, denied, timed out (nobody decided
+    /// before `expires_at`) or cancelled (the server shut down while it was
+    /// pending). The agent's type, [`ApprovalState`], whose reading of the
+    /// wire this row's JSON is.
+    #[serde(serialize_with = "serialize_state")]
+    pub state: ApprovalState,
+    /// The stable hash of what is being approved (tool, arguments and agent;
+    /// or rule, prompt and agent for a chat).
+    pub fingerprint: String,
+    /// The tool being approved; `None` for a chat prompt.
+    pub tool: Option<String>,
+    /// When the approval was requested.
+    pub created_at: Timestamp,
+    /// When a pending approval times out.
+    pub expires_at: Timestamp,
+    /// When a human decided (or it timed out, or was cancelled).
+    pub decided_at: Option<Timestamp>,
+    /// Why an approval is needed: the reason of the rule that asked for it.
+    pub reason: String,
+    /// The session the request belongs to.
+    pub session_id: String,
+}
+
+struct Entry {
+    row: ApprovalRecord,
+    asked: Asked,
+    agent: String,
+    resume_token: String,
+    changes: watch::Sender<ApprovalState>,
+}
+
+impl Entry {
+    /// Times the row out when its deadline has passed.
+    fn refresh(&mut self, now: Timestamp) {
+        if self.row.state == ApprovalState::Pending && now >= self.row.expires_at {
+            self.settle(ApprovalState::TimedOut, self.row.expires_at);
+        }
+    }
+
+    /// Whether a request may still resume it: not timed out, not cancelled.
+    fn stands(&self) -> bool {
+        !matches!(
+            self.row.state,
+            ApprovalState::TimedOut | ApprovalState::Cancelled
+        )
+    }
+
+    fn found(&self, by_token: bool) -> Found {
+        Found {
+            row: self.row.clone(),
+            resume_token: self.resume_token.clone(),
+            by_token,
+        }
+    }
+
+    fn settle(&mut self, state: ApprovalState, at: Timestamp) {
+        self.row.state = state.clone();
+        self.row.decided_at = Some(at);
+        self.changes.send_replace(state);
+    }
+}
+
+/// What the server knows of an approval when a request hits its rule again.
+pub(crate) struct Found {
+    pub(crate) row: ApprovalRecord,
+    pub(crate) resume_token: String,
+    /// Whether the request's resume token named it (rather than its
+    /// fingerprint alone).
+    pub(crate) by_token: bool,
+}
+
+/// The approval rows, by id, by fingerprint and by resume token.
+#[derive(Default)]
+pub(crate) struct Approvals {
+    rows: HashMap<String, Entry>,
+    /// The latest approval of each fingerprint.
+    by_fingerprint: HashMap<String, String>,
+    /// The approval each resume token resumes.
+    by_token: HashMap<String, String>,
+    order: VecDeque<String>,
+}
+
+/// The most of a prompt or of tool arguments an approval keeps to show, in bytes.
+const MAX_ASKED_BYTES: usize = 4096;
+
+/// What an approval asks a human to let through, kept to show in the console
+/// (cut at [`MAX_ASKED_BYTES`]); not part of the wire row.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Asked {
+    /// A chat prompt (after any redaction), for `approval_required`.
+    Prompt(String),
+    /// A tool call, for `needs_approval` and `escalate`.
+    Tool {
+        /// The tool called.
+        name: String,
+        /// Its arguments as JSON text.
+        args: String,
+    },
+}
+
+impl Asked {
+    /// A prompt, cut to [`MAX_ASKED_BYTES`].
+    pub(crate) fn prompt(text: &str) -> Asked {
+        Asked::Prompt(cut(text))
+    }
+
+    /// A tool call, its arguments cut to [`MAX_ASKED_BYTES`] of JSON text.
+    pub(crate) fn tool(name: &str, args: &serde_json::Value) -> Asked {
+        Asked::Tool {
+            name: cut(name),
+            args: cut(&args.to_string()),
+        }
+    }
+}
+
+/// `text`, or its first [`MAX_ASKED_BYTES`] (on a character boundary) and `…`.
+fn cut(text: &str) -> String {
+    if text.len() <= MAX_ASKED_BYTES {
+        return text.to_owned();
+    }
+    let mut end = MAX_ASKED_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// An approval row with what it asks and who asks, for the console.
+#[derive(Debug, Clone)]
+pub(crate) struct Asking {
+    pub(crate) row: ApprovalRecord,
+    pub(crate) asked: Asked,
+    /// The asking agent's UUID.
+    pub(crate) agent: String,
+}
+
+/// What a new approval is for.
+pub(crate) struct NewApproval<'a> {
+    pub(crate) fingerprint: String,
+    pub(crate) asked: Asked,
+    pub(crate) agent: &'a str,
+    pub(crate) tool: Option<&'a str>,
+    pub(crate) reason: &'a str,
+    pub(crate) session_id: &'a str,
+    pub(crate) expires_in: Duration,
+}
+
+impl Approvals {
+    /// The approval a request that hits an approval rule resumes: the one its
+    /// `X-TapPass-Resume-Token` names when that approval is for the same
+    /// request (`fingerprint`) and still stands, else the latest approval for
+    /// `fingerprint`; `None` when that one timed out or was cancelled (then
+    /// the request asks anew). A token for another request is ignored: it
+    /// approves nothing but its own request.
+    pub(crate) fn resume(&mut self, fingerprint: &str, token: Option<&str>) -> Option<Found> {
+        let now = Timestamp::now();
+        if let Some(id) = token.and_then(|t| self.by_token.get(t)) {
+            if let Some(entry) = self.rows.get_mut(id) {
+                entry.refresh(now);
+                if entry.row.fingerprint == fingerprint && entry.stands() {
+                    return Some(entry.found(true));
+                }
+            }
+        }
+        let id = self.by_fingerprint.get(fingerprint)?;
+        let entry = self.rows.get_mut(id)?;
+        entry.refresh(now);
+        entry.stands().then(|| entry.found(false))
+    }
+
+    /// Opens a pending approval, making room first (see [`MAX_APPROVALS`]).
+    pub(crate) fn open(&mut self, new: NewApproval<'_>) -> Found {
+        let now = Timestamp::now();
+        while self.order.len() >= MAX_APPROVALS {
+            self.evict_one(now);
+        }
+        let row = ApprovalRecord {
+            request_id: ids::random_id("apr_", 24),
+            state: ApprovalState::Pending,
+            fingerprint: new.fingerprint,
+            tool: new.tool.map(str::to_owned),
+            created_at: now,
+            expires_at: now.after(new.expires_in),
+            decided_at: None,
+            reason: new.reason.to_owned(),
+            session_id: new.session_id.to_owned(),
+        };
+        let resume_token = ids::random_id("rt_", 32);
+        let (changes, _) = watch::channel(ApprovalState::Pending);
+        self.by_fingerprint
+            .insert(row.fingerprint.clone(), row.request_id.clone());
+        self.by_token
+            .insert(resume_token.clone(), row.request_id.clone());
+        self.order.push_back(row.request_id.clone());
+        self.rows.insert(
+            row.request_id.clone(),
+            Entry {
+                row: row.clone(),
+                asked: new.asked,
+                agent: new.agent.to_owned(),
+                resume_token: resume_token.clone(),
+                changes,
+            },
+        );
+        Found {
+            row,
+            resume_token,
+            by_token: false,
+        }
+    }
+
+    /// Removes the oldest settled row (timed out by `now`, decided or
+    /// cancelled), else the oldest pending one.
+    fn evict_one(&mut self, now: Timestamp) {
+        let rows = &mut self.rows;
+        let settled = self.order.iter().position(|id| {
+            rows.get_mut(id).is_none_or(|entry| {
+                entry.refresh(now);
+                entry.row.state != ApprovalState::Pending
+            })
+        });
+        let Some(old) = self.order.remove(settled.unwrap_or(0)) else {
+            return;
+        };
+        if let Some(entry) = self.rows.remove(&old) {
+            if self.by_fingerprint.get(&entry.row.fingerprint) == Some(&old) {
+                self.by_fingerprint.remove(&entry.row.fingerprint);
+            }
+            self.by_token.remove(&entry.resume_token);
+        }
+    }
+
+    /// How many rows the store holds, in every state.
+    pub(crate) fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// The row of `request_id`.
+    pub(crate) fn get(&mut self, request_id: &str) -> Option<ApprovalRecord> {
+        let entry = self.rows.get_mut(request_id)?;
+        entry.refresh(Timestamp::now());
+        Some(entry.row.clone())
+    }
+
+    /// How many `…/wait` requests are waiting on `request_id` right now.
+    pub(crate) fn waiters(&self, request_id: &str) -> usize {
+        self.rows
+            .get(request_id)
+            .map_or(0, |entry| entry.changes.receiver_count())
+    }
+
+    /// Every pending row, oldest first.
+    pub(crate) fn pending(&mut self) -> Vec<ApprovalRecord> {
+        let now = Timestamp::now();
+        let mut out = Vec::new();
+        for id in &self.order {
+            if let Some(entry) = self.rows.get_mut(id) {
+                entry.refresh(now);
+                if entry.row.state == ApprovalState::Pending {
+                    out.push(entry.row.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Every row, newest first, with what it asks and who asks.
+    pub(crate) fn asking(&mut self) -> Vec<Asking> {
+        let now = Timestamp::now();
+        let mut out = Vec::with_capacity(self.order.len());
+        for id in self.order.iter().rev() {
+            if let Some(entry) = self.rows.get_mut(id) {
+                entry.refresh(now);
+                out.push(Asking {
+                    row: entry.row.clone(),
+                    asked: entry.asked.clone(),
+                    agent: entry.agent.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    /// Settles a pending approval; `false` when it is unknown or not pending.
+    pub(crate) fn decide(&mut self, request_id: &str, state: ApprovalState) -> bool {
+        let Some(entry) = self.rows.get_mut(request_id) else {
+            return false;
+        };
+        let now = Timestamp::now();
+        entry.refresh(now);
+        if entry.row.state != ApprovalState::Pending {
+            return false;
+        }
+        entry.settle(state, now);
+        true
+    }
+
+    /// A receiver of the row's state changes, and the row's deadline.
+    pub(crate) fn subscribe(
+        &mut self,
+        request_id: &str,
+    ) -> Option<(watch::Receiver<ApprovalState>, Timestamp)> {
+        let entry = self.rows.get_mut(request_id)?;
+        entry.refresh(Timestamp::now());
+        Some((entry.changes.subscribe(), entry.row.expires_at))
+    }
+
+    /// Cancels every pending approval, waking whoever waits on them.
+    pub(crate) fn cancel_pending(&mut self) {
+        let now = Timestamp::now();
+        for entry in self.rows.values_mut() {
+            entry.refresh(now);
+            if entry.row.state == ApprovalState::Pending {
+                entry.settle(ApprovalState::Cancelled, now);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
