@@ -92,12 +92,32 @@ impl App {
 
     /// Posts `body` to `path`, with `token` as `X-TapPass-Resume-Token`.
     async fn post(&self, path: &str, body: &Value, token: Option<&str>) -> (u16, Value) {
+        self.send(path, body, token, None).await
+    }
+
+    /// Repeats a paused request as a client resumes it: with its resume
+    /// token and the session the `428` was answered in.
+    async fn resume(&self, path: &str, body: &Value, paused: &Paused) -> (u16, Value) {
+        self.send(path, body, Some(&paused.0), Some(&paused.2))
+            .await
+    }
+
+    async fn send(
+        &self,
+        path: &str,
+        body: &Value,
+        token: Option<&str>,
+        session: Option<&str>,
+    ) -> (u16, Value) {
         let mut request = self
             .client
             .post(format!("http://{}{path}", self.addr))
             .json(body);
         if let Some(token) = token {
             request = request.header("X-TapPass-Resume-Token", token);
+        }
+        if let Some(session) = session {
+            request = request.header("X-TapPass-Session-Id", session);
         }
         let response = tokio::time::timeout(Duration::from_secs(20), request.send())
             .await
@@ -131,8 +151,11 @@ fn paths() -> [(&'static str, Value); 3] {
     ]
 }
 
-/// Checks a 428's body and gives its resume token and approval id.
-fn paused(status: u16, body: &Value, dev: &DevServer) -> (String, String) {
+/// A paused request: its resume token, its approval's id and its session.
+type Paused = (String, String, String);
+
+/// Checks a 428's body and gives its resume token, approval id and session.
+fn paused(status: u16, body: &Value, dev: &DevServer) -> Paused {
     assert_eq!(status, 428, "{body}");
     assert_eq!(body["error"], "approval_required", "{body}");
     let token = body["resume_token"].as_str().expect("a resume token");
@@ -151,7 +174,10 @@ fn paused(status: u16, body: &Value, dev: &DevServer) -> (String, String) {
     // The message says how to resume.
     let message = body["message"].as_str().unwrap();
     assert!(message.contains("X-TapPass-Resume-Token"), "{message}");
-    (token.to_owned(), id.to_owned())
+    let session = body["session_id"]
+        .as_str()
+        .expect("the session it was asked in");
+    (token.to_owned(), id.to_owned(), session.to_owned())
 }
 
 #[tokio::test]
@@ -160,18 +186,15 @@ async fn pending_then_approved_passes_with_the_token_on_every_path() {
     let app = App::start(&dev).await;
     for (path, body) in paths() {
         let (status, answer) = app.post(path, &body, None).await;
-        let (token, id) = paused(status, &answer, &dev);
+        let asked = paused(status, &answer, &dev);
+        let id = asked.1.clone();
 
         // Still pending: the same 428, with the same token.
-        let (status, again) = app.post(path, &body, Some(&token)).await;
-        assert_eq!(
-            paused(status, &again, &dev),
-            (token.clone(), id.clone()),
-            "{path}"
-        );
+        let (status, again) = app.resume(path, &body, &asked).await;
+        assert_eq!(paused(status, &again, &dev), asked, "{path}");
 
         assert!(dev.approve(&id), "{path}");
-        let (status, answer) = app.post(path, &body, Some(&token)).await;
+        let (status, answer) = app.resume(path, &body, &asked).await;
         assert_eq!(status, 200, "{path}: {answer}");
         match path {
             "/tool" => assert_eq!(answer["approval"]["resumed_by_token"], true, "{answer}"),
@@ -198,9 +221,9 @@ async fn denied_answers_403_with_the_token_on_every_path() {
     let app = App::start(&dev).await;
     for (path, body) in paths() {
         let (status, answer) = app.post(path, &body, None).await;
-        let (token, id) = paused(status, &answer, &dev);
-        assert!(dev.deny(&id), "{path}");
-        let (status, answer) = app.post(path, &body, Some(&token)).await;
+        let asked = paused(status, &answer, &dev);
+        assert!(dev.deny(&asked.1), "{path}");
+        let (status, answer) = app.resume(path, &body, &asked).await;
         assert_eq!(status, 403, "{path}: {answer}");
         assert_eq!(answer["error"], "policy_block", "{path}: {answer}");
     }
@@ -231,7 +254,8 @@ async fn expired_answers_a_fresh_428_on_every_path() {
     let app = App::start(&dev).await;
     for (path, body) in paths() {
         let (status, answer) = app.post(path, &body, None).await;
-        let (token, id) = paused(status, &answer, &dev);
+        let asked = paused(status, &answer, &dev);
+        let (token, id) = (asked.0.clone(), asked.1.clone());
         // The server's long-poll answers when the approval times out.
         let lapsed = app
             .agent
@@ -239,8 +263,8 @@ async fn expired_answers_a_fresh_428_on_every_path() {
             .await
             .unwrap();
         assert_eq!(lapsed.state, ApprovalState::TimedOut, "{path}");
-        let (status, answer) = app.post(path, &body, Some(&token)).await;
-        let (fresh_token, fresh_id) = paused(status, &answer, &dev);
+        let (status, answer) = app.resume(path, &body, &asked).await;
+        let (fresh_token, fresh_id, _) = paused(status, &answer, &dev);
         assert_ne!(fresh_token, token, "{path}");
         assert_ne!(fresh_id, id, "{path}");
     }
@@ -273,12 +297,12 @@ async fn a_token_approves_only_its_own_request() {
     let small = json!({"prompt": "please wire transfer $5 to ACME"});
     let large = json!({"prompt": "please wire transfer $5000000 to ACME"});
     let (status, answer) = app.post("/chat", &small, None).await;
-    let (token, id) = paused(status, &answer, &dev);
-    assert!(dev.approve(&id));
+    let asked = paused(status, &answer, &dev);
+    assert!(dev.approve(&asked.1));
     // The approved token, sent with another prompt, does not let it through.
-    let (status, answer) = app.post("/chat", &large, Some(&token)).await;
-    let (other_token, _) = paused(status, &answer, &dev);
-    assert_ne!(other_token, token);
+    let (status, answer) = app.resume("/chat", &large, &asked).await;
+    let (other_token, _, _) = paused(status, &answer, &dev);
+    assert_ne!(other_token, asked.0);
 }
 
 #[tokio::test]
@@ -287,35 +311,44 @@ async fn the_approval_link_leads_a_browser_to_the_console_and_a_client_to_the_ro
     let app = App::start(&dev).await;
     let (path, body) = paths()[0].clone();
     let (status, answer) = app.post(path, &body, None).await;
-    let (_, id) = paused(status, &answer, &dev);
+    let (_, id, session) = paused(status, &answer, &dev);
     let url = answer["approval_url"].as_str().unwrap();
-    let no_redirect = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    // No API key: a person opens it in a browser.
-    let page = no_redirect
+    // No API key: a person opens it in a browser, and sees that one request.
+    let page = reqwest::Client::new()
         .get(url)
         .header("Accept", "text/html")
         .send()
         .await
         .unwrap();
-    assert_eq!(page.status(), 303);
-    assert_eq!(page.headers()["location"], format!("/approvals#{id}"));
-    let html = reqwest::Client::new()
-        .get(format!("{}/approvals", dev.url()))
-        .header("Accept", "text/html")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let document = scraper::Html::parse_document(&html);
+    let select = |css: &str| scraper::Selector::parse(css).unwrap();
+    let item = document
+        .select(&select(&format!("[id=\"{id}\"]")))
+        .next()
+        .expect("the page shows the approval");
+    let text: String = item.text().collect();
     assert!(
-        html.contains(&format!("id=\"{id}\"")),
-        "the page anchors it"
+        text.contains("please wire transfer $5000 to ACME"),
+        "what it asks: {text}"
     );
-    let row: Value = no_redirect
+    assert!(text.contains(&session), "in which session: {text}");
+    let actions: Vec<&str> = item
+        .select(&select("form"))
+        .filter_map(|f| f.value().attr("action"))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            format!("/approvals/{id}/approve?back=one"),
+            format!("/approvals/{id}/deny?back=one")
+        ],
+        "its own Approve and Deny"
+    );
+    let others = document.select(&select(".approval")).count();
+    assert_eq!(others, 1, "no other approval on its page");
+    let row: Value = reqwest::Client::new()
         .get(url)
         .send()
         .await

@@ -857,6 +857,12 @@ fn capability_matching_table() {
         ("TOOL:call:search", "tool:call:search", false),
         ("tool:call:", "tool:call:search", false),
         ("*", "*", true),
+        // Empty segments never match, granted or required.
+        ("tool:call:*", "tool:call:", false),
+        ("tool:call:", "tool:call:", false),
+        ("*:*:*", "::", false),
+        ("", "", false),
+        ("tool::search", "tool::search", false),
     ];
     for (granted, required, expected) in table {
         assert_eq!(

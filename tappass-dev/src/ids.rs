@@ -124,13 +124,58 @@ fn write_canonical(value: &Value, out: &mut String) {
     }
 }
 
-/// Whether `value` is a valid correlation id: 1 to 128 bytes of `[A-Za-z0-9._:-]`.
+/// Whether `value` is a valid correlation id: 1 to 128 bytes of
+/// `[A-Za-z0-9._:-]`, and not a dot segment (`.`, `..`), as the toolkit's
+/// layer checks them.
 pub(crate) fn is_valid_id(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= tappass::session::MAX_ID_LEN
         && value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+        && !matches!(value, "." | "..")
+}
+
+/// The longest tool name accepted, in bytes.
+pub(crate) const MAX_TOOL_NAME_BYTES: usize = 128;
+
+/// Checks a tool's name as a caller sent it: 1 to 128 bytes of
+/// `[A-Za-z0-9_.-]`, not `.` or `..`. The name becomes a segment of a
+/// mandate's capability (`tool:call:<name>`), so what a verifier would read
+/// as syntax is refused here: `*` (a wildcard), `:` (a separator), spaces,
+/// and every other character. The error says what to send instead.
+pub(crate) fn check_tool_name(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_TOOL_NAME_BYTES
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && !matches!(name, "." | "..");
+    if valid {
+        return Ok(());
+    }
+    let what = if name.contains('*') {
+        "holds `*`, which a mandate's capability would read as a wildcard"
+    } else if name.contains(':') {
+        "holds `:`, which a mandate's capability would read as a separator"
+    } else if name.len() > MAX_TOOL_NAME_BYTES {
+        "is too long"
+    } else {
+        "is not a tool name"
+    };
+    Err(format!(
+        "`payload.tool` {what}; a tool's name is 1 to {MAX_TOOL_NAME_BYTES} characters of [A-Za-z0-9_.-] (not `.` or `..`)"
+    ))
+}
+
+/// The path of `segments`, each percent-encoded as one path segment (a `/`,
+/// `?` or `#` in a segment cannot end it, and `.` or `..` is no step).
+pub(crate) fn url_path(segments: &[&str]) -> String {
+    let mut url = url::Url::parse("http://path.invalid/").expect("a valid base URL");
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.clear().extend(segments);
+    }
+    url.path().to_owned()
 }
 
 #[cfg(test)]

@@ -45,6 +45,7 @@ mod console;
 mod decide;
 mod error;
 mod ids;
+mod origin;
 mod policy;
 mod reply;
 mod routes;

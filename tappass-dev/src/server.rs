@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::console;
 use crate::error::Error;
+use crate::origin;
 use crate::policy::{Policy, PolicyError};
 use crate::reply::{method_not_allowed, not_found, MAX_BODY_BYTES};
 use crate::routes::{approvals, auth, chat, events, govern, health, idempotency, mandates};
@@ -399,20 +400,27 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/me/approvals", get(approvals::list))
         .route("/v1/me/approvals/{request_id}", get(approvals::get))
         .route("/v1/me/approvals/{request_id}/wait", get(approvals::wait))
-        .route(
-            "/v1/me/approvals/{request_id}/approve",
-            post(approvals::approve),
-        )
-        .route("/v1/me/approvals/{request_id}/deny", post(approvals::deny))
         .route("/v1/mandates/revoked", get(mandates::revoked))
-        .route("/v1/mandates/{mandate_id}/revoke", post(mandates::revoke))
+        // What changes state answers only requests of its own origin sent to
+        // this machine by address (see `origin`): a page of another site,
+        // rebound to 127.0.0.1 by DNS, decides and revokes nothing.
+        .merge(
+            Router::new()
+                .route(
+                    "/v1/me/approvals/{request_id}/approve",
+                    post(approvals::approve),
+                )
+                .route("/v1/me/approvals/{request_id}/deny", post(approvals::deny))
+                .route("/v1/mandates/{mandate_id}/revoke", post(mandates::revoke))
+                .route_layer(middleware::from_fn(origin::same_origin_only)),
+        )
         .route_layer(middleware::from_fn(auth::authenticate));
     Router::new()
         .route("/health", get(health::health))
         .route("/.well-known/jwks.json", get(mandates::jwks))
         .route(
             "/v1/audit/sessions/{session_id}",
-            get(events::audit_session),
+            get(events::audit_session).route_layer(middleware::from_fn(origin::local_only)),
         )
         .merge(authenticated)
         .merge(console::routes())

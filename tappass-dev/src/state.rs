@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::ids;
 use crate::policy::Policy;
 use crate::stores::agents::Agents;
 use crate::stores::answers::Answers;
@@ -125,15 +126,17 @@ impl Shared {
         decided
     }
 
-    /// The dashboard link of a session: the dev server's audit route.
+    /// The dashboard link of a session: the dev server's audit route, the
+    /// id percent-encoded as one path segment.
     pub(crate) fn audit_url(&self, session_id: &str) -> String {
-        format!("{}/v1/audit/sessions/{session_id}", self.base_url)
+        let path = ids::url_path(&["v1", "audit", "sessions", session_id]);
+        format!("{}{path}", self.base_url)
     }
 
-    /// Where a person decides an approval: the console's approvals page,
-    /// at the approval's own entry (`/approvals/{id}` leads to
-    /// `/approvals#{id}`). It needs no API key.
+    /// Where a person decides an approval: the console's page of that one
+    /// approval. It needs no API key.
     pub(crate) fn approval_url(&self, request_id: &str) -> String {
-        format!("{}/approvals/{request_id}", self.base_url)
+        let path = ids::url_path(&["approvals", request_id]);
+        format!("{}{path}", self.base_url)
     }
 }

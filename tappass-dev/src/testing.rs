@@ -55,7 +55,14 @@ impl Harness {
         }
     }
 
-    pub(super) async fn send(&self, request: Request<Body>) -> Answer {
+    /// Sends `request`, addressed to `127.0.0.1:9620` unless it names a
+    /// `Host` itself (as a local client addresses the server; the console
+    /// and the audit route refuse a name, see `origin`).
+    pub(super) async fn send(&self, mut request: Request<Body>) -> Answer {
+        request
+            .headers_mut()
+            .entry(header::HOST)
+            .or_insert(http::HeaderValue::from_static("127.0.0.1:9620"));
         let response = self.app.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
@@ -93,10 +100,13 @@ impl Harness {
         .await
     }
 
+    /// A chat in the session `ses_chat` (an approval belongs to its session,
+    /// so the chats of one test share one).
     pub(super) async fn chat(&self, prompt: &str) -> Answer {
         self.post(
             "/v1/chat/completions",
-            json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]}),
+            json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}],
+                   "metadata": {"session_id": "ses_chat"}}),
         )
         .await
     }

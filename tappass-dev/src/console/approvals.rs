@@ -1,11 +1,14 @@
 //! The approvals page (`/approvals`): what each pending approval asks, who
 //! asks and until when, with Approve and Deny buttons; the decided ones below.
-//! The buttons post to `/approvals/{request_id}/approve|deny`.
+//! Each approval also has a page of its own (`/approvals/{request_id}`, the
+//! `approval_url` of the dev server's decisions), so that the link a person
+//! follows shows the one request it is about. The buttons post to
+//! `/approvals/{request_id}/approve|deny`.
 
 use std::sync::Arc;
 
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use bytes::Bytes;
@@ -135,23 +138,31 @@ fn short(text: &str) -> String {
 }
 
 /// `GET /approvals/{request_id}`: an approval's own link, the `approval_url`
-/// of the dev server's decisions. A browser is sent (303) to the approval's
-/// entry on the approvals page (`/approvals#{request_id}`), where its buttons
-/// are; another client gets the approval's row as JSON. Neither needs the
-/// API key.
+/// of the dev server's decisions. A browser gets the approval's own page:
+/// what it asks, who asks, in which session (linked), until when, where it
+/// stands, and, while it is pending, its Approve and Deny buttons; another
+/// client gets the approval's row as JSON. Neither needs the API key.
 pub(super) async fn one(
     State(shared): State<Arc<Shared>>,
+    Extension(token): Extension<FormToken>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let row = shared.approvals().get(&id);
-    match row {
-        Some(row) if wants_html(&headers) => {
-            let anchor: String =
-                url::form_urlencoded::byte_serialize(row.request_id.as_bytes()).collect();
-            Redirect::to(&format!("/approvals#{anchor}")).into_response()
+    let found = shared.approvals().asking_one(&id);
+    match found {
+        Some(a) if wants_html(&headers) => {
+            let title = format!("Approval {}", a.row.request_id);
+            let body = one_page(&a, &token);
+            layout::page(
+                &shared,
+                StatusCode::OK,
+                Some(Section::Approvals),
+                &title,
+                Refresh::Auto,
+                body,
+            )
         }
-        Some(row) => axum::Json(row).into_response(),
+        Some(a) => axum::Json(a.row).into_response(),
         None => json_error(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -160,14 +171,73 @@ pub(super) async fn one(
     }
 }
 
+/// The page of one approval.
+fn one_page(a: &Asking, token: &FormToken) -> Markup {
+    let id = &a.row.request_id;
+    let state = wire_name(&a.row.state);
+    html! {
+        h1 {
+            @match &a.asked {
+                Asked::Prompt(_) => { "A chat prompt asks for your approval" }
+                Asked::Tool { name, .. } => { "The tool call " code { (name) } " asks for your approval" }
+            }
+        }
+        p.lead { (a.row.reason) }
+        div.panel.approval id=(id) {
+            div.what {
+                span class=(format!("badge {}", decision_class(state))) { (state) }
+                @if a.row.used_at.is_some() { " · " span.dim { "used by the request it let through" } }
+            }
+            div.asked {
+                @match &a.asked {
+                    Asked::Prompt(text) => { (text) }
+                    Asked::Tool { args, .. } => { (args) }
+                }
+            }
+            table.facts {
+                tbody {
+                    tr { th { "Asked by agent" } td.mono { (a.agent) } }
+                    tr { th { "In session" } td { a.mono href=(layout::session_href(&a.row.session_id)) { (a.row.session_id) } } }
+                    tr { th { "Asked" } td { (layout::timestamp(a.row.created_at)) } }
+                    tr { th { "Expires" } td { span title=(a.row.expires_at.to_string()) { (layout::from_now(a.row.expires_at)) } } }
+                    @if let Some(at) = a.row.decided_at { tr { th { "Decided" } td { (layout::timestamp(at)) } } }
+                    @if let Some(at) = a.row.used_at { tr { th { "Used" } td { (layout::timestamp(at)) } } }
+                    tr { th { "Approval" } td.mono { (id) } }
+                }
+            }
+            @if a.row.state == ApprovalState::Pending {
+                p.dim { "Approve it and this one request goes ahead, once, in its session; deny it and it is blocked." }
+                div.actions {
+                    form method="post" action=(one_action(id, "approve")) {
+                        input type="hidden" name="token" value=(token.as_str());
+                        button.approve type="submit" { "Approve" }
+                    }
+                    form method="post" action=(one_action(id, "deny")) {
+                        input type="hidden" name="token" value=(token.as_str());
+                        button.deny type="submit" { "Deny" }
+                    }
+                }
+            }
+        }
+        p { a href="/approvals" { "All approvals" } }
+    }
+}
+
+/// Where a button of an approval's own page posts: back to that page after.
+fn one_action(id: &str, verdict: &str) -> String {
+    format!("{}?back=one", layout::path(&["approvals", id, verdict]))
+}
+
 /// `POST /approvals/{request_id}/approve` (a console form).
 pub(super) async fn approve(
     State(shared): State<Arc<Shared>>,
     Extension(token): Extension<FormToken>,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let back = Back::of(query.as_deref(), &id);
     decide(
         &shared,
         &token,
@@ -175,6 +245,7 @@ pub(super) async fn approve(
         &headers,
         body,
         ApprovalState::Approved,
+        &back,
     )
 }
 
@@ -183,10 +254,36 @@ pub(super) async fn deny(
     State(shared): State<Arc<Shared>>,
     Extension(token): Extension<FormToken>,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    decide(&shared, &token, &id, &headers, body, ApprovalState::Denied)
+    let back = Back::of(query.as_deref(), &id);
+    decide(
+        &shared,
+        &token,
+        &id,
+        &headers,
+        body,
+        ApprovalState::Denied,
+        &back,
+    )
+}
+
+/// Where the browser goes back to after a decision: the approval's own page
+/// when its button was pressed there (`?back=one`), else the approvals page.
+struct Back(String);
+
+impl Back {
+    fn of(query: Option<&str>, id: &str) -> Back {
+        let one = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .any(|(k, v)| k == "back" && v == "one");
+        Back(if one {
+            layout::path(&["approvals", id])
+        } else {
+            "/approvals".to_owned()
+        })
+    }
 }
 
 /// Decides approval `id` when the form passes the guard ([`Form::refusal`]),
@@ -198,6 +295,7 @@ fn decide(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     verdict: ApprovalState,
+    back: &Back,
 ) -> Response {
     let form = Form {
         shared,
@@ -208,7 +306,7 @@ fn decide(
         return refused;
     }
     if shared.decide(id, verdict) {
-        return Redirect::to("/approvals").into_response();
+        return Redirect::to(&back.0).into_response();
     }
     let row = shared.approvals().get(id);
     match row {

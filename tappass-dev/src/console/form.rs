@@ -7,11 +7,12 @@
 use axum::extract::rejection::BytesRejection;
 use axum::response::Response;
 use bytes::Bytes;
-use http::{header, HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, StatusCode};
 use maud::html;
 
 use super::layout::{self, Refresh, Section};
 use crate::ids;
+use crate::origin;
 use crate::state::Shared;
 
 /// The per-server secret every console form carries (field `token`).
@@ -42,30 +43,20 @@ impl FormToken {
 /// Why a state-changing request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Refusal {
-    /// `Sec-Fetch-Site` says the request came from another site or origin.
-    CrossSite,
-    /// `Origin` names another origin than the one the request was sent to.
-    ForeignOrigin,
+    /// Not addressed to this machine, or not from the console's own origin.
+    Browser(origin::Refusal),
     /// The form has no `token` field.
     MissingToken,
     /// The form's `token` is not this server's.
     WrongToken,
-    /// `Host` is a name other than `localhost`: the page may be another
-    /// site's whose name was made to point at this server (DNS rebinding).
-    ForeignHost,
 }
 
 impl Refusal {
     fn message(self) -> &'static str {
         match self {
-            Refusal::CrossSite | Refusal::ForeignOrigin => {
-                "this request came from another web page; the console only takes its own forms. Open the console and press the button there."
-            }
+            Refusal::Browser(refusal) => refusal.message(),
             Refusal::MissingToken => {
                 "the form has no console token; reload the console page and press the button again."
-            }
-            Refusal::ForeignHost => {
-                "the console takes its forms only at localhost or an IP address; open it at the address tappass-dev printed."
             }
             Refusal::WrongToken => {
                 "the console token does not match this server (it changes when the server restarts); reload the console page and press the button again."
@@ -79,27 +70,8 @@ impl Refusal {
 /// (by `Sec-Fetch-Site` and `Origin`, when the browser sends them) and that
 /// its form body carries the server's token.
 fn guard(headers: &HeaderMap, token: &FormToken, form: &[u8]) -> Result<(), Refusal> {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    if !host.is_some_and(is_local_host) {
-        return Err(Refusal::ForeignHost);
-    }
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if site.as_bytes() != b"same-origin" {
-            return Err(Refusal::CrossSite);
-        }
-    }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let host = headers.get(header::HOST).map(HeaderValue::as_bytes);
-        let own = host.is_some_and(|host| {
-            origin
-                .as_bytes()
-                .strip_prefix(b"http://")
-                .is_some_and(|o| o == host)
-        });
-        if !own {
-            return Err(Refusal::ForeignOrigin);
-        }
-    }
+    origin::local_host(headers).map_err(Refusal::Browser)?;
+    origin::own_origin(headers).map_err(Refusal::Browser)?;
     let given = url::form_urlencoded::parse(form)
         .find(|(key, _)| key == "token")
         .map(|(_, value)| value);
@@ -152,50 +124,5 @@ impl Form<'_> {
             Refresh::Off,
             body,
         )
-    }
-}
-
-/// Whether `host` (a `Host` header: name or address, maybe a port) is
-/// `localhost` or an IP address, not a name someone else may control.
-fn is_local_host(host: &str) -> bool {
-    let name = match host.strip_prefix('[') {
-        Some(v6) => {
-            return v6
-                .split_once(']')
-                .is_some_and(|(ip, _port)| ip.parse::<std::net::Ipv6Addr>().is_ok())
-        }
-        None => host.rsplit_once(':').map_or(host, |(name, _port)| name),
-    };
-    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::Ipv4Addr>().is_ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn local_hosts_are_localhost_and_ip_addresses() {
-        for host in [
-            "127.0.0.1:9620",
-            "127.0.0.1",
-            "localhost:80",
-            "LOCALHOST",
-            "[::1]:9620",
-            "[::1]",
-            "10.0.0.7:1",
-        ] {
-            assert!(is_local_host(host), "{host}");
-        }
-        for host in [
-            "evil.example:9620",
-            "localhost.evil.example",
-            "127.0.0.1.nip.io:9620",
-            "[::1",
-            "[evil]:1",
-            "",
-            ":9620",
-        ] {
-            assert!(!is_local_host(host), "{host}");
-        }
     }
 }

@@ -226,11 +226,7 @@ pub(super) fn session_href(session_id: &str) -> String {
 
 /// The path of `segments`, each percent-encoded as a path segment.
 pub(super) fn path(segments: &[&str]) -> String {
-    let mut url = url::Url::parse("http://console.invalid/").expect("a valid base URL");
-    if let Ok(mut path) = url.path_segments_mut() {
-        path.clear().extend(segments);
-    }
-    url.path().to_owned()
+    crate::ids::url_path(segments)
 }
 
 /// The 1-based page number of a query's `page=N` (1 when absent or not a number).

@@ -6,9 +6,12 @@
 //! into the shared [`layout`]. The pages work without JavaScript; a small
 //! served script only reloads them while they are open.
 //!
-//! Reading needs nothing. The state changes, deciding an approval and
-//! revoking a mandate, are forms that carry the server's token ([`form`]),
-//! so no other web page the developer visits can press the buttons.
+//! Reading needs no key, but every page answers only when it is addressed to
+//! `localhost` or an IP address ([`origin`](crate::origin)): a page of
+//! another site whose name was rebound to 127.0.0.1 reads nothing. The state
+//! changes, deciding an approval and revoking a mandate, are forms that also
+//! carry the server's token ([`form`]) and come from the console's own
+//! origin, so no other web page the developer visits can press the buttons.
 //!
 //! The console stands beside the routes: it reads the stores and the policy
 //! and settles approvals through the shared state, and imports no route.
@@ -24,9 +27,14 @@ mod sessions;
 
 use std::sync::Arc;
 
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
+use http::StatusCode;
 
+use crate::origin;
 use crate::state::Shared;
 use form::FormToken;
 
@@ -49,5 +57,29 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/policy", get(policy::page))
         .route("/console.css", get(layout::stylesheet))
         .route("/console.js", get(layout::script))
+        .route_layer(middleware::from_fn(local_only))
         .layer(Extension(FormToken::random()))
+}
+
+/// Answers a console request only when it is addressed to this machine by
+/// address (see [`origin`](crate::origin)); else a `403` page that says where
+/// to open the console.
+async fn local_only(request: Request, next: Next) -> Response {
+    match origin::local_host(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => {
+            let page = maud::html! {
+                (maud::DOCTYPE)
+                html lang="en" {
+                    head { meta charset="utf-8"; title { "Not here" } }
+                    body { h1 { "Not here" } p { (refusal.message()) } }
+                }
+            };
+            (
+                StatusCode::FORBIDDEN,
+                axum::response::Html(page.into_string()),
+            )
+                .into_response()
+        }
+    }
 }

@@ -23,6 +23,14 @@ pub(crate) struct Correlation {
     pub(crate) agent_uuid: String,
     pub(crate) pipeline_uuid: String,
     pub(crate) audit_url: String,
+    /// The agent derived from the caller's API key (not a field of the wire:
+    /// whom an approval was granted to, whatever agent id a call claims).
+    pub(crate) caller: String,
+    /// The session the caller named (header or body), or `""` when it named
+    /// none and the server minted `session_id`: what an approval is bound
+    /// to, so that a call outside any session (the Python SDK's `govern()`
+    /// sends `session_id: ""`) resumes its approval by re-submitting it.
+    pub(crate) bound_session: String,
 }
 
 impl Correlation {
@@ -59,10 +67,10 @@ impl Correlation {
                 )));
             }
         }
-        let session_id = match (&joined, body_session) {
-            (Some(s), _) => s.id().to_owned(),
-            (None, Some(id)) => id.to_owned(),
-            (None, None) => tappass::Session::open().id().to_owned(),
+        let (session_id, bound_session) = match (&joined, body_session) {
+            (Some(s), _) => (s.id().to_owned(), s.id().to_owned()),
+            (None, Some(id)) => (id.to_owned(), id.to_owned()),
+            (None, None) => (tappass::Session::open().id().to_owned(), String::new()),
         };
         let agent_uuid = match header(&session::AGENT_UUID) {
             Some(agent) => agent,
@@ -85,6 +93,8 @@ impl Correlation {
             task_id: ids::random_id("tsk_", 24),
             agent_uuid,
             pipeline_uuid,
+            caller: key_agent_uuid.to_owned(),
+            bound_session,
         })
     }
 

@@ -14,7 +14,7 @@ use crate::ids;
 use crate::policy::{Action, Matcher};
 use crate::reply::Failure;
 use crate::state::Shared;
-use crate::stores::approvals::{Asked, NewApproval};
+use crate::stores::approvals::{Asked, NewApproval, Resume};
 use tappass::agent::ApprovalState;
 use tappass::decision::Redaction;
 
@@ -99,12 +99,35 @@ fn evaluate(
             Action::ApprovalRequired { expires_in } => {
                 let fingerprint = ids::prompt_fingerprint(&rule.name, &prompt, &corr.agent_uuid);
                 let mut approvals = shared.approvals();
-                let found = match approvals.resume(&fingerprint, resume_token) {
-                    Some(found) => found,
-                    None => approvals.open(NewApproval {
+                let resumed = approvals.resume(
+                    &fingerprint,
+                    &corr.bound_session,
+                    &corr.caller,
+                    resume_token,
+                );
+                let found = match resumed {
+                    Resume::Found(found) => *found,
+                    Resume::Used { request_id } => {
+                        return Outcome::Stop {
+                            stop: Stop::resume_token_used(request_id),
+                            rule: rule.name.clone(),
+                            reason: "this resume token was used already".into(),
+                        }
+                    }
+                    Resume::Elsewhere { request_id } => {
+                        return Outcome::Stop {
+                            stop: Stop::resume_token_elsewhere(request_id),
+                            rule: rule.name.clone(),
+                            reason: "this resume token belongs to another session or API key"
+                                .into(),
+                        }
+                    }
+                    Resume::Ask => approvals.open(NewApproval {
                         fingerprint,
                         asked: Asked::prompt(&prompt),
                         agent: &corr.agent_uuid,
+                        caller: &corr.caller,
+                        bound_session: &corr.bound_session,
                         tool: None,
                         reason: &rule.reason,
                         session_id: &corr.session_id,

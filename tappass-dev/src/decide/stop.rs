@@ -48,9 +48,39 @@ pub(crate) enum Stop {
         tool_name: String,
         violation: String,
     },
+    /// A decision the protocol's table does not name, answered `403` with its
+    /// own name (the client's "other decision").
+    Refused {
+        name: &'static str,
+        message: String,
+        details: Value,
+    },
 }
 
 impl Stop {
+    /// A resume token whose approval already let a request through.
+    pub(crate) fn resume_token_used(request_id: String) -> Stop {
+        Stop::Refused {
+            name: "resume_token_used",
+            message: format!(
+                "The resume token of approval {request_id} was used already: an approval lets one request through, once. Send the request without the token to ask for a new approval."
+            ),
+            details: json!({ "request_id": request_id }),
+        }
+    }
+
+    /// A resume token sent from another session or API key than the
+    /// approval was asked in.
+    pub(crate) fn resume_token_elsewhere(request_id: String) -> Stop {
+        Stop::Refused {
+            name: "resume_token_elsewhere",
+            message: format!(
+                "The resume token of approval {request_id} belongs to another session or API key: send it with the `X-TapPass-Session-Id` of the response that carried it, with the same API key."
+            ),
+            details: json!({ "request_id": request_id }),
+        }
+    }
+
     /// The stop a stateless rule action makes (`None` for actions that do not
     /// stop here: allow, redaction, approvals and tool outcomes). `tool` is the
     /// tool called, for a tool rule.
@@ -118,13 +148,16 @@ impl Stop {
             Stop::TrustTierDenied { .. } => "trust_tier_denied",
             Stop::BreakGlass { .. } => "break_glass_active",
             Stop::ToolIntegrity { .. } => "tool_integrity_violation",
+            Stop::Refused { name, .. } => name,
         }
     }
 
     /// The status the server answers with.
     pub(crate) fn status(&self) -> StatusCode {
         match self {
-            Stop::PolicyBlock { .. } | Stop::TrustTierDenied { .. } => StatusCode::FORBIDDEN,
+            Stop::PolicyBlock { .. } | Stop::TrustTierDenied { .. } | Stop::Refused { .. } => {
+                StatusCode::FORBIDDEN
+            }
             Stop::ApprovalRequired { .. } => StatusCode::PRECONDITION_REQUIRED,
             Stop::AuthorizationRequired { .. } => StatusCode::UNAUTHORIZED,
             Stop::BreakGlass { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -144,7 +177,8 @@ impl Stop {
                 resume_token,
                 ..
             } => format!(
-                "A human must approve this request at {approval_url}. Once it is approved, send the same request again with the header `X-TapPass-Resume-Token: {resume_token}`."
+                "A human must approve this request at {approval_url}. Once it is approved, send the same request again, once, with the header `X-TapPass-Resume-Token: {resume_token}` and this session's `X-TapPass-Session-Id` ({}).",
+                corr.session_id
             ),
             Stop::AuthorizationRequired {
                 provider,
@@ -170,6 +204,7 @@ impl Stop {
             } => format!(
                 "The tool `{tool_name}` failed its integrity check ({violation}); register an approved version of it before using it."
             ),
+            Stop::Refused { message, .. } => message.clone(),
         }
     }
 
@@ -223,6 +258,7 @@ impl Stop {
                 tool_name,
                 violation,
             } => json!({ "tool_name": tool_name, "violation": violation }),
+            Stop::Refused { details, .. } => json!({ "details": details }),
         };
         if let Value::Object(fields) = fields {
             map.extend(fields);

@@ -11,7 +11,7 @@ use super::stop::Stop;
 use crate::ids;
 use crate::policy::{Action, Grant, Matcher};
 use crate::state::Shared;
-use crate::stores::approvals::{Asked, Found, NewApproval};
+use crate::stores::approvals::{Asked, Found, NewApproval, Resume};
 use tappass::agent::ApprovalState;
 
 /// The 200 answer's outcome.
@@ -85,12 +85,34 @@ pub(crate) fn evaluate(
             } => {
                 let fingerprint = ids::tool_fingerprint(tool, args, &corr.agent_uuid);
                 let mut approvals = shared.approvals();
-                let found = match approvals.resume(&fingerprint, resume_token) {
-                    Some(found) => found,
-                    None => approvals.open(NewApproval {
+                let resumed = approvals.resume(
+                    &fingerprint,
+                    &corr.bound_session,
+                    &corr.caller,
+                    resume_token,
+                );
+                let found = match resumed {
+                    Resume::Found(found) => *found,
+                    Resume::Used { request_id } => {
+                        return Err(Box::new((
+                            Stop::resume_token_used(request_id),
+                            rule.name.clone(),
+                            "this resume token was used already".into(),
+                        )))
+                    }
+                    Resume::Elsewhere { request_id } => {
+                        return Err(Box::new((
+                            Stop::resume_token_elsewhere(request_id),
+                            rule.name.clone(),
+                            "this resume token belongs to another session or API key".into(),
+                        )))
+                    }
+                    Resume::Ask => approvals.open(NewApproval {
                         fingerprint,
                         asked: Asked::tool(tool, args),
                         agent: &corr.agent_uuid,
+                        caller: &corr.caller,
+                        bound_session: &corr.bound_session,
                         tool: Some(tool),
                         reason: &rule.reason,
                         session_id: &corr.session_id,

@@ -77,7 +77,10 @@ fn parse_behaviour(body: &Value) -> Result<Behaviour, String> {
                 t.len()
             ))
         }
-        Some(Value::String(t)) if !t.trim().is_empty() => t.clone(),
+        Some(Value::String(t)) if !t.trim().is_empty() => {
+            ids::check_tool_name(t)?;
+            t.clone()
+        }
         _ => return Err("`payload.tool` must be the tool's name, a non-empty string".into()),
     };
     let args = match payload.get("args") {

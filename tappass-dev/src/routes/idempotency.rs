@@ -7,7 +7,8 @@
 //! no second approval. A repeat that arrives while the first is still running
 //! waits for it. Keys are scoped by the caller's API key and the route, so one
 //! client can never read another's answer; a key sent again with a different
-//! body is a `422`. `POST /v1/events` keeps its own, lighter rule (a repeated
+//! body, or in another session (or with another agent, pipeline or resume
+//! token), is another request: a `422`, never the first answer. `POST /v1/events` keeps its own, lighter rule (a repeated
 //! batch answers `"duplicate": true`), with keys scoped the same way.
 //!
 //! What is remembered, and how much, is the store's:
@@ -55,6 +56,28 @@ pub(crate) fn key(headers: &HeaderMap) -> Result<Option<&str>, Failure> {
 /// the agent id derived from it) and the route.
 pub(crate) fn scoped(caller: &Caller, route: &str, key: &str) -> String {
     format!("{}\n{route}\n{key}", caller.key_agent_uuid)
+}
+
+/// What makes a request the same request as far as a key's replay goes: its
+/// body and its TapPass headers (the session under either spelling, the
+/// agent, the pipeline, the resume token). The same key and body in another
+/// session is another request: a `422`, never the first session's answer.
+fn request_fingerprint(headers: &HeaderMap, body: &[u8]) -> u128 {
+    use tappass::session::{AGENT_UUID, PIPELINE_UUID, RESUME_TOKEN, SESSION_ALIAS, SESSION_ID};
+    let header = |name: &HeaderName| -> &[u8] {
+        headers.get(name).map_or(b"\0absent", HeaderValue::as_bytes)
+    };
+    let session = match headers.get(&SESSION_ID) {
+        Some(id) => id.as_bytes(),
+        None => header(&SESSION_ALIAS),
+    };
+    ids::fnv1a128(&[
+        body,
+        session,
+        header(&AGENT_UUID),
+        header(&PIPELINE_UUID),
+        header(&RESUME_TOKEN),
+    ])
 }
 
 /// A remembered answer, answered again with `Idempotent-Replayed: true`.
@@ -112,7 +135,7 @@ pub(crate) async fn replay(
         Ok(body) => body,
         Err(failure) => return failure.into_response(),
     };
-    let fingerprint = ids::fnv1a128(&[&body]);
+    let fingerprint = request_fingerprint(&parts.headers, &body);
 
     let running = loop {
         let begin = shared.answers().begin(&key);
@@ -122,7 +145,7 @@ pub(crate) async fn replay(
                 return json_error(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "idempotency_key_reused",
-                    "this `Idempotency-Key` was sent before with a different body; a retry must repeat its call exactly, and a new call needs a new key",
+                    "this `Idempotency-Key` was sent before with a different body or different TapPass headers (another session, agent or resume token); a retry must repeat its call exactly, and a new call needs a new key",
                 )
             }
             // The first request is running: wait for its end, then look again.

@@ -1,6 +1,16 @@
 //! The approval store: the rows that `approval_required`, `needs_approval`
-//! and `escalate` decisions open, found again by id, by the fingerprint of
-//! what they approve and by resume token, bounded in number.
+//! and `escalate` decisions open, found again by id, by the request they
+//! approve (its fingerprint, in its session) and by resume token, bounded in
+//! number.
+//!
+//! An approval is granted for the request it was asked for, once: bound to
+//! the request's fingerprint (tool and arguments, or rule and prompt, and
+//! the agent), to the API key that asked and to the session; valid until the
+//! `expires_at` its `428` announced; used up by the first call it lets
+//! through (the call carrying its resume token, or the identical
+//! re-submission from the same agent and session, which is how the Python
+//! SDK's `govern()` resumes). After that, or from another session or API
+//! key, an identical request asks again.
 //!
 //! Where a row stands is the agent's own type, `tappass::agent::ApprovalState`:
 //! one type for one thing, whichever side of the wire holds it.
@@ -74,12 +84,21 @@ pub struct ApprovalRecord {
     pub reason: String,
     /// The session the request belongs to.
     pub session_id: String,
+    /// When an approved request was let through, using the approval up;
+    /// `None` while it has not been.
+    pub used_at: Option<Timestamp>,
 }
 
 struct Entry {
     row: ApprovalRecord,
     asked: Asked,
     agent: String,
+    /// The agent derived from the API key that asked: only that key's calls
+    /// resume it, whatever agent id they claim.
+    caller: String,
+    /// The session the asking call named (`""`: none): only calls that name
+    /// the same one resume it.
+    bound_session: String,
     resume_token: String,
     changes: watch::Sender<ApprovalState>,
 }
@@ -92,12 +111,24 @@ impl Entry {
         }
     }
 
-    /// Whether a request may still resume it: not timed out, not cancelled.
-    fn stands(&self) -> bool {
+    /// Whether a request may still resume it: not timed out, cancelled,
+    /// used up or past its `expires_at`.
+    fn stands(&self, now: Timestamp) -> bool {
         !matches!(
             self.row.state,
             ApprovalState::TimedOut | ApprovalState::Cancelled
-        )
+        ) && self.row.used_at.is_none()
+            && now < self.row.expires_at
+    }
+
+    /// The answer for a request this approval is for: an approved one is
+    /// used up by it, here, under the store's lock, so that of two identical
+    /// calls at once only one goes through.
+    fn resume(&mut self, now: Timestamp, by_token: bool) -> Found {
+        if self.row.state == ApprovalState::Approved {
+            self.row.used_at = Some(now);
+        }
+        self.found(by_token)
     }
 
     fn found(&self, by_token: bool) -> Found {
@@ -124,12 +155,27 @@ pub(crate) struct Found {
     pub(crate) by_token: bool,
 }
 
-/// The approval rows, by id, by fingerprint and by resume token.
+/// What a request that hits an approval rule finds in the store.
+pub(crate) enum Resume {
+    /// The approval to answer by: pending (ask the same again), approved
+    /// (used up by this request, which goes ahead) or denied.
+    Found(Box<Found>),
+    /// The resume token's approval already let a request through: a token
+    /// resumes once.
+    Used { request_id: String },
+    /// The resume token's approval was asked in another session, or by
+    /// another API key: it resumes nothing here.
+    Elsewhere { request_id: String },
+    /// Nothing stands for this request: ask anew.
+    Ask,
+}
+
+/// The approval rows, by id, by request and by resume token.
 #[derive(Default)]
 pub(crate) struct Approvals {
     rows: HashMap<String, Entry>,
-    /// The latest approval of each fingerprint.
-    by_fingerprint: HashMap<String, String>,
+    /// The latest approval of each request: its fingerprint in its session.
+    by_request: HashMap<String, String>,
     /// The approval each resume token resumes.
     by_token: HashMap<String, String>,
     order: VecDeque<String>,
@@ -189,11 +235,20 @@ pub(crate) struct Asking {
     pub(crate) agent: String,
 }
 
+/// Where an approval is found by its request: the fingerprint in the session.
+fn request_key(fingerprint: &str, session_id: &str) -> String {
+    format!("{fingerprint}\n{session_id}")
+}
+
 /// What a new approval is for.
 pub(crate) struct NewApproval<'a> {
     pub(crate) fingerprint: String,
     pub(crate) asked: Asked,
     pub(crate) agent: &'a str,
+    /// The agent derived from the asking API key.
+    pub(crate) caller: &'a str,
+    /// The session the asking call named, `""` for none.
+    pub(crate) bound_session: &'a str,
     pub(crate) tool: Option<&'a str>,
     pub(crate) reason: &'a str,
     pub(crate) session_id: &'a str,
@@ -201,26 +256,52 @@ pub(crate) struct NewApproval<'a> {
 }
 
 impl Approvals {
-    /// The approval a request that hits an approval rule resumes: the one its
-    /// `X-TapPass-Resume-Token` names when that approval is for the same
-    /// request (`fingerprint`) and still stands, else the latest approval for
-    /// `fingerprint`; `None` when that one timed out or was cancelled (then
-    /// the request asks anew). A token for another request is ignored: it
-    /// approves nothing but its own request.
-    pub(crate) fn resume(&mut self, fingerprint: &str, token: Option<&str>) -> Option<Found> {
+    /// What a request that hits an approval rule resumes: its
+    /// `X-TapPass-Resume-Token`'s approval when that is for the same request
+    /// (`fingerprint`), else the latest approval of this request in this
+    /// session (`session_id`), asked by this API key (`caller`). A token for
+    /// another request is ignored (it approves nothing but its own request);
+    /// `session_id` is the session the call named, `""` when it named none;
+    /// a token for this request that was used already, or that belongs to
+    /// another session or API key, is named as such. An approval that
+    /// lapsed, timed out, was cancelled or used up resumes nothing.
+    pub(crate) fn resume(
+        &mut self,
+        fingerprint: &str,
+        session_id: &str,
+        caller: &str,
+        token: Option<&str>,
+    ) -> Resume {
         let now = Timestamp::now();
         if let Some(id) = token.and_then(|t| self.by_token.get(t)) {
             if let Some(entry) = self.rows.get_mut(id) {
                 entry.refresh(now);
-                if entry.row.fingerprint == fingerprint && entry.stands() {
-                    return Some(entry.found(true));
+                if entry.row.fingerprint == fingerprint {
+                    let request_id = entry.row.request_id.clone();
+                    if entry.bound_session != session_id || entry.caller != caller {
+                        return Resume::Elsewhere { request_id };
+                    }
+                    if entry.row.used_at.is_some() {
+                        return Resume::Used { request_id };
+                    }
+                    if entry.stands(now) {
+                        return Resume::Found(Box::new(entry.resume(now, true)));
+                    }
                 }
             }
         }
-        let id = self.by_fingerprint.get(fingerprint)?;
-        let entry = self.rows.get_mut(id)?;
+        let Some(id) = self.by_request.get(&request_key(fingerprint, session_id)) else {
+            return Resume::Ask;
+        };
+        let Some(entry) = self.rows.get_mut(id) else {
+            return Resume::Ask;
+        };
         entry.refresh(now);
-        entry.stands().then(|| entry.found(false))
+        if entry.caller == caller && entry.stands(now) {
+            Resume::Found(Box::new(entry.resume(now, false)))
+        } else {
+            Resume::Ask
+        }
     }
 
     /// Opens a pending approval, making room first (see [`MAX_APPROVALS`]).
@@ -239,11 +320,14 @@ impl Approvals {
             decided_at: None,
             reason: new.reason.to_owned(),
             session_id: new.session_id.to_owned(),
+            used_at: None,
         };
         let resume_token = ids::random_id("rt_", 32);
         let (changes, _) = watch::channel(ApprovalState::Pending);
-        self.by_fingerprint
-            .insert(row.fingerprint.clone(), row.request_id.clone());
+        self.by_request.insert(
+            request_key(&row.fingerprint, new.bound_session),
+            row.request_id.clone(),
+        );
         self.by_token
             .insert(resume_token.clone(), row.request_id.clone());
         self.order.push_back(row.request_id.clone());
@@ -253,6 +337,8 @@ impl Approvals {
                 row: row.clone(),
                 asked: new.asked,
                 agent: new.agent.to_owned(),
+                caller: new.caller.to_owned(),
+                bound_session: new.bound_session.to_owned(),
                 resume_token: resume_token.clone(),
                 changes,
             },
@@ -278,8 +364,9 @@ impl Approvals {
             return;
         };
         if let Some(entry) = self.rows.remove(&old) {
-            if self.by_fingerprint.get(&entry.row.fingerprint) == Some(&old) {
-                self.by_fingerprint.remove(&entry.row.fingerprint);
+            let key = request_key(&entry.row.fingerprint, &entry.bound_session);
+            if self.by_request.get(&key) == Some(&old) {
+                self.by_request.remove(&key);
             }
             self.by_token.remove(&entry.resume_token);
         }
@@ -317,6 +404,17 @@ impl Approvals {
             }
         }
         out
+    }
+
+    /// The row of `request_id`, with what it asks and who asks.
+    pub(crate) fn asking_one(&mut self, request_id: &str) -> Option<Asking> {
+        let entry = self.rows.get_mut(request_id)?;
+        entry.refresh(Timestamp::now());
+        Some(Asking {
+            row: entry.row.clone(),
+            asked: entry.asked.clone(),
+            agent: entry.agent.clone(),
+        })
     }
 
     /// Every row, newest first, with what it asks and who asks.

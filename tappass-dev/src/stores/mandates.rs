@@ -147,6 +147,9 @@ impl Mandates {
         let now = Timestamp::now();
         let iat = jsonwebtoken::get_current_timestamp();
         let capabilities = if grant.capabilities.is_empty() {
+            // Built from a checked name only: a `*` or `:` in it would widen
+            // the grant (`/v1/govern` refuses such names before this).
+            ids::check_tool_name(grant.tool)?;
             vec![format!("tool:call:{}", grant.tool)]
         } else {
             grant.capabilities

@@ -169,17 +169,18 @@ impl Capability {
     }
 }
 
-/// The one rule of capability matching (`docs/protocol.md`, Mandates).
+/// The one rule of capability matching (`docs/protocol.md`, Mandates): the
+/// same number of `:`-separated segments, each granted segment equal to the
+/// required one or a whole `*`; an empty segment, granted or required,
+/// never matches (`tool:call:` is granted by nothing, and `tool:call:*`
+/// does not grant it).
 pub(crate) fn capability_grants(granted: &str, required: &str) -> bool {
-    if granted == required {
-        return true;
-    }
     let mut granted_segments = granted.split(':');
     let mut required_segments = required.split(':');
     loop {
         match (granted_segments.next(), required_segments.next()) {
             (None, None) => return true,
-            (Some(g), Some(r)) if g == "*" || g == r => {}
+            (Some(g), Some(r)) if !g.is_empty() && !r.is_empty() && (g == "*" || g == r) => {}
             _ => return false,
         }
     }

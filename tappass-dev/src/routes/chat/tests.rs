@@ -409,3 +409,25 @@ async fn a_long_prompt_is_redacted_off_the_worker_with_the_same_result() {
         "mail [REDACTED_EMAIL] now. ".repeat(4_000)
     );
 }
+
+#[tokio::test]
+async fn an_approved_prompt_passes_once_then_asks_again() {
+    let h = Harness::new();
+    let asked = h.chat("please wire transfer $7000").await.json();
+    let id = asked["request_id"].as_str().unwrap().to_owned();
+    assert!(h.approve(&id));
+    assert_eq!(
+        h.chat("please wire transfer $7000").await.status,
+        StatusCode::OK
+    );
+    // Used up: the identical prompt asks a human again, with a new approval.
+    let again = assert_decision(
+        &h.chat("please wire transfer $7000").await,
+        428,
+        "approval_required",
+    );
+    assert_ne!(again["request_id"], id.as_str());
+    let row = h.get(&format!("/v1/me/approvals/{id}")).await.json();
+    assert_eq!(row["state"], "approved");
+    assert!(row["used_at"].is_string(), "{row}");
+}
