@@ -358,7 +358,14 @@ async fn decisions_rejections_and_the_layers_400_share_one_shape() {
         let answers = [
             call(app(problem_json), "/blocked", &SESSION).await,
             call(app(problem_json), "/session", &[]).await,
-            call(app(problem_json), "/ok", &[("X-TapPass-Agent-Uuid", "")]).await,
+            // (an empty agent header is absent, as the Python SDK sends it;
+            // a space makes it malformed)
+            call(
+                app(problem_json),
+                "/ok",
+                &[("X-TapPass-Agent-Uuid", "agt 1")],
+            )
+            .await,
         ];
         let mut shared = vec!["error", "message"];
         if problem_json {
