@@ -103,3 +103,59 @@ async fn a_wait_is_capped_at_30_seconds() {
         );
     }
 }
+
+/// What resumes nothing: no header, a repeated one, an empty one, one over
+/// 128 bytes, one that is not text. Exactly one value of 1 to 128 bytes is
+/// read.
+#[test]
+fn a_resume_token_is_one_value_of_1_to_128_bytes() {
+    use super::resume_token;
+    use http::{HeaderMap, HeaderValue};
+    let with = |values: &[&[u8]]| {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(
+                tappass::session::RESUME_TOKEN,
+                HeaderValue::from_bytes(value).unwrap(),
+            );
+        }
+        headers
+    };
+    let longest = "r".repeat(128);
+    let over = "r".repeat(129);
+    assert_eq!(resume_token(&with(&[b"rt_1"])).as_deref(), Some("rt_1"));
+    assert_eq!(
+        resume_token(&with(&[longest.as_bytes()])).as_deref(),
+        Some(longest.as_str())
+    );
+    assert_eq!(resume_token(&with(&[b"r"])).as_deref(), Some("r"));
+    for resumes_nothing in [
+        with(&[]),
+        with(&[b"rt_1", b"rt_1"]),
+        with(&[b"rt_1", b"rt_2"]),
+        with(&[b""]),
+        with(&[over.as_bytes()]),
+        with(&[b"rt_\xff"]),
+    ] {
+        assert_eq!(resume_token(&resumes_nothing), None, "{resumes_nothing:?}");
+    }
+}
+
+/// `timeout_seconds` is a number of seconds from 0 to 30: NaN, infinities,
+/// negatives and words are a 400, 0 answers at once.
+#[tokio::test]
+async fn a_wait_refuses_a_timeout_that_is_no_duration() {
+    let h = Harness::new();
+    let v = h.govern("send_email", json!({"to": "wait"})).await.json();
+    let id = v["approval"]["request_id"].as_str().unwrap();
+    for bad in ["NaN", "inf", "-inf", "-1", "-0.5", "soon", "1e400"] {
+        let a = h
+            .get(&format!("/v1/me/approvals/{id}/wait?timeout_seconds={bad}"))
+            .await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{bad}: {}", a.text);
+    }
+    let a = h
+        .get(&format!("/v1/me/approvals/{id}/wait?timeout_seconds=0"))
+        .await;
+    assert_eq!(a.status, StatusCode::REQUEST_TIMEOUT, "{}", a.text);
+}
