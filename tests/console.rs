@@ -777,11 +777,13 @@ async fn the_mandates_page_lists_what_was_granted_and_revokes_with_the_token_onl
     let server = DevServer::start().await.unwrap();
     let (_, _, empty) = page(&server, "/mandates").await;
     assert_eq!(texts(&empty, "p.empty").len(), 1);
-    // Two allowed tool calls, one of them named with markup: two mandates.
-    for (session, name) in [
-        ("ses_m1", "search"),
-        ("ses_m2", "<img src=x onerror=alert(1)>"),
-    ] {
+    // A tool named with markup never reaches the page: the server refuses
+    // the name (it would become a capability) before anything is issued.
+    let markup = tool(&server, "ses_m0", "tp_searcher", "<img src=x onerror=alert(1)>", json!({})).await;
+    assert_eq!(markup["error"], "invalid_request", "{markup}");
+    assert!(server.mandates().is_empty());
+    // Two allowed tool calls: two mandates.
+    for (session, name) in [("ses_m1", "search"), ("ses_m2", "search.v2")] {
         let answer = tool(&server, session, "tp_searcher", name, json!({"q": "rust"})).await;
         assert_eq!(answer["outcome"], "allow", "{answer}");
         assert!(answer["mandate"].is_string(), "{answer}");
@@ -805,11 +807,10 @@ async fn the_mandates_page_lists_what_was_granted_and_revokes_with_the_token_onl
     assert_eq!(cells[0], "in force");
     assert_eq!(cells[2], "tool:call:search");
     assert!(cells[3].ends_with(" ses_m1"), "{}", cells[3]);
-    // The tool name a client chose is text, not markup.
     assert!(doc.select(&sel("table.mandates img")).next().is_none());
     assert!(texts(&doc, "table.mandates code")
         .iter()
-        .any(|c| c == "tool:call:<img src=x onerror=alert(1)>"));
+        .any(|c| c == "tool:call:search.v2"));
     let token: String = row
         .select(&sel("form input[name=token]"))
         .next()
