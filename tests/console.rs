@@ -779,7 +779,14 @@ async fn the_mandates_page_lists_what_was_granted_and_revokes_with_the_token_onl
     assert_eq!(texts(&empty, "p.empty").len(), 1);
     // A tool named with markup never reaches the page: the server refuses
     // the name (it would become a capability) before anything is issued.
-    let markup = tool(&server, "ses_m0", "tp_searcher", "<img src=x onerror=alert(1)>", json!({})).await;
+    let markup = tool(
+        &server,
+        "ses_m0",
+        "tp_searcher",
+        "<img src=x onerror=alert(1)>",
+        json!({}),
+    )
+    .await;
     assert_eq!(markup["error"], "invalid_request", "{markup}");
     assert!(server.mandates().is_empty());
     // Two allowed tool calls: two mandates.

@@ -108,6 +108,25 @@ pub(crate) struct PageQuery<'a> {
     pub(crate) limit: usize,
 }
 
+/// Puts a session's page of events in the order they occurred
+/// (`occurred_at`, then as received): a client reports an event such as
+/// `session_open` off its hot path, in a batch that may arrive after the
+/// calls made in that session, which the server records as they come. A
+/// page in which some event's time cannot be read keeps the order of arrival.
+fn in_time_order(events: &mut [&Stored]) {
+    let times: Option<Vec<tappass::Timestamp>> = events
+        .iter()
+        .map(|e| e.meta.occurred_at.as_deref()?.parse().ok())
+        .collect();
+    let Some(times) = times else {
+        return;
+    };
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by_key(|&i| times[i]); // stable: ties keep the order of arrival
+    let sorted: Vec<&Stored> = order.iter().map(|&i| events[i]).collect();
+    events.copy_from_slice(&sorted);
+}
+
 /// Where a page ended: the next page starts after it. Opaque to clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Cursor(u64);
@@ -230,7 +249,7 @@ impl EventLog {
             }
         };
         let limit = query.limit.max(1);
-        let mut events = Vec::new();
+        let mut events: Vec<&Stored> = Vec::new();
         let mut bytes = 0;
         let mut last = None;
         let mut more = false;
@@ -248,11 +267,14 @@ impl EventLog {
                 break;
             }
             bytes += e.json.len();
-            events.push(&*e.json);
+            events.push(e);
             last = Some(Cursor(e.seq));
         }
+        if query.session_id.is_some() {
+            in_time_order(&mut events);
+        }
         Page {
-            events,
+            events: events.into_iter().map(|e| &*e.json).collect(),
             next: if more { last } else { None },
         }
     }

@@ -396,7 +396,11 @@ impl SseParser {
 
 impl Agent {
     /// A governed, streamed chat call with one user message; `.await` it to
-    /// start the stream.
+    /// start the stream. The `.await` resolves once the server's first event
+    /// has arrived (or its decision, or the read timeout), so that the
+    /// session in scope knows the correlation that event carries before the
+    /// handler returns: a streamed response echoes every correlation header,
+    /// as a plain chat's does.
     pub fn stream(&self, prompt: impl Into<String>) -> StreamCall<'_> {
         StreamCall {
             agent: self,
@@ -463,13 +467,25 @@ impl Agent {
                 inner: Box::pin(futures_util::stream::iter([Ok(chunk)])),
             });
         }
-        let state = SseState {
+        let mut state = SseState {
             response: answer.response,
             parser: SseParser::new(self.inner.key.clone(), self.inner.approval_base_url.clone()),
             done: false,
             read_timeout: self.inner.timeout,
         };
-        let stream = futures_util::stream::unfold(state, |mut state| async move {
+        // The first event is read here, before the stream is handed out: the
+        // session in scope learns the correlation it carries while the
+        // handler still runs, so the response's headers (written when the
+        // handler returns) echo all of it, as for a plain chat.
+        let first = match state.next().await {
+            Ok(Some(chunk)) => Some(Ok(chunk)),
+            Ok(None) => None,
+            Err(err) => {
+                state.done = true;
+                Some(Err(err))
+            }
+        };
+        let rest = futures_util::stream::unfold(state, |mut state| async move {
             if state.done {
                 return None;
             }
@@ -482,6 +498,7 @@ impl Agent {
                 }
             }
         });
+        let stream = futures_util::StreamExt::chain(futures_util::stream::iter(first), rest);
         Ok(ChatStream {
             inner: Box::pin(stream),
         })
