@@ -6,6 +6,9 @@ extern crate self as tappass;
 
 pub mod agent;
 pub mod agent_guide;
+#[cfg(feature = "capability")]
+#[cfg_attr(docsrs, doc(cfg(feature = "capability")))]
+pub mod capability;
 pub mod decision;
 #[cfg(feature = "dev-server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "dev-server")))]
