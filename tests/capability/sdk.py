@@ -128,6 +128,13 @@ def contains(case):
         return {"error": "%s: %s" % (type(e).__name__, e)}
 
 
+def set_contains(case):
+    from tappass.constraints import ConstraintSet
+    p = ConstraintSet.from_dict(json.loads(json.dumps(case["parent"])))
+    c = ConstraintSet.from_dict(json.loads(json.dumps(case["child"])))
+    return {"contains": bool(p.contains(c))}
+
+
 def dumps(case):
     """The signing layout of a value (see revive for floats and big ints)."""
     v = revive(case["value"])
@@ -194,6 +201,7 @@ OPS = {
     "reencode": reencode,
     "satisfies": satisfies,
     "contains": contains,
+    "set_contains": set_contains,
     "dumps": dumps,
     "float": py_float,
     "regex": regex,

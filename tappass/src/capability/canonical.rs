@@ -53,6 +53,57 @@ impl Json {
     }
 }
 
+impl Json {
+    /// From a `serde_json` value; integers beyond `i64` are refused.
+    pub(crate) fn from_value(v: &serde_json::Value) -> Result<Json, String> {
+        use serde_json::Value;
+        Ok(match v {
+            Value::Null => Json::Null,
+            Value::Bool(b) => Json::Bool(*b),
+            Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+                (Some(i), _) => Json::Int(i),
+                (None, Some(_)) if n.is_u64() => {
+                    return Err("an integer outside the 64-bit range".into())
+                }
+                (None, Some(f)) => Json::Float(f),
+                (None, None) => return Err("a number outside the 64-bit range".into()),
+            },
+            Value::String(s) => Json::Str(s.clone()),
+            Value::Array(items) => Json::Array(
+                items
+                    .iter()
+                    .map(Json::from_value)
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(map) => Json::Object(
+                map.iter()
+                    .map(|(k, v)| Ok((k.clone(), Json::from_value(v)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+        })
+    }
+
+    /// To a `serde_json` value (non-finite floats become `null`: JSON has
+    /// no spelling for them).
+    pub(crate) fn to_value(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            Json::Null => Value::Null,
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Int(i) => Value::from(*i),
+            Json::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            Json::Str(s) => Value::String(s.clone()),
+            Json::Array(items) => Value::Array(items.iter().map(Json::to_value).collect()),
+            Json::Object(members) => Value::Object(
+                members
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_value()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
 /// Why a text is not a token's JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct JsonError {

@@ -241,6 +241,20 @@ impl Constraint {
         }
     }
 
+    /// Reads the Python SDK's dictionary form, `{"type": "subpath", "root":
+    /// "/data"}` (as policies and tokens carry it), strictly: known keys
+    /// only, each of the type the SDK writes.
+    pub fn from_dict(dict: &Value) -> Result<Constraint, ConstraintError> {
+        let json = Json::from_value(dict).map_err(ConstraintError)?;
+        Constraint::from_json(&json).map_err(ConstraintError)
+    }
+
+    /// The dictionary form, as the SDK's `to_dict()` (an infinite `Range`
+    /// bound, which JSON cannot spell, becomes `null`).
+    pub fn to_dict(&self) -> Value {
+        self.to_json().to_value()
+    }
+
     /// The wire form, as Python's `to_dict()`.
     pub(crate) fn to_json(&self) -> Json {
         let s = |v: &str| Json::Str(v.to_owned());
@@ -1014,12 +1028,13 @@ impl UrlPattern {
         } else if !exp_host.is_empty() && exp_host != "*" && act_host != exp_host {
             return false;
         }
-        // Python raises on an invalid port (outside its try): a refusal.
-        let (Ok(exp_port), Ok(act_port)) = (expected.port(), actual.port()) else {
+        // Python raises on an invalid port (outside its try): a refusal. It
+        // reads the URL's port only when the pattern names one.
+        let Ok(exp_port) = expected.port() else {
             return false;
         };
         if let Some(p) = exp_port.filter(|p| *p != 0) {
-            if act_port != Some(p) {
+            if actual.port() != Ok(Some(p)) {
                 return false;
             }
         }
@@ -1244,6 +1259,18 @@ impl ConstraintSet {
                 // Absent from a closed child: the argument is refused there.
                 None => child.closed() || matches!(parent, Constraint::Wildcard),
             })
+    }
+
+    /// Reads a tool's constraints in the SDK's dictionary form (argument
+    /// name to constraint dictionary, and `"_allow_unknown": true`).
+    pub fn from_dict(dict: &Value) -> Result<ConstraintSet, ConstraintError> {
+        let json = Json::from_value(dict).map_err(ConstraintError)?;
+        ConstraintSet::from_json(&json).map_err(ConstraintError)
+    }
+
+    /// The dictionary form, as the SDK's `ConstraintSet.to_dict()`.
+    pub fn to_dict(&self) -> Value {
+        self.to_json().to_value()
     }
 
     pub(crate) fn to_json(&self) -> Json {

@@ -112,12 +112,8 @@ pub(crate) fn parse_py_float(s: &str) -> Option<f64> {
     if !s.is_ascii() {
         return None;
     }
-    let s = s.trim_matches(|c: char| {
-        matches!(
-            c,
-            ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r' | '\x1c'..='\x1f'
-        )
-    });
+    // Python strips ASCII whitespace only (`\x1c` to `\x1f` are not).
+    let s = s.trim_matches(|c: char| matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r'));
     let (negative, body) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
