@@ -505,3 +505,221 @@ impl Diagnosis {
         &self.outcome
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::capability::{ConstraintSet, SigningKey, Subpath};
+
+    const NOW: i64 = 1_767_225_607;
+
+    fn key(n: u8) -> SigningKey {
+        SigningKey::from_bytes(&[n; 32])
+    }
+
+    fn authorizer() -> Authorizer {
+        Authorizer::builder()
+            .trusted_root(key(1).public_key())
+            .build()
+            .unwrap()
+    }
+
+    fn token() -> CapabilityToken {
+        CapabilityToken::builder()
+            .id("tp_ct_unit")
+            .holder(key(2).public_key())
+            .tool(
+                "read_file",
+                ConstraintSet::new().with("path", Subpath::new("/data").unwrap()),
+            )
+            .issued_at(NOW - 5)
+            .sign(&key(1))
+            .unwrap()
+    }
+
+    fn args(v: serde_json::Value) -> Args {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn an_authorizer_is_cheap_to_clone_and_shared_across_threads() {
+        fn assert_shared<T: Clone + Send + Sync + 'static>() {}
+        assert_shared::<Authorizer>();
+        assert_shared::<AuthResult>();
+        assert_shared::<Rejection>();
+        let a = authorizer();
+        assert!(Arc::ptr_eq(&a.inner, &a.clone().inner));
+        assert!(format!("{a:?}").contains("trusted_roots"));
+    }
+
+    #[test]
+    fn no_authorizer_without_a_trusted_root() {
+        assert_eq!(
+            Authorizer::builder().build().unwrap_err(),
+            BuildError::NoTrustedRoot
+        );
+        assert_eq!(
+            Authorizer::builder()
+                .trusted_roots([])
+                .min_trust_score(10)
+                .build()
+                .unwrap_err(),
+            BuildError::NoTrustedRoot
+        );
+        let limits = [
+            Authorizer::builder()
+                .trusted_root(key(1).public_key())
+                .max_token_bytes(0)
+                .build(),
+            Authorizer::builder()
+                .trusted_root(key(1).public_key())
+                .pop_window_tolerance(3)
+                .build(),
+            Authorizer::builder()
+                .trusted_root(key(1).public_key())
+                .max_delegation_depth(65)
+                .build(),
+        ];
+        for built in limits {
+            assert!(matches!(built, Err(BuildError::Limit(_))));
+        }
+    }
+
+    #[test]
+    fn an_ungranted_tool_is_refused_before_any_signature_check() {
+        // A token whose signature is all zeros: the tool is refused first.
+        let forged = token().encode();
+        let json = String::from_utf8(
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &forged)
+                .unwrap(),
+        )
+        .unwrap();
+        let sig = crate::capability::keys::encode_hex(token().signature());
+        let zeroed = json.replace(&sig, &"0".repeat(128));
+        let zeroed =
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, zeroed);
+        let a = authorizer();
+        assert_eq!(
+            a.check_at(Some(&zeroed), None, "delete_file", &Args::new(), NOW)
+                .unwrap_err(),
+            Rejection::ToolNotGranted {
+                tool: "delete_file".into()
+            }
+        );
+        assert_eq!(
+            a.check_at(Some(&zeroed), None, "read_file", &Args::new(), NOW)
+                .unwrap_err(),
+            Rejection::BadSignature { depth: 0 }
+        );
+    }
+
+    #[test]
+    fn an_accepted_call_yields_its_token_and_holder() {
+        let t = token();
+        let a = args(json!({"path": "/data/x"}));
+        let pop = Pop::sign_at(&t, &key(2), "read_file", &a, NOW).unwrap();
+        let ok = authorizer()
+            .check_at(Some(&t.encode()), Some(&pop.encode()), "read_file", &a, NOW)
+            .unwrap();
+        assert_eq!(ok.token(), &t);
+        assert_eq!(ok.tool(), "read_file");
+        assert_eq!(ok.holder(), key(2).public_key());
+        assert_eq!(
+            (ok.clearance(), ok.trust_score(), ok.depth()),
+            (Clearance::Internal, 0, 0)
+        );
+        assert_eq!(ok.expires_at(), NOW - 5 + 300);
+        assert!(ok.agent_id().is_none() && ok.session_id().is_none());
+    }
+
+    #[test]
+    fn trust_scores_and_issuer_tokens_are_refused() {
+        let a = Authorizer::builder()
+            .trusted_root(key(1).public_key())
+            .min_trust_score(50)
+            .build()
+            .unwrap();
+        let t = token();
+        assert_eq!(
+            a.check_at(Some(&t.encode()), None, "read_file", &Args::new(), NOW)
+                .unwrap_err(),
+            Rejection::TrustScore { score: 0, min: 50 }
+        );
+        let issuer = CapabilityToken::builder()
+            .holder(key(2).public_key())
+            .token_type(TokenType::Issuer)
+            .tool("*", ConstraintSet::new())
+            .issued_at(NOW)
+            .sign(&key(1))
+            .unwrap();
+        assert_eq!(
+            authorizer()
+                .check_at(Some(&issuer.encode()), None, "x", &Args::new(), NOW)
+                .unwrap_err(),
+            Rejection::NotExecution
+        );
+    }
+
+    #[test]
+    fn every_rejection_has_a_kind_and_code() {
+        let all = [
+            Rejection::MissingToken,
+            Rejection::TooLarge { len: 2, max: 1 },
+            Rejection::NotExecution,
+            Rejection::ToolNotGranted { tool: "t".into() },
+            Rejection::Expired {
+                expires_at: 1,
+                now: 2,
+            },
+            Rejection::PopMissing,
+            Rejection::PopInvalid,
+            Rejection::Clearance {
+                actual: Clearance::External,
+                required: Clearance::System,
+            },
+            Rejection::TrustScore { score: 1, min: 2 },
+            Rejection::ConstraintViolated {
+                argument: "a".into(),
+                constraint: "Exact('x')".into(),
+            },
+        ];
+        let codes: std::collections::HashSet<&str> = all.iter().map(|r| r.kind().code()).collect();
+        assert_eq!(codes.len(), 9);
+        assert!(all.iter().all(|r| !r.to_string().is_empty()));
+    }
+
+    proptest! {
+        #[test]
+        fn any_headers_are_refused_without_panicking(token in any::<String>(), pop in any::<String>(), tool in any::<String>()) {
+            let r = authorizer().check_at(Some(&token), Some(&pop), &tool, &Args::new(), NOW);
+            prop_assert!(r.is_err());
+        }
+
+        #[test]
+        fn any_base64_is_refused_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let header = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &bytes);
+            prop_assert!(authorizer().check_at(Some(&header), None, "read_file", &Args::new(), NOW).is_err());
+        }
+
+        #[test]
+        fn a_mutated_token_is_never_accepted_and_never_panics(at in 0usize..2000, byte in any::<u8>()) {
+            let t = token();
+            let a = args(json!({"path": "/data/x"}));
+            let pop = Pop::sign_at(&t, &key(2), "read_file", &a, NOW).unwrap().encode();
+            let mut json = t.to_json().into_bytes();
+            let at = at % json.len();
+            prop_assume!(json[at] != byte);
+            json[at] = byte;
+            let header = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &json);
+            let r = authorizer().check_at(Some(&header), Some(&pop), "read_file", &a, NOW);
+            // A change inside the signed fields, or the signature, is refused;
+            // only layout changes (spaces) can leave the token as it was.
+            if let Ok(ok) = r {
+                prop_assert_eq!(ok.token(), &t);
+            }
+        }
+    }
+}

@@ -240,3 +240,136 @@ impl Delegation<'_> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capability::{Clearance, Exact, Subpath};
+
+    const NOW: i64 = 1_767_225_607;
+
+    fn key(n: u8) -> SigningKey {
+        SigningKey::from_bytes(&[n; 32])
+    }
+
+    fn root() -> CapabilityToken {
+        CapabilityToken::builder()
+            .holder(key(2).public_key())
+            .tool(
+                "read_file",
+                ConstraintSet::new().with("path", Subpath::new("/data").unwrap()),
+            )
+            .tool("search", ConstraintSet::new())
+            .clearance(Clearance::Privileged)
+            .trust_score(800)
+            .issued_at(NOW)
+            .sign(&key(1))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_delegation_copies_then_narrows_and_carries_the_chain() {
+        let r = root();
+        let child = r
+            .delegate(key(3).public_key())
+            .issued_at(NOW)
+            .sign(&key(2))
+            .unwrap();
+        assert_eq!(child.tools().count(), 2);
+        assert_eq!(child.issuer(), Some(key(2).public_key()));
+        assert_eq!(child.parent_hash(), Some(r.hash()));
+        assert_eq!(child.chain(), &[r.as_link()]);
+        assert!(verify_chain(&child, &[key(1).public_key()]).is_ok());
+        let narrower = child
+            .delegate(key(4).public_key())
+            .tool("search", ConstraintSet::new().with("q", Exact::new("x")))
+            .clearance(Clearance::Internal)
+            .trust_score(10)
+            .expires_at(NOW + 60)
+            .issued_at(NOW)
+            .max_depth(2)
+            .agent_id("agent-4")
+            .id("tp_ct_narrow")
+            .sign(&key(3))
+            .unwrap();
+        assert_eq!(
+            narrower.tools().map(|(n, _)| n).collect::<Vec<_>>(),
+            ["search"]
+        );
+        assert_eq!(narrower.chain().len(), 2);
+        assert!(verify_chain(&narrower, &[key(1).public_key()]).is_ok());
+        assert_eq!(
+            verify_chain(&narrower, &[key(9).public_key()]),
+            Err(Rejection::UntrustedIssuer)
+        );
+    }
+
+    #[test]
+    fn minting_refuses_what_verification_refuses() {
+        let r = root();
+        let d = || r.delegate(key(3).public_key()).issued_at(NOW);
+        assert_eq!(d().sign(&key(9)).unwrap_err(), MintError::NotHolder);
+        assert_eq!(
+            d().tool("delete", ConstraintSet::new())
+                .sign(&key(2))
+                .unwrap_err(),
+            MintError::Widens("tools")
+        );
+        assert_eq!(
+            d().tool("read_file", ConstraintSet::new())
+                .sign(&key(2))
+                .unwrap_err(),
+            MintError::Widens("constraints")
+        );
+        assert_eq!(
+            d().clearance(Clearance::System).sign(&key(2)).unwrap_err(),
+            MintError::Widens("clearance")
+        );
+        assert_eq!(
+            d().trust_score(900).sign(&key(2)).unwrap_err(),
+            MintError::Widens("trust score")
+        );
+        assert_eq!(
+            d().expires_at(NOW + 10_000).sign(&key(2)).unwrap_err(),
+            MintError::Widens("expiry")
+        );
+        assert_eq!(
+            d().issued_at(NOW - 1).sign(&key(2)).unwrap_err(),
+            MintError::Widens("issue time")
+        );
+        assert_eq!(
+            d().max_depth(65).sign(&key(2)).unwrap_err(),
+            MintError::Widens("maximum depth")
+        );
+        assert_eq!(
+            d().expires_at(NOW).sign(&key(2)).unwrap_err(),
+            MintError::Lifetime
+        );
+    }
+
+    #[test]
+    fn a_wildcard_grant_narrows_to_named_tools_but_not_the_reverse() {
+        let any = CapabilityToken::builder()
+            .holder(key(2).public_key())
+            .tool("*", ConstraintSet::new())
+            .issued_at(NOW)
+            .sign(&key(1))
+            .unwrap();
+        assert!(any
+            .delegate(key(3).public_key())
+            .tool("anything", ConstraintSet::new())
+            .issued_at(NOW)
+            .sign(&key(2))
+            .is_ok());
+        let named = root();
+        assert_eq!(
+            named
+                .delegate(key(3).public_key())
+                .tool("*", ConstraintSet::new())
+                .issued_at(NOW)
+                .sign(&key(2))
+                .unwrap_err(),
+            MintError::Widens("tools")
+        );
+    }
+}

@@ -221,6 +221,13 @@ mod tests {
             .unwrap());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_header_decodes_or_is_refused_without_panicking(s in proptest::prelude::any::<String>()) {
+            let _ = Pop::decode(&s);
+        }
+    }
+
     #[test]
     fn header_form_round_trips_with_or_without_padding() {
         let pop = Pop::from_bytes([0xff; 64]);
