@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::cache::{Cache, Presented};
 use super::constraints::ArgFailure;
 use super::delegation::verify_chain;
 use super::errors::{BuildError, Rejection};
@@ -20,6 +21,8 @@ pub const MAX_TOKEN_BYTES_LIMIT: usize = 1024 * 1024;
 pub const MAX_CLOCK_SKEW_SECS: i64 = 60;
 /// The default deepest delegation accepted.
 pub const DEFAULT_MAX_DELEGATION_DEPTH: u32 = 8;
+/// How many presented tokens an authorizer remembers by default.
+pub const DEFAULT_CACHE_CAPACITY: usize = 1024;
 
 /// Call arguments: a JSON object's members, the `args` of the Python SDK.
 pub type Args = serde_json::Map<String, serde_json::Value>;
@@ -30,6 +33,7 @@ struct Inner {
     max_token_bytes: usize,
     pop_tolerance: u8,
     max_depth: u32,
+    cache: Option<Cache>,
 }
 
 /// Verifies capability tokens offline: cheap to clone (one `Arc`), shareable
@@ -50,6 +54,7 @@ impl fmt::Debug for Authorizer {
             .field("max_token_bytes", &self.inner.max_token_bytes)
             .field("pop_window_tolerance", &self.inner.pop_tolerance)
             .field("max_delegation_depth", &self.inner.max_depth)
+            .field("cache", &self.inner.cache.is_some())
             .finish()
     }
 }
@@ -63,6 +68,7 @@ pub struct AuthorizerBuilder {
     max_token_bytes: usize,
     pop_tolerance: u8,
     max_depth: u32,
+    cache_capacity: usize,
 }
 
 impl Default for AuthorizerBuilder {
@@ -73,6 +79,7 @@ impl Default for AuthorizerBuilder {
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             pop_tolerance: 1,
             max_depth: DEFAULT_MAX_DELEGATION_DEPTH,
+            cache_capacity: DEFAULT_CACHE_CAPACITY,
         }
     }
 }
@@ -123,6 +130,19 @@ impl AuthorizerBuilder {
         self
     }
 
+    /// How many presented tokens to remember (default 1,024; 0 for none).
+    ///
+    /// An agent presents one token for many calls. The authorizer keeps,
+    /// per token, the decoded token, the verdict on its signatures and chain
+    /// (which depends on nothing but the token and the trusted roots) and
+    /// the holder's key; each call still checks the tool, the times, the
+    /// arguments and the proof of possession. The memory is bounded (about
+    /// this many tokens, up to 16 KiB each by default).
+    pub fn cache_capacity(mut self, tokens: usize) -> Self {
+        self.cache_capacity = tokens;
+        self
+    }
+
     /// The authorizer; an error without a trusted root or with a limit out
     /// of bounds.
     pub fn build(self) -> Result<Authorizer, BuildError> {
@@ -138,6 +158,11 @@ impl AuthorizerBuilder {
         if self.max_depth > MAX_DELEGATION_DEPTH {
             return Err(BuildError::Limit("max_delegation_depth is at most 64"));
         }
+        if self.cache_capacity > 1 << 20 {
+            return Err(BuildError::Limit(
+                "cache_capacity is at most 1,048,576 tokens",
+            ));
+        }
         Ok(Authorizer {
             inner: Arc::new(Inner {
                 roots: self.roots,
@@ -145,6 +170,7 @@ impl AuthorizerBuilder {
                 max_token_bytes: self.max_token_bytes,
                 pop_tolerance: self.pop_tolerance,
                 max_depth: self.max_depth,
+                cache: (self.cache_capacity > 0).then(|| Cache::new(self.cache_capacity)),
             }),
         })
     }
@@ -183,12 +209,13 @@ impl Authorizer {
         args: &Args,
         now: i64,
     ) -> Result<AuthResult, Rejection> {
-        let token = self.decode(token)?;
-        self.authorize_at(token, pop, tool, args, now)
+        let presented = self.present(token)?;
+        self.conclude(&presented, pop, tool, args, now)
     }
 
-    /// The size check and the decoding, before anything else.
-    fn decode(&self, token: Option<&str>) -> Result<CapabilityToken, Rejection> {
+    /// The size check and the decoding (or the memory of an earlier one),
+    /// before anything else.
+    fn present(&self, token: Option<&str>) -> Result<Arc<Presented>, Rejection> {
         let header = token
             .filter(|t| !t.is_empty())
             .ok_or(Rejection::MissingToken)?;
@@ -198,7 +225,32 @@ impl Authorizer {
                 max: self.inner.max_token_bytes,
             });
         }
-        Ok(CapabilityToken::decode(header)?)
+        if let Some(cache) = &self.inner.cache {
+            if let Some(presented) = cache.get(header) {
+                return Ok(presented);
+            }
+        }
+        let presented = Arc::new(Presented::new(Arc::new(CapabilityToken::decode(header)?)));
+        if let Some(cache) = &self.inner.cache {
+            cache.insert(header, presented.clone());
+        }
+        Ok(presented)
+    }
+
+    fn conclude(
+        &self,
+        presented: &Presented,
+        pop: Option<&str>,
+        tool: &str,
+        args: &Args,
+        now: i64,
+    ) -> Result<AuthResult, Rejection> {
+        let holder = self.decide(presented, pop, tool, args, now)?;
+        Ok(AuthResult {
+            token: presented.token.clone(),
+            tool: tool.to_owned(),
+            holder,
+        })
     }
 
     /// Decides a call with a token already decoded; `pop` is the header
@@ -211,13 +263,7 @@ impl Authorizer {
         args: &Args,
         now: i64,
     ) -> Result<AuthResult, Rejection> {
-        let token = token.into();
-        let holder = self.decide(&token, pop, tool, args, now)?;
-        Ok(AuthResult {
-            token,
-            tool: tool.to_owned(),
-            holder,
-        })
+        self.conclude(&Presented::new(token.into()), pop, tool, args, now)
     }
 
     /// The decision, in the order that refuses cheaply first: the token's
@@ -225,12 +271,13 @@ impl Authorizer {
     /// then the arguments, then the proof of possession.
     fn decide(
         &self,
-        token: &CapabilityToken,
+        presented: &Presented,
         pop: Option<&str>,
         tool: &str,
         args: &Args,
         now: i64,
     ) -> Result<PublicKey, Rejection> {
+        let token = &*presented.token;
         if token.token_type() != TokenType::Execution {
             return Err(Rejection::NotExecution);
         }
@@ -250,7 +297,10 @@ impl Authorizer {
                 reason: "deeper than this authorizer accepts",
             });
         }
-        verify_chain(token, &self.inner.roots)?;
+        presented
+            .chain
+            .get_or_init(|| verify_chain(token, &self.inner.roots))
+            .clone()?;
         grant.check(args).map_err(|failure| match failure {
             ArgFailure::Unknown(argument) => Rejection::UnknownArgument { argument },
             ArgFailure::Violated {
@@ -263,7 +313,7 @@ impl Authorizer {
         })?;
         let pop = pop.filter(|p| !p.is_empty()).ok_or(Rejection::PopMissing)?;
         let pop = Pop::decode(pop).map_err(|_| Rejection::PopInvalid)?;
-        let holder = token.holder().ok_or(Rejection::PopInvalid)?;
+        let holder = presented.holder().ok_or(Rejection::PopInvalid)?;
         match pop.verify(
             &holder,
             token.id(),
@@ -301,11 +351,8 @@ impl Authorizer {
         args: &Args,
         now: i64,
     ) -> Diagnosis {
-        let decoded = self.decode(token);
-        let outcome = match &decoded {
-            Ok(t) => self.authorize_at(t.clone(), pop, tool, args, now),
-            Err(e) => Err(e.clone()),
-        };
+        let decoded = self.present(token).map(|p| p.token.clone());
+        let outcome = self.check_at(token, pop, tool, args, now);
         let mut diagnosis = Diagnosis {
             tool: tool.to_owned(),
             token_id: None,
@@ -633,6 +680,71 @@ mod tests {
         );
         assert_eq!(ok.expires_at(), NOW - 5 + 300);
         assert!(ok.agent_id().is_none() && ok.session_id().is_none());
+    }
+
+    #[test]
+    fn a_remembered_token_still_has_each_call_checked() {
+        let t = token();
+        let header = t.encode();
+        for a in [
+            authorizer(),
+            Authorizer::builder()
+                .trusted_root(key(1).public_key())
+                .cache_capacity(0)
+                .build()
+                .unwrap(),
+        ] {
+            let good = args(json!({"path": "/data/x"}));
+            let pop = Pop::sign_at(&t, &key(2), "read_file", &good, NOW)
+                .unwrap()
+                .encode();
+            for _ in 0..3 {
+                assert!(a
+                    .check_at(Some(&header), Some(&pop), "read_file", &good, NOW)
+                    .is_ok());
+            }
+            // The same token: other arguments, a later clock, another tool.
+            let bad = args(json!({"path": "/etc"}));
+            assert!(matches!(
+                a.check_at(Some(&header), Some(&pop), "read_file", &bad, NOW),
+                Err(Rejection::ConstraintViolated { .. })
+            ));
+            assert!(matches!(
+                a.check_at(Some(&header), Some(&pop), "read_file", &good, NOW + 400),
+                Err(Rejection::Expired { .. })
+            ));
+            assert!(matches!(
+                a.check_at(Some(&header), Some(&pop), "search", &good, NOW),
+                Err(Rejection::ToolNotGranted { .. })
+            ));
+            assert_eq!(
+                a.check_at(Some(&header), None, "read_file", &good, NOW)
+                    .unwrap_err(),
+                Rejection::PopMissing
+            );
+            // Another authorizer, other roots: its own verdict.
+            let other = Authorizer::builder()
+                .trusted_root(key(9).public_key())
+                .build()
+                .unwrap();
+            assert_eq!(
+                other
+                    .check_at(Some(&header), Some(&pop), "read_file", &good, NOW)
+                    .unwrap_err(),
+                Rejection::UntrustedIssuer
+            );
+        }
+        // A forged token is refused every time it is presented.
+        let forged = header.replacen('e', "f", 1);
+        let a = authorizer();
+        let first = a.check_at(Some(&forged), None, "read_file", &Args::new(), NOW);
+        let again = a.check_at(Some(&forged), None, "read_file", &Args::new(), NOW);
+        assert!(first.is_err() && first.unwrap_err() == again.unwrap_err());
+        assert!(Authorizer::builder()
+            .trusted_root(key(1).public_key())
+            .cache_capacity(usize::MAX)
+            .build()
+            .is_err());
     }
 
     #[test]

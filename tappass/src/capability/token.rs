@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -328,7 +329,9 @@ pub struct CapabilityToken {
     signature: [u8; 64],
     /// Ancestors, root first (each without a chain of its own).
     chain: Vec<CapabilityToken>,
-    canonical: Vec<u8>,
+    /// The signed bytes, computed when first needed (a call refused for its
+    /// tool never needs them).
+    canonical: OnceLock<Vec<u8>>,
 }
 
 impl fmt::Debug for CapabilityToken {
@@ -346,7 +349,7 @@ impl fmt::Debug for CapabilityToken {
 
 impl PartialEq for CapabilityToken {
     fn eq(&self, other: &Self) -> bool {
-        self.canonical == other.canonical
+        self.canonical_bytes() == other.canonical_bytes()
             && self.signature == other.signature
             && self.chain == other.chain
     }
@@ -461,12 +464,11 @@ impl CapabilityToken {
         signature: [u8; 64],
         chain: Vec<CapabilityToken>,
     ) -> CapabilityToken {
-        let canonical = payload.canonical();
         CapabilityToken {
             payload,
             signature,
             chain,
-            canonical,
+            canonical: OnceLock::new(),
         }
     }
 
@@ -594,13 +596,13 @@ impl CapabilityToken {
     /// The signed JSON of the payload (without the context prefix), as
     /// Python's `canonical_bytes()`.
     pub fn canonical_bytes(&self) -> &[u8] {
-        &self.canonical
+        self.canonical.get_or_init(|| self.payload.canonical())
     }
 
     /// The SHA-256 of [`canonical_bytes`](Self::canonical_bytes): what a
     /// child's `par` names.
     pub fn hash(&self) -> [u8; 32] {
-        sha2::Sha256::digest(&self.canonical).into()
+        sha2::Sha256::digest(self.canonical_bytes()).into()
     }
 
     /// Whether the token's own signature verifies under its `iss` key. This
@@ -611,9 +613,10 @@ impl CapabilityToken {
     }
 
     pub(crate) fn verify_with(&self, key: &PublicKey) -> bool {
-        let mut message = Vec::with_capacity(TOKEN_CONTEXT.len() + self.canonical.len());
+        let canonical = self.canonical_bytes();
+        let mut message = Vec::with_capacity(TOKEN_CONTEXT.len() + canonical.len());
         message.extend_from_slice(TOKEN_CONTEXT);
-        message.extend_from_slice(&self.canonical);
+        message.extend_from_slice(canonical);
         key.verify(&message, &self.signature)
     }
 
@@ -641,7 +644,7 @@ impl CapabilityToken {
             payload,
             signature,
             chain,
-            canonical,
+            canonical: OnceLock::from(canonical),
         }
     }
 }
