@@ -810,7 +810,7 @@ impl UrlSafe {
 
     /// `UrlSafe.satisfies` of the Python SDK, step by step.
     fn python_verdict(&self, parsed: &net::PyUrl, hostname: &str) -> bool {
-        if !self.allow_schemes.iter().any(|s| *s == parsed.scheme) {
+        if !self.allow_schemes.contains(&parsed.scheme) {
             return false;
         }
         if hostname.is_empty() {
