@@ -112,8 +112,9 @@
 //!    [`Rejection`], and an [`AuthResult`] exists only for an accepted call.
 //! 5. **Bounded input.** A token header over 16 KiB is refused before
 //!    decoding ([`AuthorizerBuilder::max_token_bytes`]); its JSON may nest
-//!    8 levels (a token needs 7), arguments 64; no input panics (property
-//!    tests feed arbitrary bytes and strings).
+//!    8 levels (exactly what a delegated token with a list constraint
+//!    needs), arguments 64; no input panics (property tests feed arbitrary
+//!    bytes and strings).
 //! 6. **One meaning per token.** Python's decoder skips stray characters in
 //!    the base64, takes the last of duplicate keys, ignores unknown fields
 //!    (which the signature then does not cover), reads uppercase or spaced

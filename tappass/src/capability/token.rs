@@ -25,8 +25,8 @@ pub const MAX_TOKEN_TTL_SECS: i64 = 90 * 24 * 60 * 60;
 pub const DEFAULT_TTL_SECS: i64 = 5 * 60;
 /// The prefix of the ids this crate mints (Python's `TOKEN_ID_PREFIX`).
 pub const TOKEN_ID_PREFIX: &str = "tp_ct_";
-/// The deepest JSON nesting a token can need (a chain of tokens whose tools
-/// hold constraints holding lists).
+/// The deepest JSON nesting a token can need: the token, its chain, a link,
+/// its payload, its tools, a tool's constraints, a constraint, a list.
 const MAX_JSON_DEPTH: usize = 8;
 /// The longest token id accepted.
 const MAX_ID_LEN: usize = 256;

@@ -3,7 +3,7 @@
 //! adds for `UrlSafe` and `UrlPattern` (the WHATWG parser that HTTP clients
 //! use must see the same scheme, host and path).
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv6Addr;
 
 /// An address as `ipaddress.ip_address` returns it (the IPv6 scope, which
 /// never changes a comparison, is dropped).
@@ -642,15 +642,6 @@ pub(crate) fn address_refused(ip: Ip, blocks: Blocks) -> bool {
                 || v6_is_link_local(a)
                 || (blocks.metadata && a == v6("fd00:ec2::254"))
         }
-    }
-}
-
-/// Renders an address (for messages and tests).
-#[allow(dead_code)]
-pub(crate) fn show(ip: Ip) -> String {
-    match ip {
-        Ip::V4(a) => Ipv4Addr::from(a).to_string(),
-        Ip::V6(a) => Ipv6Addr::from(a).to_string(),
     }
 }
 
