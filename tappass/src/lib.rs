@@ -5,6 +5,9 @@
 extern crate self as tappass;
 
 pub mod agent;
+#[cfg(feature = "capability")]
+#[cfg_attr(docsrs, doc(cfg(feature = "capability")))]
+pub mod capability;
 pub mod decision;
 mod error;
 pub mod extract;
