@@ -152,19 +152,37 @@ pub(crate) fn handler(options: &Options, handler: &Handler<'_>) -> TokenStream {
         })
         .collect();
 
+    // A concrete answer type: the handler returns `Response`, converted in
+    // its body by autoref specialization, so that an answer that is not
+    // `IntoResponse` is one error (`check_answer`'s, at the return type) and
+    // not a second one where the route is registered. A generic or
+    // `impl Trait` answer keeps `Governed<R>` (its conversion needs the bound).
+    let respond = |ty: TokenStream| {
+        let answer = Ident::new("__tappass_answer", Span::mixed_site());
+        (
+            quote!(::tappass::__private::axum::response::Response),
+            quote! {{
+                let #answer = #route
+                    .run(::tappass::__private::typed::<#ty, _>(async move #block))
+                    .await;
+                #[allow(unused_imports)]
+                use ::tappass::__private::{AnswerViaIntoResponse as _, AnswerViaNothing as _};
+                (&&::tappass::__private::Respond::new(#answer)).respond()
+            }},
+        )
+    };
+    let generic = !sig.generics.params.is_empty();
     let (output, body) = match &sig.output {
         ReturnType::Type(_, ty) if contains_impl_trait(ty) => (
             quote!(::tappass::__private::Governed<#ty>),
             quote!(#route.run(async move #block).await),
         ),
-        ReturnType::Type(_, ty) => (
+        ReturnType::Type(_, ty) if generic => (
             quote!(::tappass::__private::Governed<#ty>),
             quote!(#route.run(::tappass::__private::typed::<#ty, _>(async move #block)).await),
         ),
-        ReturnType::Default => (
-            quote!(::tappass::__private::Governed<()>),
-            quote!(#route.run(::tappass::__private::typed::<(), _>(async move #block)).await),
-        ),
+        ReturnType::Type(_, ty) => respond(ty.to_token_stream()),
+        ReturnType::Default => respond(quote!(())),
     };
 
     let checks = checks(options, handler);
@@ -223,20 +241,32 @@ fn checks(options: &Options, handler: &Handler<'_>) -> TokenStream {
             quote_spanned!(ty.span()=> ::tappass::__private::check_parameter::<#ty, #state>();)
         });
     }
+    let mut answer = TokenStream::new();
     if let ReturnType::Type(_, ty) = &handler.original.sig.output {
         if !contains_impl_trait(ty) {
-            calls.extend(quote_spanned!(ty.span()=> ::tappass::__private::check_answer::<#ty>();));
+            answer = quote_spanned!(ty.span()=> ::tappass::__private::check_answer::<#ty>(););
         }
     }
-    if calls.is_empty() {
-        return calls;
+    let mut out = TokenStream::new();
+    if !calls.is_empty() {
+        out.extend(quote! {
+            #[cfg(debug_assertions)]
+            const _: fn() = || {
+                #calls
+            };
+        });
     }
-    quote! {
-        #[cfg(debug_assertions)]
-        const _: fn() = || {
-            #calls
-        };
+    // Always, release builds included: the handler answers `Response` with
+    // a stand-in when its answer is not `IntoResponse`, and only this
+    // check keeps such a build from succeeding.
+    if !answer.is_empty() {
+        out.extend(quote! {
+            const _: fn() = || {
+                #answer
+            };
+        });
     }
+    out
 }
 
 /// Whether `ty` holds an `impl Trait`, which cannot be named in a turbofish.

@@ -88,6 +88,44 @@ impl<'a> Handler<'a> {
     }
 }
 
+/// The extractors that read the request's body, by the last segment of
+/// their path: axum can run only one, as the last parameter.
+const BODY_EXTRACTORS: &[&str] = &[
+    "Json",
+    "Form",
+    "Bytes",
+    "String",
+    "Request",
+    "Body",
+    "RawForm",
+    "Multipart",
+];
+
+/// Whether `ty` reads the request's body (see [`BODY_EXTRACTORS`]).
+fn reads_body(ty: &Type) -> bool {
+    last_segment(ty).is_some_and(|s| BODY_EXTRACTORS.iter().any(|name| s.ident == name))
+}
+
+impl<'a> Handler<'a> {
+    /// The parameters that read the body but are not the last of those the
+    /// toolkit does not inject (the injected ones go first, whatever their
+    /// place): each is a mistake, reported at its type.
+    pub(crate) fn misplaced_bodies(&self) -> impl Iterator<Item = &'a PatType> + '_ {
+        let others: Vec<&'a PatType> = self
+            .params
+            .iter()
+            .filter(|param| !param.injected)
+            .map(|param| param.original)
+            .collect();
+        let last = others.len().saturating_sub(1);
+        others
+            .into_iter()
+            .enumerate()
+            .filter(move |(i, param)| *i < last && reads_body(&param.ty))
+            .map(|(_, param)| param)
+    }
+}
+
 /// `Agent`, by the last segment of its path.
 pub(crate) fn is_agent(ty: &Type) -> bool {
     last_segment(ty).is_some_and(|s| s.ident == "Agent" && s.arguments.is_none())

@@ -1,4 +1,5 @@
-//! What a `#[governed]` handler must be: an `async fn` without a receiver.
+//! What a `#[governed]` handler must be: an `async fn` without a receiver,
+//! whose body extractor (if any) is its last parameter.
 
 use super::handler::Handler;
 use crate::errors::Errors;
@@ -7,6 +8,20 @@ use crate::errors::Errors;
 pub(crate) fn check(handler: &Handler<'_>, errors: &mut Errors) {
     check_async(handler, errors);
     check_receiver(handler, errors);
+    check_body_last(handler, errors);
+}
+
+fn check_body_last(handler: &Handler<'_>, errors: &mut Errors) {
+    for param in handler.misplaced_bodies() {
+        let ty = &param.ty;
+        errors.spanned(
+            ty,
+            format_args!(
+                "`{}` reads the request body, so it must be the last parameter of the handler: move it after the others (a request has one body, and axum lets only the last extractor read it)",
+                quote::quote!(#ty).to_string().replace(' ', ""),
+            ),
+        );
+    }
 }
 
 fn check_async(handler: &Handler<'_>, errors: &mut Errors) {

@@ -15,6 +15,7 @@ use std::marker::PhantomData;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
+use http::StatusCode;
 
 use crate::agent::Agent;
 use crate::extract::SessionRejection;
@@ -161,6 +162,48 @@ impl<R: IntoResponse> IntoResponse for Governed<R> {
         self.route.respond(self.output)
     }
 }
+
+/// A handler's answer on its way to a [`Response`], converted by autoref
+/// specialization in the handler's own body (where its type is concrete):
+/// [`AnswerViaIntoResponse`] when the answer implements `IntoResponse`, else
+/// [`AnswerViaNothing`]'s stand-in, which never runs, because `check_answer`
+/// has already failed the build with a sentence at the return type. The
+/// handler itself then returns `Response` whatever the user wrote, so that
+/// registering it with axum adds no second error (axum's "`Handler<_, _>`
+/// is not implemented") to that sentence.
+pub struct Respond<R>(std::cell::Cell<Option<Governed<R>>>);
+
+impl<R> Respond<R> {
+    /// Holds `answer` for [`AnswerViaIntoResponse::respond`].
+    pub fn new(answer: Governed<R>) -> Self {
+        Respond(std::cell::Cell::new(Some(answer)))
+    }
+}
+
+/// Chosen when the handler's answer implements `IntoResponse`.
+pub trait AnswerViaIntoResponse {
+    /// The answer as a response.
+    fn respond(&self) -> Response;
+}
+
+impl<R: IntoResponse> AnswerViaIntoResponse for &Respond<R> {
+    fn respond(&self) -> Response {
+        match self.0.take() {
+            Some(answer) => answer.into_response(),
+            None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        }
+    }
+}
+
+/// Chosen when it does not: the build has already failed at the return type.
+pub trait AnswerViaNothing {
+    /// A `500`, never sent: a build with this answer does not succeed.
+    fn respond(&self) -> Response {
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    }
+}
+
+impl<R> AnswerViaNothing for Respond<R> {}
 
 /// Where a `#[governed]` handler with a `State<T>` parameter finds an `Agent`
 /// in `T`: implemented by the macro for a hidden type, per handler.

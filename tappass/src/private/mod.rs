@@ -14,9 +14,10 @@ mod macros;
 mod mandate;
 
 pub use governed::{
-    check_answer, check_last_parameter, check_parameter, typed, AgentSource, Answer, BodyExtractor,
-    Governed, GovernedContext, GovernedRequest, Inherit, InjectedAgent, JoinOnly, Need, Open,
-    Optional, PartsExtractor, Probe, Required, Route, RouteFlag, Unused, ViaFromRef, ViaNothing,
+    check_answer, check_last_parameter, check_parameter, typed, AgentSource, Answer,
+    AnswerViaIntoResponse, AnswerViaNothing, BodyExtractor, Governed, GovernedContext,
+    GovernedRequest, Inherit, InjectedAgent, JoinOnly, Need, Open, Optional, PartsExtractor, Probe,
+    Required, Respond, Route, RouteFlag, Unused, ViaFromRef, ViaNothing,
 };
 #[cfg(feature = "mandate")]
 pub use mandate::{

@@ -1,4 +1,5 @@
-//! A parameter that is not an extractor, and a body extractor that is not last.
+//! A parameter that is not an extractor (the body extractor that is not last
+//! is `governed_body_not_last.rs`).
 struct Settings {
     verbose: bool,
 }
@@ -7,11 +8,6 @@ struct Settings {
 async fn chat(settings: Settings, agent: tappass::Agent) -> String {
     let _ = agent;
     settings.verbose.to_string()
-}
-
-#[tappass::governed]
-async fn body_first(body: String, axum::extract::Path(id): axum::extract::Path<u32>) -> String {
-    format!("{body}{id}")
 }
 
 fn main() {}

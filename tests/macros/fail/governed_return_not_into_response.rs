@@ -15,4 +15,9 @@ async fn summarize_or_fail(agent: tappass::Agent) -> Result<Summary, tappass::Er
     Ok(Summary { text: String::new() })
 }
 
-fn main() {}
+fn main() {
+    // Registered as a route: no second error (axum's `Handler<_, _>`).
+    let _app: axum::Router = axum::Router::new()
+        .route("/summary", axum::routing::post(summarize))
+        .route("/summary-or-fail", axum::routing::post(summarize_or_fail));
+}
