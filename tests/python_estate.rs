@@ -61,7 +61,11 @@ impl Uvicorn {
                 log.push_str(&line);
                 log.push('\n');
                 if let Some(rest) = line.split("Uvicorn running on ").nth(1) {
-                    let url = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                    let url = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
                     if let Some(tx) = tx.take() {
                         let _sent = tx.send(Ok(url));
                     }
@@ -171,9 +175,16 @@ async fn rust_to_python_after_an_answer_one_session_two_chats() {
     let rust = rust_service(&dev, &python.url).await;
     let answer = post_json(&format!("{rust}/relay"), json!({"chat_first": true})).await;
     let session = answer["session"].as_str().unwrap();
-    assert_eq!(answer["python"]["joined"], session, "the middleware joined: {answer}");
+    assert_eq!(
+        answer["python"]["joined"], session,
+        "the middleware joined: {answer}"
+    );
     assert_eq!(answer["python"]["session_id"], session);
-    assert_eq!(chats_in(&dev, session).len(), 2, "the Rust and the Python chat");
+    assert_eq!(
+        chats_in(&dev, session).len(),
+        2,
+        "the Rust and the Python chat"
+    );
 }
 
 #[tokio::test]
@@ -200,8 +211,15 @@ async fn python_to_rust_from_a_session_opened_in_python() {
         json!({"url": format!("{rust}/chat")}),
     )
     .await;
-    assert_eq!(answer["status"], 200, "the Rust layer took the SDK's headers: {answer}");
+    assert_eq!(
+        answer["status"], 200,
+        "the Rust layer took the SDK's headers: {answer}"
+    );
     let session = answer["python_session"].as_str().unwrap();
     assert_eq!(answer["rust"]["session"], session, "{answer}");
-    assert_eq!(chats_in(&dev, session).len(), 1, "the Rust chat, in the Python session");
+    assert_eq!(
+        chats_in(&dev, session).len(),
+        1,
+        "the Rust chat, in the Python session"
+    );
 }

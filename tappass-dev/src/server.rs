@@ -21,7 +21,9 @@ use crate::error::Error;
 use crate::origin;
 use crate::policy::{Policy, PolicyError};
 use crate::reply::{method_not_allowed, not_found, MAX_BODY_BYTES};
-use crate::routes::{approvals, auth, chat, events, govern, health, idempotency, mandates};
+use crate::routes::{
+    approvals, auth, chat, events, govern, health, idempotency, mandates, signature,
+};
 use crate::state::Shared;
 use crate::stores::approvals::ApprovalRecord;
 use crate::stores::event_log::DEFAULT_MAX_LOG_BYTES;
@@ -180,6 +182,16 @@ impl DevServer {
     /// server never issued `mandate_id`.
     pub fn revoke_mandate(&self, mandate_id: &str) -> bool {
         self.inner.shared.mandates().revoke(mandate_id)
+    }
+
+    /// Registers (or replaces) the Ed25519 public key `agent_id` signs its
+    /// requests with: from now on a request signed as that agent is checked
+    /// (signature, time, nonce) and recorded as signed, and a request whose
+    /// signature fails is a `401`. Returns `false` when the server already
+    /// holds the most keys it keeps (10,000) and the agent is new.
+    pub fn register_signing_key(&self, agent_id: &str, key: tappass::signing::PublicKey) -> bool {
+        signature::valid_agent_id(agent_id)
+            && self.inner.shared.signing_keys().register(agent_id, key)
     }
 
     /// Where the server publishes its mandate keys: `{url}/.well-known/jwks.json`.
@@ -401,6 +413,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/me/approvals/{request_id}", get(approvals::get))
         .route("/v1/me/approvals/{request_id}/wait", get(approvals::wait))
         .route("/v1/mandates/revoked", get(mandates::revoked))
+        .route(
+            "/v1/agents/{agent_id}/signing-key",
+            post(signature::register),
+        )
         // What changes state answers only requests of its own origin sent to
         // this machine by address (see `origin`): a page of another site,
         // rebound to 127.0.0.1 by DNS, decides and revokes nothing.
@@ -414,6 +430,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
                 .route("/v1/mandates/{mandate_id}/revoke", post(mandates::revoke))
                 .route_layer(middleware::from_fn(origin::same_origin_only)),
         )
+        // Inside authentication: a signed request's caller is marked as such.
+        .route_layer(middleware::from_fn_with_state(
+            shared.clone(),
+            signature::verify,
+        ))
         .route_layer(middleware::from_fn(auth::authenticate));
     Router::new()
         .route("/health", get(health::health))

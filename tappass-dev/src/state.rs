@@ -18,6 +18,7 @@ use crate::stores::answers::Answers;
 use crate::stores::approvals::{wire_name, Approvals};
 use crate::stores::event_log::EventLog;
 use crate::stores::mandates::{Mandates, Signer};
+use crate::stores::signing_keys::SigningKeys;
 use tappass::agent::ApprovalState;
 use tappass::Timestamp;
 
@@ -39,6 +40,7 @@ pub(crate) struct Shared {
     answers: Mutex<Answers>,
     agents: Mutex<Agents>,
     mandates: Mutex<Mandates>,
+    signing_keys: Mutex<SigningKeys>,
 }
 
 /// A lock whose holder panicked still guards consistent data: every store
@@ -65,7 +67,13 @@ impl Shared {
             answers: Mutex::default(),
             agents: Mutex::default(),
             mandates: Mutex::new(Mandates::new(signer)),
+            signing_keys: Mutex::default(),
         }
+    }
+
+    /// The agents' signing keys and the nonces seen. Never held across an `.await`.
+    pub(crate) fn signing_keys(&self) -> MutexGuard<'_, SigningKeys> {
+        lock(&self.signing_keys)
     }
 
     /// The mandate keys and the mandates issued. Never held across an `.await`.

@@ -22,6 +22,9 @@ pub mod openapi;
 pub mod propagate;
 pub mod response;
 pub mod session;
+#[cfg(feature = "signing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "signing")))]
+pub mod signing;
 mod timestamp;
 
 #[doc(hidden)]

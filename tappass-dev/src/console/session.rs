@@ -158,6 +158,9 @@ fn item(event: &Value) -> Markup {
                     "session_close" => { "session closed" }
                     _ => {}
                 }
+                @if let Some(agent) = text("signed_by") {
+                    " " span.badge.signed title=(format!("signed by agent {agent}, with its registered key")) { "signed" }
+                }
                 details {
                     summary { "details" }
                     dl.fields {

@@ -31,6 +31,9 @@ pub(crate) struct Correlation {
     /// to, so that a call outside any session (the Python SDK's `govern()`
     /// sends `session_id: ""`) resumes its approval by re-submitting it.
     pub(crate) bound_session: String,
+    /// The agent whose registered key signed the call, when it was signed:
+    /// recorded on the call's events.
+    pub(crate) signed_by: Option<String>,
 }
 
 impl Correlation {
@@ -44,6 +47,7 @@ impl Correlation {
     pub(crate) fn resolve(
         shared: &Shared,
         key_agent_uuid: &str,
+        signed_by: Option<&str>,
         headers: &HeaderMap,
         body_session: (&str, Option<&str>),
         body_agent: Option<&str>,
@@ -95,6 +99,7 @@ impl Correlation {
             pipeline_uuid,
             caller: key_agent_uuid.to_owned(),
             bound_session,
+            signed_by: signed_by.map(str::to_owned),
         })
     }
 
@@ -130,6 +135,9 @@ impl Correlation {
 pub(crate) fn server_event(event_type: &str, corr: &Correlation, mut details: Value) -> Value {
     if let Value::Object(map) = &mut details {
         map.insert("recorded_by".into(), "tappass-dev".into());
+        if let Some(agent) = &corr.signed_by {
+            map.insert("signed_by".into(), agent.clone().into());
+        }
     }
     json!({
         "event_type": event_type,

@@ -14,6 +14,9 @@ use crate::reply::json_error;
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
     pub(crate) key_agent_uuid: String,
+    /// The agent whose registered key signed the request, when it was signed
+    /// (see [`signature`](super::signature)).
+    pub(crate) signed_by: Option<String>,
 }
 
 /// Middleware of the routes that need an agent key: a missing key or one
@@ -33,6 +36,7 @@ pub(crate) async fn authenticate(mut request: Request, next: Next) -> Response {
         Some(key) if key.len() > 3 && key.starts_with("tp_") => {
             let caller = Caller {
                 key_agent_uuid: ids::agent_uuid_for_key(key),
+                signed_by: None,
             };
             request.extensions_mut().insert(caller);
             next.run(request).await

@@ -132,6 +132,7 @@ pub(crate) async fn completions(
     let corr = Correlation::resolve(
         &shared,
         &caller.key_agent_uuid,
+        caller.signed_by.as_deref(),
         &headers,
         ("metadata.session_id", request.metadata_session.as_deref()),
         None,

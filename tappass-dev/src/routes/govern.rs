@@ -108,6 +108,7 @@ pub(crate) async fn govern(
     let corr = Correlation::resolve(
         &shared,
         &caller.key_agent_uuid,
+        caller.signed_by.as_deref(),
         &headers,
         ("session_id", behaviour.session_id.as_deref()),
         behaviour.agent_id.as_deref(),

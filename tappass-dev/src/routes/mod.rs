@@ -12,3 +12,4 @@ pub(crate) mod govern;
 pub(crate) mod health;
 pub(crate) mod idempotency;
 pub(crate) mod mandates;
+pub(crate) mod signature;

@@ -8,3 +8,4 @@ pub(crate) mod answers;
 pub(crate) mod approvals;
 pub(crate) mod event_log;
 pub(crate) mod mandates;
+pub(crate) mod signing_keys;

@@ -35,6 +35,8 @@ pub struct AgentBuilder {
     audit_only: bool,
     root_certificates: Vec<Vec<u8>>,
     approval_base_url: Option<String>,
+    #[cfg(feature = "signing")]
+    signing_key: Option<crate::signing::SigningKey>,
 }
 
 /// The setting the API key came from, named in the messages about the key so
@@ -63,11 +65,20 @@ impl fmt::Debug for AgentBuilder {
             .field("audit_only", &self.audit_only)
             .field("root_certificates", &self.root_certificates.len())
             .field("approval_base_url", &self.approval_base_url)
+            .field("signs", &self.signs())
             .finish_non_exhaustive()
     }
 }
 
 impl AgentBuilder {
+    /// Whether requests will be signed (for `Debug`, which never shows the key).
+    fn signs(&self) -> bool {
+        #[cfg(feature = "signing")]
+        return self.signing_key.is_some();
+        #[cfg(not(feature = "signing"))]
+        false
+    }
+
     pub(crate) fn new(url: Option<String>) -> Self {
         AgentBuilder {
             url,
@@ -88,7 +99,22 @@ impl AgentBuilder {
             audit_only: false,
             root_certificates: Vec::new(),
             approval_base_url: None,
+            #[cfg(feature = "signing")]
+            signing_key: None,
         }
+    }
+
+    /// Signs every request to the control plane with `key`, as the Python
+    /// SDK's `signing.py` does (feature `signing`; see [`crate::signing`]):
+    /// a server that knows the agent's public key can then tell that a
+    /// request comes from this agent, unaltered and not replayed. The
+    /// signature names the agent by [`agent_id`](Self::agent_id), which
+    /// [`build`](Self::build) then requires. Its `Debug` never shows the key.
+    #[cfg(feature = "signing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "signing")))]
+    pub fn signing_key(mut self, key: crate::signing::SigningKey) -> Self {
+        self.signing_key = Some(key);
+        self
     }
 
     /// The client's own agent id, sent as `agent_id` to `/v1/govern` when the
@@ -320,6 +346,21 @@ impl AgentBuilder {
             .build()
             .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?;
         let endpoints = super::transport::Endpoints::new(&base_url)?;
+        #[cfg(feature = "signing")]
+        let signer = match self.signing_key {
+            None => None,
+            Some(key) => {
+                let agent_id = self.agent_id.clone().filter(|id| {
+                    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+                });
+                let Some(agent_id) = agent_id else {
+                    return Err(Error::config(
+                        "a signing key signs as an agent id: set `.agent_id(\"my-agent\")` (1 to 128 visible ASCII characters, the slug the server registered the key for)",
+                    ));
+                };
+                Some(super::transport::Signer { agent_id, key })
+            }
+        };
         Ok(Agent {
             inner: Arc::new(Inner {
                 http,
@@ -340,6 +381,8 @@ impl AgentBuilder {
                 key_setting,
                 url_setting,
                 approval_base_url,
+                #[cfg(feature = "signing")]
+                signer,
             }),
         })
     }

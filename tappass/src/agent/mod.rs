@@ -61,6 +61,9 @@ pub(crate) struct Inner {
     pub(crate) url_setting: &'static str,
     /// [`AgentBuilder::approval_base_url`], normalised.
     pub(crate) approval_base_url: Option<String>,
+    /// [`AgentBuilder::signing_key`] and the agent id it signs as.
+    #[cfg(feature = "signing")]
+    pub(crate) signer: Option<transport::Signer>,
 }
 
 /// How a failed call to the control plane is retried.

@@ -100,6 +100,35 @@ pub(crate) struct Answer {
     pub(crate) response: reqwest::Response,
 }
 
+/// An agent's request signer ([`AgentBuilder::signing_key`](super::AgentBuilder::signing_key)).
+#[cfg(feature = "signing")]
+pub(crate) struct Signer {
+    pub(crate) agent_id: String,
+    pub(crate) key: crate::signing::SigningKey,
+}
+
+#[cfg(feature = "signing")]
+impl Signer {
+    /// The five signature headers of one request to `url`.
+    fn sign(&self, method: &Method, url: &url::Url, body: &[u8]) -> [(&'static str, String); 5] {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        crate::signing::sign_request(
+            &self.agent_id,
+            &self.key,
+            method.as_str(),
+            url.path(),
+            url.query().unwrap_or(""),
+            body,
+            now,
+            &crate::signing::nonce(),
+        )
+        .expect("the agent id was checked when the agent was built")
+        .headers()
+    }
+}
+
 impl Agent {
     /// Sends a request, retrying what may be retried, and returns the first
     /// 2xx answer with its body unread. Non-2xx answers become errors here.
@@ -165,6 +194,14 @@ impl Agent {
                 request = request
                     .header(http::header::CONTENT_TYPE, "application/json")
                     .body(body.clone());
+            }
+            // Each attempt is signed anew: a retry is another request, with
+            // its own nonce and time.
+            #[cfg(feature = "signing")]
+            if let Some(signer) = &inner.signer {
+                for (name, value) in signer.sign(&method, &url, body.as_deref().unwrap_or(&[])) {
+                    request = request.header(name, value);
+                }
             }
             let outcome = if opts.streaming {
                 // A stream has no total timeout, but its answer must start in time.

@@ -7,11 +7,11 @@ use super::cache::{Cache, Presented};
 use super::constraints::ArgFailure;
 use super::delegation::verify_chain;
 use super::errors::{BuildError, Rejection};
-use super::keys::PublicKey;
 use super::pop::Pop;
 use super::token::{
     unix_now, CapabilityToken, Clearance, TokenType, MAX_DELEGATION_DEPTH, MAX_TOKEN_TTL_SECS,
 };
+use crate::signing::keys::PublicKey;
 
 /// The default largest token header accepted, in bytes: 16 KiB.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -644,7 +644,7 @@ mod tests {
                 .unwrap(),
         )
         .unwrap();
-        let sig = crate::capability::keys::encode_hex(token().signature());
+        let sig = crate::signing::keys::encode_hex(token().signature());
         let zeroed = json.replace(&sig, &"0".repeat(128));
         let zeroed =
             base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, zeroed);

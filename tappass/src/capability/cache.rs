@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::errors::Rejection;
-use super::keys::PublicKey;
 use super::token::CapabilityToken;
+use crate::signing::keys::PublicKey;
 
 /// A decoded token and what was learnt about it.
 #[derive(Debug)]

@@ -20,8 +20,8 @@
 
 use super::constraints::ConstraintSet;
 use super::errors::{MintError, Rejection};
-use super::keys::{PublicKey, SigningKey};
 use super::token::{fresh_id, unix_now, CapabilityToken, Clearance, Payload};
+use crate::signing::keys::{PublicKey, SigningKey};
 
 /// What a child widens, if anything: the one place both the verifier and
 /// [`Delegation::sign`] ask.

@@ -174,10 +174,10 @@ mod canonical;
 mod constraints;
 mod delegation;
 mod errors;
-mod keys;
 mod pop;
 mod token;
 
+pub use crate::signing::{KeyError, PublicKey, SigningKey};
 pub use authorizer::{
     Args, AuthResult, Authorizer, AuthorizerBuilder, ConstraintCheck, Diagnosis,
     DEFAULT_CACHE_CAPACITY, DEFAULT_MAX_DELEGATION_DEPTH, DEFAULT_MAX_TOKEN_BYTES,
@@ -189,7 +189,6 @@ pub use constraints::{
 };
 pub use delegation::Delegation;
 pub use errors::{BuildError, ConstraintError, DecodeError, MintError, Rejection, RejectionKind};
-pub use keys::{KeyError, PublicKey, SigningKey};
 pub use pop::{Pop, POP_WINDOW_SECS};
 pub use token::{
     CapabilityToken, Clearance, TokenBuilder, TokenType, UnknownClearance, DEFAULT_TTL_SECS,

@@ -11,8 +11,8 @@ use base64::Engine as _;
 
 use super::canonical::{self, TooDeep};
 use super::errors::{DecodeError, Rejection};
-use super::keys::{PublicKey, SigningKey};
 use super::token::{unix_now, CapabilityToken};
+use crate::signing::keys::{PublicKey, SigningKey};
 
 /// The domain-separation prefix of a PoP challenge.
 pub(crate) const POP_CONTEXT: &[u8] = b"tappass-pop-v1";

@@ -13,7 +13,7 @@ use sha2::Digest as _;
 use super::canonical::{self, Json, Layout};
 use super::constraints::ConstraintSet;
 use super::errors::{DecodeError, MintError};
-use super::keys::{decode_hex_n, encode_hex, PublicKey, SigningKey};
+use crate::signing::keys::{decode_hex_n, encode_hex, PublicKey, SigningKey};
 
 /// The domain-separation prefix of a token's signed bytes.
 pub(crate) const TOKEN_CONTEXT: &[u8] = b"tappass-capability-token-v1";
