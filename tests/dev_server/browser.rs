@@ -2,7 +2,8 @@
 //! WebDriver by a chromedriver this test starts itself
 //! (`support::browser`), opens the approvals page and clicks Approve; the
 //! agent waiting on that approval then passes. Without Chromium the test
-//! fails with the command to run: it never skips.
+//! installs it where it may, or fails with the command to run: it never
+//! skips.
 
 use std::time::Duration;
 

@@ -2,26 +2,132 @@
 //! Chromium, driven over WebDriver by a chromedriver the test starts itself
 //! (`ChromeDriver::start`, then `Browser::open`).
 //!
-//! It needs the Debian packages `chromium` and `chromium-driver`
-//! (`apt-get install -y chromium chromium-driver`; `.ci/run` installs them
-//! when missing). Without them the test fails and says so: it never skips.
+//! It needs the Debian packages `chromium` and `chromium-driver`. When either
+//! program is missing and the test runs as root on a machine with `apt-get`,
+//! the first browser test installs them (`provision`), under a file lock in
+//! the target directory so that test binaries running at the same time do
+//! not run apt twice; anywhere else the test fails with the command to run.
+//! It never skips.
 //!
 //! The WebDriver client is the few W3C WebDriver commands the tests use, over
 //! the reqwest the workspace already has: fantoccini, the usual crate, would
 //! bring second major versions of `http`, `thiserror`, `cookie` and ICU.
 
+use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, OnceLock};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
+/// What installs both, as root on Debian.
+const INSTALL: &str = "apt-get update && apt-get install -y chromium chromium-driver";
 /// How long chromedriver may take to start, and a WebDriver command to answer: hang guards.
 pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Makes sure Chromium and chromedriver are installed, installing them once
+/// when this process may (see the module documentation); panics, naming the
+/// command to run, when they are missing and it may not.
+pub fn provision() {
+    static PROVISIONED: OnceLock<()> = OnceLock::new();
+    PROVISIONED.get_or_init(|| provision_at(&[Path::new(CHROMIUM), Path::new(CHROMEDRIVER)]));
+}
+
+fn provision_at(programs: &[&Path]) {
+    let missing = || -> Vec<&Path> {
+        programs
+            .iter()
+            .copied()
+            .filter(|program| !program.exists())
+            .collect()
+    };
+    let absent = missing();
+    if absent.is_empty() {
+        return;
+    }
+    let cannot = |why: &str| -> ! {
+        panic!(
+            "{} missing: the browser tests need the Debian packages `chromium` and \
+             `chromium-driver`, and {why}; install them with `{INSTALL}` (as root)",
+            names(&absent)
+        )
+    };
+    if !runs_as_root() {
+        cannot("this test does not run as root, so it cannot install them");
+    }
+    if !has_apt_get() {
+        cannot("this machine has no `apt-get`");
+    }
+    // One installer at a time across test binaries; whoever waited finds
+    // the programs there and installs nothing.
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let lock_path = tmp.join("chromium-install.lock");
+    std::fs::create_dir_all(tmp)
+        .unwrap_or_else(|e| cannot(&format!("{} cannot be created ({e})", tmp.display())));
+    let lock = File::create(&lock_path)
+        .unwrap_or_else(|e| cannot(&format!("{} cannot be created ({e})", lock_path.display())));
+    lock.lock()
+        .unwrap_or_else(|e| cannot(&format!("{} cannot be locked ({e})", lock_path.display())));
+    if missing().is_empty() {
+        return;
+    }
+    eprintln!("{} missing: running `{INSTALL}`", names(&absent));
+    for args in [
+        &["update"][..],
+        &["install", "-y", "chromium", "chromium-driver"][..],
+    ] {
+        let output = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| cannot(&format!("`apt-get` did not start ({e})")));
+        if !output.status.success() {
+            cannot(&format!(
+                "`apt-get {}` failed ({}): {}",
+                args.join(" "),
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+    }
+    let still = missing();
+    if !still.is_empty() {
+        panic!(
+            "{} still missing after `{INSTALL}`: install the Debian packages `chromium` and \
+             `chromium-driver` by hand",
+            names(&still)
+        );
+    }
+}
+
+fn names(programs: &[&Path]) -> String {
+    let names: Vec<String> = programs.iter().map(|p| p.display().to_string()).collect();
+    match names.len() {
+        1 => format!("{} is", names[0]),
+        _ => format!("{} are", names.join(" and ")),
+    }
+}
+
+fn runs_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| out.status.success() && out.stdout.trim_ascii() == b"0")
+}
+
+fn has_apt_get() -> bool {
+    Command::new("apt-get")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
 
 /// A chromedriver process on a free port it picked itself, stopped on drop,
 /// with a fresh browser profile directory removed on drop.
@@ -32,13 +138,9 @@ pub struct ChromeDriver {
 }
 
 impl ChromeDriver {
+    /// Starts chromedriver, installing Chromium first where [`provision`] may.
     pub fn start() -> ChromeDriver {
-        for program in [CHROMEDRIVER, CHROMIUM] {
-            assert!(
-                Path::new(program).exists(),
-                "{program} is missing: the browser test needs the Debian packages `chromium` and `chromium-driver`; install them with `apt-get update && apt-get install -y chromium chromium-driver` (.ci/run does this)"
-            );
-        }
+        provision();
         let profile = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
             "console-browser-{}-{:016x}",
             std::process::id(),

@@ -11,7 +11,7 @@
 //! - `services.rs`: the one sample governed chat service (`sample`, `serve`,
 //!   `serve_sample`) and the error enum of the design (`chat_error!`);
 //! - `browser.rs`: headless Chromium over WebDriver (`ChromeDriver`,
-//!   `Browser`);
+//!   `Browser`), installed on first use where the test may (`provision`);
 //! - here: the hang guards (`bounded`, `within`) and the constants every
 //!   role uses (`KEY`, `CHAT`).
 //!
