@@ -363,7 +363,12 @@ async fn decisions_rejections_and_the_layers_400_share_one_shape() {
         let answers = [
             call(app(problem_json), "/blocked", &SESSION).await,
             call(app(problem_json), "/session", &[]).await,
-            call(app(problem_json), "/ok", &[("X-TapPass-Agent-Uuid", "")]).await,
+            call(
+                app(problem_json),
+                "/ok",
+                &[("X-TapPass-Agent-Uuid", "not an id!")],
+            )
+            .await,
         ];
         let mut shared = vec!["error", "message"];
         if problem_json {
