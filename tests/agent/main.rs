@@ -39,7 +39,7 @@ use serde_json::{json, Value};
 use support::services::keyed_agent as relayed_agent;
 use support::sockets::Refusing;
 use support::stand_in::{chat_answer, event, Reply, TapPass};
-use support::{bounded, CHAT, KEY};
+use support::{bounded, runtime, CHAT, KEY};
 use tappass::decision::Redaction;
 use tappass::{
     Agent, ChatChunk, Error, GovernanceDecision, GovernanceError as _, Session, Timestamp,
@@ -84,15 +84,6 @@ async fn decision(status: u16, body: Value) -> GovernanceDecision {
         Error::Governance(decision) => *decision,
         other => panic!("expected a decision, got {other:?}"),
     }
-}
-
-/// A runtime for property tests, whose cases are synchronous.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
 
 /// Collects a stream under a bound.

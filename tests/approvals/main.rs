@@ -24,7 +24,7 @@ use tappass::{Agent, Error};
 use tappass_dev::DevServer;
 
 use support::stand_in::{Reply, TapPass};
-use support::{bounded, KEY};
+use support::{bounded, runtime, KEY};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -37,13 +37,4 @@ fn agent(url: &str) -> Agent {
         .timeout(Duration::from_secs(5))
         .build()
         .expect("agent")
-}
-
-/// A runtime for property tests, whose cases are synchronous.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
 }

@@ -26,15 +26,6 @@ async fn start(
     })))
 }
 
-async fn send(app: Router, request: Request<Body>) -> (StatusCode, http::HeaderMap, Value) {
-    let response = app.oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, headers, body)
-}
-
 fn post_json(path: &str, body: Value) -> Request<Body> {
     Request::post(path)
         .header("content-type", "application/json")

@@ -12,8 +12,8 @@
 //!   `serve_sample`) and the error enum of the design (`chat_error!`);
 //! - `browser.rs`: headless Chromium over WebDriver (`ChromeDriver`,
 //!   `Browser`), installed on first use where the test may (`provision`);
-//! - here: the hang guards (`bounded`, `within`) and the constants every
-//!   role uses (`KEY`, `CHAT`).
+//! - here: the hang guards (`bounded`, `within`), a runtime for property
+//!   tests (`runtime`) and the constants every role uses (`KEY`, `CHAT`).
 //!
 //! Every test starts its own servers on `127.0.0.1:0`, so tests run in
 //! parallel; nothing here touches process environment variables (the
@@ -95,4 +95,13 @@ pub async fn within<F: Future>(limit: Duration, test: F) -> F::Output {
     tokio::time::timeout(limit, test)
         .await
         .unwrap_or_else(|_| panic!("the test did not finish within {limit:?}"))
+}
+
+/// A runtime for property tests, whose cases are synchronous.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
