@@ -2,7 +2,7 @@
 //! default URL), with the variables set and cleared explicitly by the one test
 //! of this binary: the environment and the extractor's process-wide cache are
 //! one per process, so the cases run in order in one test rather than racing
-//! each other. `tests/env_unset.rs` covers the environment without them.
+//! each other. `tests/env_unset/` covers the environment without them.
 
 use axum::body::Body;
 use axum::routing::get;

@@ -1,4 +1,4 @@
-//! Chat: the request body and the parsed answer, redactions, fail-open.
+//! Chat: the request body and the parsed answer, redactions.
 
 use super::*;
 
@@ -143,36 +143,6 @@ async fn redactions_are_an_error_only_when_asked() {
         };
         assert_eq!(r.redactions, lenient.redactions);
         assert_eq!(r.redacted_content.as_deref(), Some(redacted.as_str()));
-    })
-    .await
-}
-
-#[tokio::test]
-async fn fail_open_lets_chats_through_only_when_unavailable() {
-    bounded(async {
-        let refusing = Refusing::start();
-        let open = Agent::builder(refusing.url())
-            .api_key(KEY)
-            .max_retries(0)
-            .fail_open(true)
-            .build()
-            .unwrap();
-        let degraded = open.chat("hi").await.expect("fail open");
-        assert!(degraded.degraded);
-        assert_eq!(degraded.content, "");
-
-        // A decision is never bypassed.
-        let dev = DevServer::start().await.expect("dev server");
-        let open = Agent::builder(dev.url())
-            .api_key(KEY)
-            .fail_open(true)
-            .build()
-            .unwrap();
-        let err = open.chat("My SSN is 123-45-6789").await.unwrap_err();
-        assert!(
-            matches!(err.decision(), Some(GovernanceDecision::PolicyBlock(_))),
-            "{err:?}"
-        );
     })
     .await
 }

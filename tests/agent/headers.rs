@@ -1,4 +1,5 @@
-//! Headers on every request: the session correlation and the bearer key.
+//! Headers on every request: the session correlation, the bearer key, and
+//! one `Idempotency-Key` per call on every `POST`.
 
 use super::*;
 
@@ -75,6 +76,71 @@ async fn every_request_carries_the_bearer_key() {
             );
         }
         assert_eq!(requests[0].path, "/health", "trailing slash dropped");
+    })
+    .await
+}
+
+fn keys(tappass: &TapPass, path: &str) -> Vec<String> {
+    tappass
+        .requests_to(path)
+        .iter()
+        .map(|r| {
+            r.header("idempotency-key")
+                .expect("an Idempotency-Key")
+                .to_owned()
+        })
+        .collect()
+}
+
+fn assert_key_format(key: &str) {
+    assert_eq!(key.len(), 32, "{key}");
+    assert!(key.bytes().all(|b| b.is_ascii_hexdigit()), "{key}");
+}
+
+/// Every POST carries an `Idempotency-Key`; a retry carries the same one, a
+/// new call a new one: chat, govern and audit batches.
+#[tokio::test]
+async fn every_post_carries_one_idempotency_key_per_call_kept_across_retries() {
+    bounded(async {
+        let tappass = TapPass::start().await;
+        let agent = agent(tappass.url());
+        tappass
+            .push(CHAT, Reply::status(503))
+            .push(CHAT, Reply::ok(chat_answer("first")))
+            .push(CHAT, Reply::ok(chat_answer("second")));
+        tappass.push("/v1/govern", Reply::status(503)).always(
+            "/v1/govern",
+            Reply::ok(json!({"outcome": "allow", "reason": "ok"})),
+        );
+        tappass
+            .push("/v1/events", Reply::status(503))
+            .always("/v1/events", Reply::ok(json!({"accepted": 1})));
+
+        assert_eq!(agent.chat("one").await.expect("chat").content, "first");
+        assert_eq!(agent.chat("two").await.expect("chat").content, "second");
+        agent.govern_tool("t", json!({})).await.expect("allowed");
+        agent.govern_tool("t", json!({})).await.expect("allowed");
+        let session = tappass::Session::open();
+        agent.report(tappass::agent::AuditEvent::new("one", &session, json!({})));
+        agent.flush_events().await;
+        agent.report(tappass::agent::AuditEvent::new("two", &session, json!({})));
+        agent.flush_events().await;
+        assert_eq!(agent.dropped_events(), 0);
+
+        for path in [CHAT, "/v1/govern", "/v1/events"] {
+            let keys = keys(&tappass, path);
+            assert_eq!(
+                keys.len(),
+                3,
+                "{path}: a failed attempt, its retry, another call"
+            );
+            keys.iter().for_each(|k| assert_key_format(k));
+            assert_eq!(keys[0], keys[1], "{path}: a retry keeps its key");
+            assert_ne!(keys[1], keys[2], "{path}: a new call gets a new key");
+        }
+        let health = tappass.requests_to("/health");
+        assert!(!health.is_empty(), "the version was checked");
+        assert!(health.iter().all(|r| r.header("idempotency-key").is_none()));
     })
     .await
 }

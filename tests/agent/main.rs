@@ -1,25 +1,47 @@
-//! The `Agent` client through its public API: decisions, retries, timeouts,
-//! the version check, chat and SSE parsing, correlation headers and secrecy
-//! of the API key. What the dev server answers is asked of it; the scripted
-//! stand-in of `tests/support` serves the faults and wire shapes it never
-//! sends (its module documentation says which).
+//! The `Agent` client: decisions, retries, timeouts, the version check, chat
+//! and SSE parsing (linear whatever the chunking), what goes on the wire
+//! (correlation, options, `Idempotency-Key`), the audit reporter, logs,
+//! failing open, configuration, TLS and secrecy of the API key; and faults
+//! of the control plane as a governed service's client sees them.
+//!
+//! Which server each test meets: what the dev server answers is asked of it,
+//! directly or through the sample service (`support::services`), with a
+//! recording relay in front when the test reads what was sent
+//! (`wire.rs`, `events.rs`); the scripted stand-in serves the faults and
+//! wire shapes the dev server never sends (`tests/support` says which); an
+//! unreachable control plane is a port that refuses connections; `tls.rs`
+//! serves its own TLS server.
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod chat;
+mod chunking;
+mod config;
 mod decisions;
+mod events;
+mod fail_open;
+mod faults;
 mod headers;
+mod logs;
 mod retries;
 mod secrecy;
+#[cfg(feature = "signing")]
+mod signing;
+mod sse;
 mod stream;
+mod tls;
 mod version;
+mod wire;
 
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use support::{bounded, chat_answer, event, Refusing, Reply, TapPass, CHAT, KEY};
+use support::services::keyed_agent as relayed_agent;
+use support::sockets::Refusing;
+use support::stand_in::{chat_answer, event, Reply, TapPass};
+use support::{bounded, runtime, CHAT, KEY};
 use tappass::decision::Redaction;
 use tappass::{
     Agent, ChatChunk, Error, GovernanceDecision, GovernanceError as _, Session, Timestamp,
@@ -41,7 +63,7 @@ fn agent(url: &str) -> Agent {
 /// The decision the dev server's default policy gives a chat of `prompt`;
 /// asserts that the agent did not retry it.
 async fn dev_decision(prompt: &str) -> GovernanceDecision {
-    let (retries, _guard) = support::record_retries();
+    let (retries, _guard) = support::recorders::record_retries();
     let dev = DevServer::start().await.expect("dev server");
     let err = agent(&dev.url()).chat(prompt).await.unwrap_err();
     assert_eq!(retries.all(), [], "a decision is never retried");

@@ -1,10 +1,10 @@
 //! Retries, backoff, `Retry-After`, and timeouts. Retries are shown by
 //! counting attempts and by the delays the agent computed (its `retrying a
-//! TapPass call` debug events, see `support::record_retries`), never by the
+//! TapPass call` debug events, see `support::recorders::record_retries`), never by the
 //! time a call took; wall-clock appears only as a hang guard.
 
 use super::*;
-use support::record_retries;
+use support::recorders::record_retries;
 
 #[tokio::test]
 async fn retries_503_and_502_then_succeeds() {

@@ -5,7 +5,7 @@ use super::*;
 #[tokio::test]
 async fn debug_output_never_shows_the_key() {
     bounded(async {
-        let builder = Agent::builder(support::refused_url()).api_key(KEY);
+        let builder = Agent::builder(support::sockets::refused_url()).api_key(KEY);
         assert_no_key("AgentBuilder Debug", &format!("{builder:?}"));
         let agent = builder.build().unwrap();
         assert_no_key("Agent Debug", &format!("{agent:?}"));
@@ -16,7 +16,7 @@ async fn debug_output_never_shows_the_key() {
         assert_no_key("ApiKey", &format!("{key} {key:?}"));
         assert_eq!(key.expose(), KEY);
         let layer = tappass::TapPassLayer::builder()
-            .tappass_url(support::refused_url())
+            .tappass_url(support::sockets::refused_url())
             .api_key(KEY);
         assert_no_key("TapPassLayerBuilder Debug", &format!("{layer:?}"));
         assert_no_key(

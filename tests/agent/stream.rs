@@ -143,7 +143,7 @@ async fn a_stream_closed_before_its_end_yields_unavailable() {
 #[tokio::test]
 async fn a_decision_before_the_stream_is_the_error_of_starting_it() {
     bounded(async {
-        let (retries, _guard) = support::record_retries();
+        let (retries, _guard) = support::recorders::record_retries();
         let dev = DevServer::start().await.expect("dev server");
         let err = agent(&dev.url())
             .stream("My SSN is 123-45-6789")
@@ -358,6 +358,31 @@ async fn an_oversized_stream_event_is_a_protocol_error() {
         let items = collect(stream).await;
         assert_eq!(items.len(), 1, "one error, then the end");
         assert!(matches!(items[0], Err(Error::Protocol(_))), "{items:?}");
+    })
+    .await
+}
+
+/// A stream request answered with plain JSON that then stalls fails within
+/// the timeout instead of waiting for ever.
+#[tokio::test]
+async fn a_json_answer_to_a_stream_that_stalls_times_out() {
+    bounded(async {
+        let tappass = TapPass::start().await;
+        tappass.push(
+            CHAT,
+            Reply::stalled("application/json", [r#"{"choices": [{"mess"#.to_owned()]),
+        );
+        let agent = Agent::builder(tappass.url())
+            .api_key(KEY)
+            .max_retries(0)
+            .timeout(300 * MS)
+            .build()
+            .expect("agent");
+        let started = Instant::now();
+        let err = agent.stream("hi").await.expect_err("a stalled answer");
+        assert!(err.is_unavailable(), "{err:?}");
+        assert!(err.to_string().contains("stalled"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(5));
     })
     .await
 }

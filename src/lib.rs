@@ -1,1 +1,0 @@
-//! Examples and end-to-end tests for tappass.
