@@ -35,6 +35,11 @@ impl Errors {
         result.map_err(|error| self.push(error)).ok()
     }
 
+    /// Whether no error was recorded.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.combined.is_none()
+    }
+
     /// All errors found, combined, or `Ok` when there were none.
     pub(crate) fn finish(self) -> syn::Result<()> {
         match self.combined {

@@ -1,5 +1,6 @@
 //! Procedural macros for `tappass`; use them through the `tappass` crate
-//! (`#[tappass::governed]`, `#[derive(tappass::GovernanceError)]`).
+//! (`#[tappass::governed]`, `#[derive(tappass::GovernanceError)]`,
+//! `#[tappass::mcp::governed]`).
 //!
 //! Generated code names only `::tappass::…` paths, so it works wherever
 //! `tappass` is a dependency (and inside `tappass` itself, which declares
@@ -16,6 +17,7 @@ use syn::parse::Parse;
 mod errors;
 mod governance_error;
 mod governed;
+mod mcp;
 mod meta;
 
 /// `#[governed]`: makes an async axum handler governed.
@@ -42,6 +44,19 @@ pub fn derive_governance_error(input: TokenStream) -> TokenStream {
     expand(input, |input: syn::DeriveInput| {
         Ok(governance_error::derive(&input))
     })
+}
+
+/// `#[tappass::mcp::governed]`: declares what the `#[tool]` fns of an rmcp
+/// server's impl block need from TapPass.
+///
+/// Defined in `tappass-macros`, used through `tappass` (feature `mcp`), whose
+/// documentation of it is the reference: `#[governance(..)]`, the names it
+/// checks and the compile errors.
+#[proc_macro_attribute]
+pub fn mcp_governed(args: TokenStream, item: TokenStream) -> TokenStream {
+    mcp::expand(args.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
 
 /// Parses `tokens` as `T` and expands it with `f`; an error becomes

@@ -13,6 +13,9 @@ mod error;
 pub mod extract;
 mod key;
 pub mod layer;
+#[cfg(feature = "mcp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+pub mod mcp;
 #[cfg(feature = "mandate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mandate")))]
 pub mod mandate;
