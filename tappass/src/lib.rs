@@ -13,12 +13,12 @@ mod error;
 pub mod extract;
 mod key;
 pub mod layer;
-#[cfg(feature = "mcp")]
-#[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
-pub mod mcp;
 #[cfg(feature = "mandate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mandate")))]
 pub mod mandate;
+#[cfg(feature = "mcp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+pub mod mcp;
 #[cfg(feature = "utoipa")]
 #[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
 pub mod openapi;

@@ -12,6 +12,9 @@
 //!   `serve_sample`) and the error enum of the design (`chat_error!`);
 //! - `browser.rs`: headless Chromium over WebDriver (`ChromeDriver`,
 //!   `Browser`), installed on first use where the test may (`provision`);
+//! - `mcp_client.rs` (feature `mcp`): rmcp's MCP client over this
+//!   workspace's reqwest (`Reqwest012`, `transport`);
+//! - `python.rs`: the test virtualenv of `tests/requirements.txt` (`python`);
 //! - here: the hang guards (`bounded`, `within`), a runtime for property
 //!   tests (`runtime`) and the constants every role uses (`KEY`, `CHAT`).
 //!
@@ -70,6 +73,8 @@
 
 pub mod browser;
 pub mod dev_http;
+#[cfg(feature = "mcp")]
+pub mod mcp_client;
 pub mod python;
 pub mod recorders;
 pub mod services;

@@ -276,7 +276,10 @@ mod tests {
         let from_headers = read(
             &FromParams::Absent,
             &Map::new(),
-            Some(&headers(&[("x-tappass-session-id", "ses_1"), ("x-tappass-resume-token", "rt_1")])),
+            Some(&headers(&[
+                ("x-tappass-session-id", "ses_1"),
+                ("x-tappass-resume-token", "rt_1"),
+            ])),
         )
         .unwrap();
         assert_eq!(from_headers.session.unwrap().id(), "ses_1");
@@ -292,27 +295,107 @@ mod tests {
     #[test]
     fn malformed_or_conflicting_correlation_is_refused_without_its_value() {
         const SECRET: &str = "ses_<script>alert(1)</script>";
-        type Case = (FromParams, Value, Vec<(&'static str, &'static str)>, &'static str);
+        type Case = (
+            FromParams,
+            Value,
+            Vec<(&'static str, &'static str)>,
+            &'static str,
+        );
         let cases: Vec<Case> = vec![
-            (FromParams::Value(json!("ses_1")), json!({}), vec![], "params.tappass-correlation"),
-            (FromParams::Value(json!({})), json!({}), vec![], "params.tappass-correlation.session_id"),
-            (FromParams::Value(json!({"session_id": SECRET})), json!({}), vec![], "params.tappass-correlation.session_id"),
-            (FromParams::Value(json!({"session_id": 7})), json!({}), vec![], "params.tappass-correlation.session_id"),
-            (FromParams::Value(json!({"session_id": ".."})), json!({}), vec![], "params.tappass-correlation.session_id"),
-            (FromParams::Value(json!({"session_id": "s", "audit_url": "javascript:alert(1)"})), json!({}), vec![], "params.tappass-correlation.audit_url"),
-            (FromParams::Value(json!({"session_id": "s", "agent_uuid": ["a"]})), json!({}), vec![], "params.tappass-correlation.agent_uuid"),
-            (FromParams::Unreadable("a member is repeated"), json!({}), vec![], "params.tappass-correlation"),
-            (FromParams::Absent, json!({"tappass-correlation": {"session_id": "a:b", "agent_uuid": "x y"}}), vec![], "_meta.tappass-correlation.agent_uuid"),
-            (FromParams::Absent, json!({"tappass-resume-token": SECRET}), vec![], "_meta.tappass-resume-token"),
-            (FromParams::Absent, json!({"tappass-resume-token": 1}), vec![], "_meta.tappass-resume-token"),
-            (FromParams::Absent, json!({}), vec![("x-tappass-session-id", "a b")], "X-TapPass-Session-Id"),
-            (FromParams::Value(json!({"session_id": "ses_1"})), json!({"tappass-correlation": {"session_id": "ses_2"}}), vec![], "_meta.tappass-correlation"),
-            (FromParams::Absent, json!({"tappass-correlation": {"session_id": "ses_1"}}), vec![("x-tappass-session-id", "ses_2")], "the X-TapPass-Session-Id header"),
-            (FromParams::Absent, json!({"tappass-resume-token": "rt_1"}), vec![("x-tappass-resume-token", "rt_2")], "_meta.tappass-resume-token"),
+            (
+                FromParams::Value(json!("ses_1")),
+                json!({}),
+                vec![],
+                "params.tappass-correlation",
+            ),
+            (
+                FromParams::Value(json!({})),
+                json!({}),
+                vec![],
+                "params.tappass-correlation.session_id",
+            ),
+            (
+                FromParams::Value(json!({"session_id": SECRET})),
+                json!({}),
+                vec![],
+                "params.tappass-correlation.session_id",
+            ),
+            (
+                FromParams::Value(json!({"session_id": 7})),
+                json!({}),
+                vec![],
+                "params.tappass-correlation.session_id",
+            ),
+            (
+                FromParams::Value(json!({"session_id": ".."})),
+                json!({}),
+                vec![],
+                "params.tappass-correlation.session_id",
+            ),
+            (
+                FromParams::Value(json!({"session_id": "s", "audit_url": "javascript:alert(1)"})),
+                json!({}),
+                vec![],
+                "params.tappass-correlation.audit_url",
+            ),
+            (
+                FromParams::Value(json!({"session_id": "s", "agent_uuid": ["a"]})),
+                json!({}),
+                vec![],
+                "params.tappass-correlation.agent_uuid",
+            ),
+            (
+                FromParams::Unreadable("a member is repeated"),
+                json!({}),
+                vec![],
+                "params.tappass-correlation",
+            ),
+            (
+                FromParams::Absent,
+                json!({"tappass-correlation": {"session_id": "a:b", "agent_uuid": "x y"}}),
+                vec![],
+                "_meta.tappass-correlation.agent_uuid",
+            ),
+            (
+                FromParams::Absent,
+                json!({"tappass-resume-token": SECRET}),
+                vec![],
+                "_meta.tappass-resume-token",
+            ),
+            (
+                FromParams::Absent,
+                json!({"tappass-resume-token": 1}),
+                vec![],
+                "_meta.tappass-resume-token",
+            ),
+            (
+                FromParams::Absent,
+                json!({}),
+                vec![("x-tappass-session-id", "a b")],
+                "X-TapPass-Session-Id",
+            ),
+            (
+                FromParams::Value(json!({"session_id": "ses_1"})),
+                json!({"tappass-correlation": {"session_id": "ses_2"}}),
+                vec![],
+                "_meta.tappass-correlation",
+            ),
+            (
+                FromParams::Absent,
+                json!({"tappass-correlation": {"session_id": "ses_1"}}),
+                vec![("x-tappass-session-id", "ses_2")],
+                "the X-TapPass-Session-Id header",
+            ),
+            (
+                FromParams::Absent,
+                json!({"tappass-resume-token": "rt_1"}),
+                vec![("x-tappass-resume-token", "rt_2")],
+                "_meta.tappass-resume-token",
+            ),
         ];
         for (params, meta_value, header_pairs, field) in cases {
-            let refused = read(&params, &meta(meta_value), Some(&headers(&header_pairs)))
-                .expect_err(field);
+            let refused =
+                read(&params, &meta(meta_value), Some(&headers(&header_pairs))).expect_err(field);
             assert_eq!(refused.field, field, "{refused:?}");
             assert!(!refused.message.contains("<script>"), "{refused:?}");
             let error = refused.into_error();

@@ -115,7 +115,11 @@ impl Governance {
     /// malformed capability, a tool twice, or a capability while this
     /// governance verifies neither mandates nor capability tokens.
     pub fn wrap<H: ServerHandler + GovernedTools>(&self, server: H) -> Result<Governed<H>, Error> {
-        Ok(Governed::new(server, self.shared.clone(), self.rules::<H>()?))
+        Ok(Governed::new(
+            server,
+            self.shared.clone(),
+            self.rules::<H>()?,
+        ))
     }
 
     /// Serves the servers `factory` makes over streamable HTTP (rmcp's

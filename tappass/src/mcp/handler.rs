@@ -33,7 +33,7 @@ use super::rules::{check_tool_name, shown, Decision, Needs, ToolRules};
 use crate::agent::{Agent, AuditEvent, ToolVerdict};
 use crate::decision::GovernanceDecision;
 use crate::error::Error;
-use crate::response::{GovernanceError, Form};
+use crate::response::{Form, GovernanceError};
 use crate::session::scope::Scope;
 use crate::session::Session;
 use crate::timestamp::Timestamp;
@@ -194,13 +194,10 @@ impl<H: ServerHandler> Governed<H> {
         }
         let mut response = ended.response?;
         if let (CallToolResponse::Complete(result), Some(session)) = (&mut response, &session) {
-            result
-                .meta
-                .get_or_insert_with(MetaObject::default)
-                .insert(
-                    correlation::CORRELATION_KEY.to_owned(),
-                    correlation::of_session(session),
-                );
+            result.meta.get_or_insert_with(MetaObject::default).insert(
+                correlation::CORRELATION_KEY.to_owned(),
+                correlation::of_session(session),
+            );
         }
         Ok(response)
     }
@@ -701,8 +698,7 @@ impl<H: ServerHandler> ServerHandler for Governed<H> {
         &self,
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
-    ) -> impl Future<Output = Result<ListSkillsResult, McpError>> + MaybeSendFuture + '_
-    {
+    ) -> impl Future<Output = Result<ListSkillsResult, McpError>> + MaybeSendFuture + '_ {
         self.inner.list_skills(request, context)
     }
 
@@ -718,9 +714,8 @@ impl<H: ServerHandler> ServerHandler for Governed<H> {
         &self,
         request: ReadResourceDirectoryRequestParams,
         context: RequestContext<RoleServer>,
-    ) -> impl Future<Output = Result<ReadResourceDirectoryResult, McpError>>
-    + MaybeSendFuture
-    + '_ {
+    ) -> impl Future<Output = Result<ReadResourceDirectoryResult, McpError>> + MaybeSendFuture + '_
+    {
         self.inner.read_resource_directory(request, context)
     }
 }

@@ -197,7 +197,9 @@ fn peek(body: &[u8]) -> Option<ParamsCorrelation> {
         return None;
     }
     // Not JSON-RPC at all: rmcp answers it.
-    let heads = serde_json::from_slice::<OneOrMany<Head>>(body).ok()?.into_vec();
+    let heads = serde_json::from_slice::<OneOrMany<Head>>(body)
+        .ok()?
+        .into_vec();
     let bodies = serde_json::from_slice::<OneOrMany<Body>>(body)
         .ok()
         .map(OneOrMany::into_vec)
@@ -209,14 +211,13 @@ fn peek(body: &[u8]) -> Option<ParamsCorrelation> {
         };
         let said = match bodies.as_ref().map(|bodies| &bodies[i]) {
             Some(Body {
-                params: Some(Params {
-                    correlation: Some(value),
-                }),
+                params:
+                    Some(Params {
+                        correlation: Some(value),
+                    }),
             }) => FromParams::Value(value.clone()),
             Some(_) => continue,
-            None => FromParams::Unreadable(
-                "a member is repeated, or the params are not an object",
-            ),
+            None => FromParams::Unreadable("a member is repeated, or the params are not an object"),
         };
         found.calls.push((id, said));
     }

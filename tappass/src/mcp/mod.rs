@@ -11,9 +11,7 @@ pub use correlation::{CORRELATION_KEY, RESUME_TOKEN_KEY};
 pub use governance::{Governance, GovernanceBuilder};
 pub use handler::Governed;
 pub use http::{McpFuture, McpService};
-pub use rules::{
-    Decision, GovernedTools, Needs, ToolRules, MAX_CAPABILITY_LEN, MAX_TOOL_NAME_LEN,
-};
+pub use rules::{Decision, GovernedTools, Needs, ToolRules, MAX_CAPABILITY_LEN, MAX_TOOL_NAME_LEN};
 
 #[doc = include_str!("../docs/mcp_governed.md")]
 #[doc(inline)]

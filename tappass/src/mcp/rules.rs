@@ -159,7 +159,8 @@ impl ToolRules {
         }
         if let Some(capability) = needs.capability() {
             if let Err(problem) = check_capability(capability) {
-                self.problems.push(format!("tool `{}`: {problem}", shown(&name)));
+                self.problems
+                    .push(format!("tool `{}`: {problem}", shown(&name)));
             }
         }
         if self.tools.contains_key(&name) {
@@ -248,9 +249,15 @@ impl fmt::Display for NameProblem {
         let what = match self {
             NameProblem::Empty => "is empty",
             NameProblem::TooLong => "is too long",
-            NameProblem::Wildcard => "holds `*`, which a mandate's capability would read as a wildcard",
-            NameProblem::Separator => "holds `:`, which a mandate's capability would read as a separator",
-            NameProblem::DotSegment => "is `.` or `..`, which a URL would read as a step of its path",
+            NameProblem::Wildcard => {
+                "holds `*`, which a mandate's capability would read as a wildcard"
+            }
+            NameProblem::Separator => {
+                "holds `:`, which a mandate's capability would read as a separator"
+            }
+            NameProblem::DotSegment => {
+                "is `.` or `..`, which a URL would read as a step of its path"
+            }
             NameProblem::Character => "holds a character outside [A-Za-z0-9_.-]",
         };
         write!(
@@ -374,7 +381,10 @@ mod tests {
             .tool("ok", Needs::approval());
         let problems = rules.check().unwrap_err();
         assert!(problems.contains("`:`"), "{problems}");
-        assert!(problems.contains("`tool:*` is not a capability"), "{problems}");
+        assert!(
+            problems.contains("`tool:*` is not a capability"),
+            "{problems}"
+        );
         assert!(problems.contains("`ok` is declared twice"), "{problems}");
         assert!(ToolRules::new().tool("a", Needs::policy()).check().is_ok());
     }
