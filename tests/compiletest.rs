@@ -2,7 +2,8 @@
 //! `tests/macros/fail` must fail with the message in the `.stderr` beside it.
 //! Their expected output is that of a build with every feature (the README's
 //! `--all-features`), which the cases of `#[governance(openapi)]` and of
-//! `#[governed(capability = …)]` need. A build without the `utoipa` and
+//! `#[governed(capability = …)]` need (and `tests/macros/mcp-*`, the cases
+//! of `#[tappass::mcp::governed]`, that of feature `mcp` too). A build without the `utoipa` and
 //! `mandate` features runs only the cases of their absence
 //! (`tests/macros/no-utoipa-fail`, `tests/macros/mandate-off`): `.ci/run` runs
 //! `cargo test --no-default-features --test compiletest` for them.
@@ -16,6 +17,13 @@ fn macros() {
         t.compile_fail("tests/macros/fail/*.rs");
         t.compile_fail("tests/macros/openapi-fail/*.rs");
         t.pass("tests/macros/mandate-pass/*.rs");
+    }
+    // `#[tappass::mcp::governed]`: its project reaches `tappass/mcp` through
+    // the entry `utoipa` turns on (the root manifest says why).
+    #[cfg(all(feature = "utoipa", feature = "mcp"))]
+    {
+        t.pass("tests/macros/mcp-pass/*.rs");
+        t.compile_fail("tests/macros/mcp-fail/*.rs");
     }
     #[cfg(not(feature = "utoipa"))]
     t.compile_fail("tests/macros/no-utoipa-fail/*.rs");

@@ -38,8 +38,12 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
             ))
         }
         other => {
+            let span = match &other {
+                Item::Fn(function) => function.sig.ident.span(),
+                other => other.span(),
+            };
             return Err(syn::Error::new(
-                other.span(),
+                span,
                 "`#[tappass::mcp::governed]` goes on the impl block of an rmcp server's `#[tool]` fns (the one `#[tool_router]` reads)",
             ))
         }
