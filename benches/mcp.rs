@@ -59,7 +59,10 @@ struct Lookup {
 impl Lookup {
     #[tool(description = "Look up an invoice")]
     async fn lookup_invoice(&self) -> String {
-        format!("invoice {}: 1,250.00 EUR, paid", std::hint::black_box("INV-1042"))
+        format!(
+            "invoice {}: 1,250.00 EUR, paid",
+            std::hint::black_box("INV-1042")
+        )
     }
 }
 
@@ -82,7 +85,10 @@ impl Recorded {
     #[tool(description = "Look up an invoice")]
     #[governance(audit_only)]
     async fn lookup_invoice(&self) -> String {
-        format!("invoice {}: 1,250.00 EUR, paid", std::hint::black_box("INV-1042"))
+        format!(
+            "invoice {}: 1,250.00 EUR, paid",
+            std::hint::black_box("INV-1042")
+        )
     }
 }
 
@@ -202,17 +208,44 @@ fn main() {
                 .unwrap(),
         ),
     ];
-    let sessions: Vec<String> = apps.iter().map(|app| rt.block_on(initialize(app))).collect();
+    let sessions: Vec<String> = apps
+        .iter()
+        .map(|app| rt.block_on(initialize(app)))
+        .collect();
     let caller = json!({"tappass-correlation": {"session_id": "ses_bench_caller", "agent_uuid": "agt-bench"}});
     let agent = joined.agent().clone();
 
     // (name, app, its MCP session, the call's `_meta`, a govern by hand, the governance to flush)
     let variants_of: [(&str, usize, serde_json::Value, bool, Option<&Governance>); 5] = [
         ("bare rmcp", 0, serde_json::Value::Null, false, None),
-        ("bare + Agent::govern_tool", 0, serde_json::Value::Null, true, None),
-        ("governed, caller's session", 1, caller.clone(), false, Some(&joined)),
-        ("governed, opened session", 2, serde_json::Value::Null, false, Some(&opened)),
-        ("governed, audit-only tool", 3, caller.clone(), false, Some(&joined)),
+        (
+            "bare + Agent::govern_tool",
+            0,
+            serde_json::Value::Null,
+            true,
+            None,
+        ),
+        (
+            "governed, caller's session",
+            1,
+            caller.clone(),
+            false,
+            Some(&joined),
+        ),
+        (
+            "governed, opened session",
+            2,
+            serde_json::Value::Null,
+            false,
+            Some(&opened),
+        ),
+        (
+            "governed, audit-only tool",
+            3,
+            caller.clone(),
+            false,
+            Some(&joined),
+        ),
     ];
     let mut variants: Vec<Box<dyn FnMut() -> f64 + '_>> = variants_of
         .iter()
@@ -220,7 +253,8 @@ fn main() {
             let (app, session) = (&apps[*app], &sessions[*app]);
             let (rt, agent) = (&rt, &agent);
             Box::new(move || {
-                let requests: Vec<Request<Body>> = (0..batch).map(|_| call(session, meta)).collect();
+                let requests: Vec<Request<Body>> =
+                    (0..batch).map(|_| call(session, meta)).collect();
                 rt.block_on(async {
                     let start = std::time::Instant::now();
                     for request in requests {
@@ -228,7 +262,9 @@ fn main() {
                         assert_eq!(response.status(), 200);
                         let body = response.into_body().collect().await.unwrap().to_bytes();
                         assert!(
-                            std::hint::black_box(&body).windows(8).any(|w| w == b"INV-1042"),
+                            std::hint::black_box(&body)
+                                .windows(8)
+                                .any(|w| w == b"INV-1042"),
                             "{}",
                             String::from_utf8_lossy(&body)
                         );
@@ -251,7 +287,9 @@ fn main() {
     drop(variants);
     let names = variants_of.map(|(name, ..)| name);
     support::print_interleaved(
-        &format!("MCP tools/call, governed vs bare rmcp: {rounds} interleaved rounds of {batch} calls"),
+        &format!(
+            "MCP tools/call, governed vs bare rmcp: {rounds} interleaved rounds of {batch} calls"
+        ),
         &names,
         &results,
     );

@@ -308,3 +308,83 @@ impl GovernanceBuilder {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mcp::{Needs, ToolRules};
+
+    struct Server;
+    impl ServerHandler for Server {}
+    impl GovernedTools for Server {
+        fn tool_rules() -> ToolRules {
+            ToolRules::new()
+                .tool(
+                    "refund",
+                    Needs::approval().with_capability("billing:refund"),
+                )
+                .tool("lookup", Needs::policy())
+        }
+    }
+
+    struct Misnamed;
+    impl ServerHandler for Misnamed {}
+    impl GovernedTools for Misnamed {
+        fn tool_rules() -> ToolRules {
+            ToolRules::new()
+                .tool("tool:*", Needs::policy())
+                .tool("ok", Needs::policy().with_capability("a b"))
+        }
+    }
+
+    fn governance() -> GovernanceBuilder {
+        Governance::builder()
+            .tappass_url("http://127.0.0.1:9")
+            .api_key("tp_unit")
+    }
+
+    #[test]
+    fn a_server_is_wrapped_only_when_its_declarations_can_be_governed() {
+        let plain = governance().build().unwrap();
+        let Err(Error::Config(message)) = plain.wrap(Server) else {
+            panic!("a capability without a verifier is refused");
+        };
+        assert!(message.contains("refund"), "{message}");
+        assert!(message.contains(".capability_tokens(..)"), "{message}");
+        let Err(Error::Config(message)) = plain.wrap(Misnamed) else {
+            panic!("names and capabilities are checked");
+        };
+        assert!(message.contains("`:`"), "{message}");
+        assert!(message.contains("`a b` is not a capability"), "{message}");
+        #[cfg(feature = "capability")]
+        {
+            let root = crate::capability::SigningKey::generate()
+                .unwrap()
+                .public_key();
+            let authorizer = crate::capability::Authorizer::builder()
+                .trusted_root(root)
+                .build()
+                .unwrap();
+            let verifying = governance().capability_tokens(authorizer).build().unwrap();
+            let governed = verifying.wrap(Server).unwrap();
+            assert_eq!(
+                governed.rules().get("refund").and_then(Needs::capability),
+                Some("billing:refund")
+            );
+        }
+    }
+
+    #[test]
+    fn an_agent_and_its_settings_are_given_once() {
+        let agent = crate::Agent::new("http://127.0.0.1:9", "tp_unit").unwrap();
+        let both = Governance::builder()
+            .agent(agent.clone())
+            .api_key("tp_other")
+            .build();
+        assert!(matches!(both, Err(Error::Config(_))));
+        let governance = Governance::builder().agent(agent).build().unwrap();
+        assert_eq!(governance.agent().url(), "http://127.0.0.1:9");
+        assert!(!governance.auto_open_session());
+        assert!(!format!("{governance:?}").contains("tp_unit"));
+    }
+}
