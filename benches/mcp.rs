@@ -8,6 +8,9 @@
 //! an MCP session initialized before the clock starts. Variants:
 //!
 //! - `bare rmcp`: the server without governance (the baseline);
+//! - `bare rmcp behind McpService`: the bare server behind the HTTP side of
+//!   a governed one (`tappass::mcp::McpService`, which reads each `POST`
+//!   body before rmcp does), and nothing else: what that reading costs;
 //! - `bare + Agent::govern_tool`: the same call, then the one `POST
 //!   /v1/govern` a governed call makes, by hand: the least governing can
 //!   cost;
@@ -41,7 +44,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{tool, tool_handler, tool_router, ServerHandler};
 use serde_json::json;
-use tappass::mcp::Governance;
+use tappass::mcp::{Governance, McpService};
 use tappass_dev::DevServer;
 use tower::ServiceExt;
 
@@ -184,6 +187,14 @@ fn main() {
     };
     let bare_service: StreamableHttpService<Lookup, LocalSessionManager> =
         StreamableHttpService::new(lookup, Default::default(), config());
+    let read_first = McpService::new(
+        StreamableHttpService::<Lookup, LocalSessionManager>::new(
+            lookup,
+            Default::default(),
+            config(),
+        ),
+        config().max_request_body_bytes,
+    );
     let apps = [
         Router::new().nest_service("/mcp", bare_service),
         Router::new().nest_service(
@@ -207,6 +218,7 @@ fn main() {
                 )
                 .unwrap(),
         ),
+        Router::new().nest_service("/mcp", read_first),
     ];
     let sessions: Vec<String> = apps
         .iter()
@@ -216,8 +228,9 @@ fn main() {
     let agent = joined.agent().clone();
 
     // (name, app, its MCP session, the call's `_meta`, a govern by hand, the governance to flush)
-    let variants_of: [(&str, usize, serde_json::Value, bool, Option<&Governance>); 5] = [
+    let variants_of: [(&str, usize, serde_json::Value, bool, Option<&Governance>); 6] = [
         ("bare rmcp", 0, serde_json::Value::Null, false, None),
+        ("bare rmcp behind McpService", 4, serde_json::Value::Null, false, None),
         (
             "bare + Agent::govern_tool",
             0,
@@ -294,7 +307,7 @@ fn main() {
         &results,
     );
     // The same run, against the least governing can cost.
-    let order = [1, 2, 3, 4];
+    let order = [2, 3, 4, 5];
     support::print_interleaved(
         "the same, against the bare call plus one govern_tool",
         &order.map(|i| names[i]),
