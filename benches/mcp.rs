@@ -230,7 +230,13 @@ fn main() {
     // (name, app, its MCP session, the call's `_meta`, a govern by hand, the governance to flush)
     let variants_of: [(&str, usize, serde_json::Value, bool, Option<&Governance>); 6] = [
         ("bare rmcp", 0, serde_json::Value::Null, false, None),
-        ("bare rmcp behind McpService", 4, serde_json::Value::Null, false, None),
+        (
+            "bare rmcp behind McpService",
+            4,
+            serde_json::Value::Null,
+            false,
+            None,
+        ),
         (
             "bare + Agent::govern_tool",
             0,
