@@ -22,7 +22,7 @@ use crate::origin;
 use crate::policy::{Policy, PolicyError};
 use crate::reply::{method_not_allowed, not_found, MAX_BODY_BYTES};
 use crate::routes::{
-    approvals, auth, chat, events, govern, health, idempotency, mandates, signature,
+    approvals, auth, chat, events, govern, health, idempotency, mandates, signature, traces,
 };
 use crate::state::Shared;
 use crate::stores::approvals::ApprovalRecord;
@@ -439,6 +439,14 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/.well-known/jwks.json", get(mandates::jwks))
+        // OTLP/HTTP spans, from any exporter: no API key, but nothing a web
+        // page of another site (or a name rebound to 127.0.0.1) sends.
+        .route(
+            "/v1/traces",
+            post(traces::receive)
+                .layer(DefaultBodyLimit::max(traces::MAX_EXPORT_BYTES))
+                .route_layer(middleware::from_fn(origin::same_origin_only)),
+        )
         .route(
             "/v1/audit/sessions/{session_id}",
             get(events::audit_session).route_layer(middleware::from_fn(origin::local_only)),

@@ -19,6 +19,7 @@ use crate::stores::approvals::{wire_name, Approvals};
 use crate::stores::event_log::EventLog;
 use crate::stores::mandates::{Mandates, Signer};
 use crate::stores::signing_keys::SigningKeys;
+use crate::stores::traces::Traces;
 use tappass::agent::ApprovalState;
 use tappass::Timestamp;
 
@@ -41,6 +42,7 @@ pub(crate) struct Shared {
     agents: Mutex<Agents>,
     mandates: Mutex<Mandates>,
     signing_keys: Mutex<SigningKeys>,
+    traces: Mutex<Traces>,
 }
 
 /// A lock whose holder panicked still guards consistent data: every store
@@ -68,12 +70,18 @@ impl Shared {
             agents: Mutex::default(),
             mandates: Mutex::new(Mandates::new(signer)),
             signing_keys: Mutex::default(),
+            traces: Mutex::default(),
         }
     }
 
     /// The agents' signing keys and the nonces seen. Never held across an `.await`.
     pub(crate) fn signing_keys(&self) -> MutexGuard<'_, SigningKeys> {
         lock(&self.signing_keys)
+    }
+
+    /// The spans exported to the server. Never held across an `.await`.
+    pub(crate) fn traces(&self) -> MutexGuard<'_, Traces> {
+        lock(&self.traces)
     }
 
     /// The mandate keys and the mandates issued. Never held across an `.await`.

@@ -29,6 +29,7 @@ pub(super) struct Answer {
     pub(super) status: StatusCode,
     pub(super) headers: HeaderMap,
     pub(super) text: String,
+    pub(super) bytes: bytes::Bytes,
 }
 
 impl Answer {
@@ -70,7 +71,8 @@ impl Harness {
         Answer {
             status,
             headers,
-            text: String::from_utf8(bytes.to_vec()).unwrap(),
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes,
         }
     }
 

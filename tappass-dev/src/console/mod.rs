@@ -24,6 +24,7 @@ mod mandates;
 mod policy;
 mod session;
 mod sessions;
+mod traces;
 
 use std::sync::Arc;
 

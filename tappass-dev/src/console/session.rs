@@ -10,6 +10,7 @@ use http::StatusCode;
 use super::layout::{self, decision_class, Refresh};
 use crate::state::Shared;
 use crate::stores::event_log::{EventLog, Stored};
+use crate::stores::traces::Trace;
 
 /// Events per page of the timeline.
 const PER_PAGE: usize = 500;
@@ -67,18 +68,19 @@ fn read(log: &EventLog, session_id: &str, number: usize) -> Shown {
 /// a page (`?page=N`).
 pub(crate) fn page(shared: &Shared, session_id: &str, query: Option<&str>) -> Response {
     let shown = read(&shared.events(), session_id, layout::page_number(query));
+    let traces = shared.traces().of_session(session_id);
     layout::page(
         shared,
         StatusCode::OK,
         None,
         &format!("Session {session_id}"),
         Refresh::Off,
-        timeline(session_id, &shown),
+        timeline(session_id, &shown, &traces),
     )
 }
 
 /// The facts of the session and its timeline.
-fn timeline(session_id: &str, shown: &Shown) -> Markup {
+fn timeline(session_id: &str, shown: &Shown, traces: &[Trace]) -> Markup {
     let href = layout::session_href(session_id);
     html! {
         p.dim { a href="/" { "Sessions" } " / session" }
@@ -89,6 +91,7 @@ fn timeline(session_id: &str, shown: &Shown) -> Markup {
             div { "Decisions" b { (shown.decisions) } }
             div { "First" b { (layout::when(shown.first_at.as_ref())) } }
             div { "Last" b { (layout::when(shown.last_at.as_ref())) } }
+            div { "Traces" b { a href="#traces" { (traces.len()) } } }
         }
         div.panel {
             @if shown.events.is_empty() {
@@ -106,6 +109,7 @@ fn timeline(session_id: &str, shown: &Shown) -> Markup {
                 @if shown.number < shown.pages { a rel="next" href=(format!("{href}?page={}", shown.number + 1)) { "Later →" } }
             }
         }
+        (super::traces::section(traces))
     }
 }
 

@@ -13,3 +13,4 @@ pub(crate) mod health;
 pub(crate) mod idempotency;
 pub(crate) mod mandates;
 pub(crate) mod signature;
+pub(crate) mod traces;

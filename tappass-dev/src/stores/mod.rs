@@ -9,3 +9,4 @@ pub(crate) mod approvals;
 pub(crate) mod event_log;
 pub(crate) mod mandates;
 pub(crate) mod signing_keys;
+pub(crate) mod traces;
