@@ -19,12 +19,16 @@ pub mod mandate;
 #[cfg(feature = "utoipa")]
 #[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
 pub mod openapi;
+#[cfg(feature = "otel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+pub mod otel;
 pub mod propagate;
 pub mod response;
 pub mod session;
 #[cfg(feature = "signing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "signing")))]
 pub mod signing;
+mod telemetry;
 mod timestamp;
 
 #[doc(hidden)]

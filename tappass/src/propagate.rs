@@ -4,12 +4,23 @@
 pub trait PropagateSession: Sized {
     /// Adds the headers of [`current_session()`](crate::current_session);
     /// unchanged outside a session.
+    ///
+    /// With the `otel` feature it also adds the W3C trace context of the
+    /// current span ([`with_trace_context`](Self::with_trace_context)), so
+    /// that one trace follows the session across services.
     fn propagate_session(self) -> Self {
-        match crate::session::current_session() {
+        let this = match crate::session::current_session() {
             Some(session) => self.with_session(&session),
             None => self,
-        }
+        };
+        this.with_trace_context()
     }
+
+    /// Adds the W3C trace context (`traceparent`, `tracestate`) of the
+    /// current span, replacing any already there (feature `otel`, with a
+    /// `tracing-opentelemetry` layer installed). Unchanged without the
+    /// feature, or outside a span that belongs to a trace.
+    fn with_trace_context(self) -> Self;
 
     /// Adds the headers of `session`.
     fn with_session(self, session: &crate::session::Session) -> Self;
@@ -32,6 +43,28 @@ fn mandate_value(mandate: &str) -> Option<http::HeaderValue> {
 /// `X-TapPass-Mandate`.
 const MANDATE: http::HeaderName = http::HeaderName::from_static("x-tappass-mandate");
 
+/// The current span's trace context as headers: `None` without the `otel`
+/// feature or outside a span of a trace.
+fn trace_context() -> Option<http::HeaderMap> {
+    #[cfg(feature = "otel")]
+    {
+        let headers = crate::otel::context::current_headers();
+        if !headers.is_empty() {
+            return Some(headers);
+        }
+    }
+    None
+}
+
+/// Puts `headers` into `own`, each replacing those of its name.
+fn replace(own: &mut http::HeaderMap, headers: http::HeaderMap) {
+    for (name, value) in headers {
+        if let Some(name) = name {
+            own.insert(name, value);
+        }
+    }
+}
+
 fn put_mandate(headers: &mut http::HeaderMap, mandate: &str) {
     match mandate_value(mandate) {
         Some(value) => {
@@ -46,6 +79,13 @@ impl PropagateSession for reqwest::RequestBuilder {
         self.headers(session.headers())
     }
 
+    fn with_trace_context(self) -> Self {
+        match trace_context() {
+            Some(headers) => self.headers(headers),
+            None => self,
+        }
+    }
+
     fn with_mandate(self, mandate: &str) -> Self {
         let mut headers = http::HeaderMap::new();
         put_mandate(&mut headers, mandate);
@@ -56,6 +96,13 @@ impl PropagateSession for reqwest::RequestBuilder {
 impl<B> PropagateSession for http::Request<B> {
     fn with_session(mut self, session: &crate::session::Session) -> Self {
         session.write_headers(self.headers_mut());
+        self
+    }
+
+    fn with_trace_context(mut self) -> Self {
+        if let Some(headers) = trace_context() {
+            replace(self.headers_mut(), headers);
+        }
         self
     }
 
@@ -73,6 +120,13 @@ impl PropagateSession for http::request::Builder {
         self
     }
 
+    fn with_trace_context(mut self) -> Self {
+        if let (Some(own), Some(headers)) = (self.headers_mut(), trace_context()) {
+            replace(own, headers);
+        }
+        self
+    }
+
     fn with_mandate(mut self, mandate: &str) -> Self {
         if let Some(headers) = self.headers_mut() {
             put_mandate(headers, mandate);
@@ -84,6 +138,13 @@ impl PropagateSession for http::request::Builder {
 impl PropagateSession for http::HeaderMap {
     fn with_session(mut self, session: &crate::session::Session) -> Self {
         session.write_headers(&mut self);
+        self
+    }
+
+    fn with_trace_context(mut self) -> Self {
+        if let Some(headers) = trace_context() {
+            replace(&mut self, headers);
+        }
         self
     }
 

@@ -416,14 +416,9 @@ impl Agent {
 
     /// Sends a prepared [`ChatRequest`].
     pub async fn chat_request(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
-        let span = tracing::info_span!(
-            "tappass.chat",
-            model = request.model.as_deref().unwrap_or(self.model()),
-            session_id = tracing::field::Empty,
-            outcome = tracing::field::Empty,
-        );
-        let result = crate::agent::in_span(&span, self.chat_inner(request)).await;
-        crate::agent::record_outcome(&span, &result);
+        let operation = crate::telemetry::Operation::chat(self, request, false);
+        let result = crate::agent::in_span(&operation.span, self.chat_inner(request)).await;
+        operation.finish_chat(self, &result);
         match result {
             Err(err) if self.fails_open(&err) => {
                 tracing::warn!(error = %err, "TapPass is unavailable; failing OPEN: this chat was not governed");

@@ -37,6 +37,9 @@ pub struct AgentBuilder {
     approval_base_url: Option<String>,
     #[cfg(feature = "signing")]
     signing_key: Option<crate::signing::SigningKey>,
+    capture_content: bool,
+    #[cfg(feature = "otel")]
+    metrics: Option<crate::otel::metrics::Metrics>,
 }
 
 /// The setting the API key came from, named in the messages about the key so
@@ -66,6 +69,7 @@ impl fmt::Debug for AgentBuilder {
             .field("root_certificates", &self.root_certificates.len())
             .field("approval_base_url", &self.approval_base_url)
             .field("signs", &self.signs())
+            .field("capture_content", &self.capture_content)
             .finish_non_exhaustive()
     }
 }
@@ -101,7 +105,43 @@ impl AgentBuilder {
             approval_base_url: None,
             #[cfg(feature = "signing")]
             signing_key: None,
+            capture_content: false,
+            #[cfg(feature = "otel")]
+            metrics: None,
         }
+    }
+
+    /// Records the prompts, the answers and the tools' arguments on the
+    /// agent's spans (`gen_ai.input.messages`, `gen_ai.output.messages`,
+    /// `gen_ai.tool.call.arguments`). Off by default, as the OpenTelemetry
+    /// GenAI conventions recommend: they may hold personal data, and the
+    /// store of the traces is seldom where that may go. The API key is never
+    /// recorded.
+    pub fn capture_content(mut self, on: bool) -> Self {
+        self.capture_content = on;
+        self
+    }
+
+    /// Makes the agent's metrics with `provider`'s meter (feature `otel`;
+    /// see [`crate::otel`]) instead of the global meter provider's.
+    ///
+    /// ```
+    /// # fn demo() -> Result<(), tappass::Error> {
+    /// let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+    /// let agent = tappass::Agent::builder("http://127.0.0.1:9620")
+    ///     .api_key("tp_example")
+    ///     .meter_provider(&provider)
+    ///     .build()?;
+    /// # drop(agent); Ok(()) }
+    /// ```
+    #[cfg(feature = "otel")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+    pub fn meter_provider<P>(mut self, provider: &P) -> Self
+    where
+        P: opentelemetry::metrics::MeterProvider + ?Sized,
+    {
+        self.metrics = Some(crate::otel::metrics::Metrics::new(provider));
+        self
     }
 
     /// Signs every request to the control plane with `key`, as the Python
@@ -383,6 +423,11 @@ impl AgentBuilder {
                 approval_base_url,
                 #[cfg(feature = "signing")]
                 signer,
+                capture_content: self.capture_content,
+                #[cfg(feature = "otel")]
+                metrics: self
+                    .metrics
+                    .unwrap_or_else(crate::otel::metrics::Metrics::global),
             }),
         })
     }

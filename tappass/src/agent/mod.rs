@@ -17,12 +17,16 @@ pub use crate::key::ApiKey;
 pub use chat::{
     ChatCall, ChatRequest, ChatResponse, Message, Pipeline, PipelineStep, ToolCall, Usage,
 };
+#[cfg(feature = "otel")]
+pub(crate) use config::normalize_url;
 pub use config::AgentBuilder;
 pub use correlation::Correlation;
 pub use events::AuditEvent;
 pub(crate) use events::Reporter;
 pub use stream::{ChatChunk, ChatStream, StreamCall};
 pub use tools::{ApprovalState, ApprovalStatus, ToolCallRequest, ToolVerdict};
+#[cfg(feature = "otel")]
+pub(crate) use transport::read_limited;
 pub(crate) use transport::{json_bytes, Opts};
 
 /// A client of the TapPass server: governed chat, streaming and tool calls.
@@ -64,6 +68,12 @@ pub(crate) struct Inner {
     /// [`AgentBuilder::signing_key`] and the agent id it signs as.
     #[cfg(feature = "signing")]
     pub(crate) signer: Option<transport::Signer>,
+    /// [`AgentBuilder::capture_content`]: prompts, answers and tool
+    /// arguments recorded on the spans.
+    pub(crate) capture_content: bool,
+    /// The agent's instruments (feature `otel`).
+    #[cfg(feature = "otel")]
+    pub(crate) metrics: crate::otel::metrics::Metrics,
 }
 
 /// How a failed call to the control plane is retried.
@@ -277,34 +287,6 @@ pub(crate) async fn in_span<F: std::future::Future>(span: &tracing::Span, future
         future.await
     } else {
         future.instrument(span.clone()).await
-    }
-}
-
-/// Records a call's outcome on its span: `allowed`, the decision's kind, or
-/// the failure; decisions are logged at info, failures at warn.
-pub(crate) fn record_outcome<T>(span: &tracing::Span, result: &Result<T, crate::error::Error>) {
-    use crate::response::GovernanceError as _;
-    match result {
-        Ok(_) => {
-            span.record("outcome", "allowed");
-        }
-        Err(crate::error::Error::Governance(decision)) => {
-            span.record("outcome", decision.code());
-            span.in_scope(|| {
-                tracing::info!(
-                    decision = decision.code(),
-                    reason = decision.reason(),
-                    "TapPass decision"
-                )
-            });
-        }
-        Err(err) => {
-            span.record("outcome", err.code());
-            span.in_scope(|| tracing::warn!(error = %err, "TapPass call failed"));
-        }
-    }
-    if let Some(session) = crate::session::current_session() {
-        span.record("session_id", session.id());
     }
 }
 

@@ -143,14 +143,9 @@ impl Future for ToolCallRequest<'_> {
 
 impl ToolCall<'_> {
     async fn run(self) -> Result<ToolVerdict, Error> {
-        let span = tracing::info_span!(
-            "tappass.govern_tool",
-            tool = %self.tool,
-            session_id = tracing::field::Empty,
-            outcome = tracing::field::Empty,
-        );
-        let result = super::in_span(&span, self.agent.govern(&self)).await;
-        super::record_outcome(&span, &result);
+        let operation = crate::telemetry::Operation::tool(self.agent, &self.tool, &self.args);
+        let result = super::in_span(&operation.span, self.agent.govern(&self)).await;
+        operation.finish_tool(self.agent, &result);
         match result {
             Err(err) if self.agent.fails_open(&err) => {
                 tracing::warn!(tool = %self.tool, error = %err, "TapPass is unavailable; failing OPEN: this tool call was not governed");

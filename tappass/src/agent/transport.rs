@@ -166,6 +166,10 @@ impl Agent {
         // server that got an attempt whose answer we lost answers the retry
         // with that answer instead of governing or recording the call twice.
         let idempotency_key = (method == Method::POST).then(idempotency_key);
+        // The W3C trace context of the call's span: TapPass's own spans join
+        // the caller's trace.
+        #[cfg(feature = "otel")]
+        let trace_context = crate::otel::context::current_headers();
         // A server that said "slow down" once in this call is alive: whatever
         // the later attempts meet, the call must not fail open.
         let mut rate_limited = false;
@@ -189,6 +193,10 @@ impl Agent {
             }
             if let Some(token) = &resume_token {
                 request = request.header(session::RESUME_TOKEN, token.clone());
+            }
+            #[cfg(feature = "otel")]
+            if !trace_context.is_empty() {
+                request = request.headers(trace_context.clone());
             }
             if let Some(body) = &body {
                 request = request

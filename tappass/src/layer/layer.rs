@@ -45,6 +45,7 @@ impl TapPassLayer {
             agent: None,
             auto_open_session: false,
             problem_json: false,
+            server_timing: false,
             #[cfg(feature = "mandate")]
             mandates: None,
             approval_base_url: None,
@@ -75,6 +76,12 @@ impl TapPassLayer {
         self.shared.lent.problem_json
     }
 
+    /// Whether responses carry a `Server-Timing` entry for the time spent
+    /// waiting for TapPass.
+    pub fn server_timing(&self) -> bool {
+        self.shared.lent.server_timing
+    }
+
     /// Delivers the audit events still queued; call it on graceful shutdown.
     pub async fn flush(&self) {
         if let Some(agent) = self.shared.agent() {
@@ -88,7 +95,8 @@ impl fmt::Debug for TapPassLayer {
         let mut f = f.debug_struct("TapPassLayer");
         f.field("agent", &self.agent())
             .field("auto_open_session", &self.auto_open_session())
-            .field("problem_json", &self.problem_json());
+            .field("problem_json", &self.problem_json())
+            .field("server_timing", &self.server_timing());
         #[cfg(feature = "mandate")]
         f.field("mandates", &self.mandates());
         f.finish()
@@ -114,6 +122,7 @@ pub struct TapPassLayerBuilder {
     agent: Option<Agent>,
     auto_open_session: bool,
     problem_json: bool,
+    server_timing: bool,
     #[cfg(feature = "mandate")]
     mandates: Option<crate::mandate::MandateVerifier>,
     approval_base_url: Option<String>,
@@ -127,6 +136,7 @@ impl fmt::Debug for TapPassLayerBuilder {
             .field("agent", &self.agent)
             .field("auto_open_session", &self.auto_open_session)
             .field("problem_json", &self.problem_json)
+            .field("server_timing", &self.server_timing)
             .field("approval_base_url", &self.approval_base_url);
         #[cfg(feature = "mandate")]
         f.field("mandates", &self.mandates);
@@ -216,6 +226,38 @@ impl TapPassLayerBuilder {
         self
     }
 
+    /// Adds a `Server-Timing` entry to every response: how long the request
+    /// waited for TapPass (its agent's chat, stream and tool calls, summed),
+    /// so that a browser's devtools or a load balancer shows it beside the
+    /// rest of the request's time. Off by default: the header tells whoever
+    /// reads the response that the service is governed, and how slowly.
+    ///
+    /// The entry is `tappass;dur=<milliseconds>;desc="TapPass"`, appended to
+    /// any `Server-Timing` the handler set.
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use tower::ServiceExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tappass::Error> {
+    /// let layer = tappass::TapPassLayer::builder()
+    ///     .tappass_url("http://127.0.0.1:9620")
+    ///     .api_key("tp_example")
+    ///     .server_timing(true)
+    ///     .build()?;
+    /// let app = Router::new().route("/", get(|| async { "ok" })).layer(layer);
+    ///
+    /// let request = http::Request::get("/").body(axum::body::Body::empty()).unwrap();
+    /// let response = app.oneshot(request).await.unwrap();
+    /// // No call to TapPass was made: zero milliseconds.
+    /// assert_eq!(response.headers()["server-timing"], "tappass;dur=0.000;desc=\"TapPass\"");
+    /// # Ok(()) }
+    /// ```
+    pub fn server_timing(mut self, on: bool) -> Self {
+        self.server_timing = on;
+        self
+    }
+
     /// Verifies mandates with `verifier`: behind the layer, the
     /// [`Mandate`](crate::mandate::Mandate) extractor,
     /// `#[governed(capability = "…")]` routes and
@@ -292,6 +334,7 @@ impl TapPassLayerBuilder {
                 lent: Lent {
                     services: Arc::new(services),
                     problem_json: self.problem_json,
+                    server_timing: self.server_timing,
                 },
             }),
         })

@@ -14,12 +14,13 @@
 //! [`Lent`], put there by the layer and taken out by the extractors, and the
 //! report of a session's close is a hook the resolver hands in.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::{Future, IntoFuture};
 use std::mem;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use http::{Extensions, HeaderValue, StatusCode};
 use pin_project_lite::pin_project;
@@ -74,6 +75,13 @@ pub(crate) struct Scope {
     /// The request's `X-TapPass-Resume-Token`, checked: the agent sends it
     /// upstream with the governed calls made in this request.
     resume_token: Option<HeaderValue>,
+    /// How long the task has waited for the control plane so far (the
+    /// agent's calls made in it): the layer's `Server-Timing`.
+    governance_time: Cell<Duration>,
+    /// The route the request matched, when the router said (the metrics'
+    /// `http.route`).
+    #[cfg(feature = "otel")]
+    route: Option<axum::extract::MatchedPath>,
 }
 
 /// What a layer lends every request it serves: its services by type (an
@@ -84,6 +92,8 @@ pub(crate) struct Lent {
     pub(crate) services: Arc<Extensions>,
     /// `TapPassLayerBuilder::problem_json`.
     pub(crate) problem_json: bool,
+    /// `TapPassLayerBuilder::server_timing`.
+    pub(crate) server_timing: bool,
 }
 
 impl Lent {
@@ -117,7 +127,17 @@ impl Scope {
             state: RefCell::new(State { session, on_close }),
             lent,
             resume_token,
+            governance_time: Cell::new(Duration::ZERO),
+            #[cfg(feature = "otel")]
+            route: None,
         }
+    }
+
+    /// The scope, knowing the route its request matched.
+    #[cfg(feature = "otel")]
+    pub(crate) fn with_route(mut self, route: Option<axum::extract::MatchedPath>) -> Scope {
+        self.route = route;
+        self
     }
 
     /// A scope with only `session`: for work run beside the request's own
@@ -144,6 +164,11 @@ impl Scope {
     /// The state, to change (the resolver's route override).
     pub(crate) fn state_mut(&self) -> std::cell::RefMut<'_, State> {
         self.state.borrow_mut()
+    }
+
+    /// How long the task has waited for the control plane so far.
+    pub(crate) fn governance_time(&self) -> Duration {
+        self.governance_time.get()
     }
 
     /// What the scope ended with.
@@ -259,6 +284,23 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Session>) -> R) -> R {
 /// (`X-TapPass-Resume-Token`).
 pub(crate) fn resume_token() -> Option<HeaderValue> {
     with(|scope| scope?.resume_token.clone())
+}
+
+/// The route the current task's request matched, when known.
+#[cfg(feature = "otel")]
+pub(crate) fn route() -> Option<axum::extract::MatchedPath> {
+    with(|scope| scope?.route.clone())
+}
+
+/// Adds `waited` to the time the current task has waited for the control
+/// plane; nothing outside a scope.
+pub(crate) fn add_governance_time(waited: Duration) {
+    with(|scope| {
+        if let Some(scope) = scope {
+            let total = scope.governance_time.get().saturating_add(waited);
+            scope.governance_time.set(total);
+        }
+    });
 }
 
 /// The service of type `T` that the layer of the current task lends it, if
