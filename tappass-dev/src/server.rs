@@ -120,6 +120,23 @@ impl DevServer {
         self.inner.shared.events().for_session(session_id)
     }
 
+    /// The traces of session `session_id` that exporters sent to
+    /// `POST /v1/traces` (OTLP/HTTP), the most recently exported first (at
+    /// most 20): a trace belongs to the session when one of its spans
+    /// carries the id as `gen_ai.conversation.id` or `tappass.session_id`.
+    /// Each is `{"trace_id", "spans": [...]}`, its spans earliest first, each
+    /// `{"name", "span_id", "parent_span_id", "kind", "service",
+    /// "start_unix_nano", "end_unix_nano", "status", "status_message",
+    /// "attributes", "events"}` with the attribute values as text and the
+    /// events as `{"name", "time_unix_nano", "attributes"}`.
+    pub fn traces_for_session(&self, session_id: &str) -> Vec<Value> {
+        let traces = self.inner.shared.traces().of_session(session_id);
+        traces
+            .iter()
+            .map(crate::stores::traces::Trace::to_json)
+            .collect()
+    }
+
     /// How many audit events the server holds now (what [`events`](DevServer::events)
     /// would return, without parsing them).
     pub fn event_count(&self) -> usize {

@@ -15,9 +15,15 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+#[allow(dead_code)]
+#[path = "../../examples/quickstart.rs"]
+mod quickstart;
+
 mod capture;
+mod console;
 mod content;
 mod context;
 mod metrics;
+mod receiver;
 mod spans;
 mod timing;

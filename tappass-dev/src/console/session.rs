@@ -9,7 +9,7 @@ use http::StatusCode;
 
 use super::layout::{self, decision_class, Refresh};
 use crate::state::Shared;
-use crate::stores::event_log::{EventLog, Stored};
+use crate::stores::event_log::{in_time_order, EventLog, Stored};
 use crate::stores::traces::Trace;
 
 /// Events per page of the timeline.
@@ -30,10 +30,13 @@ struct Shown {
 
 /// Reads page `number` (1-based; clamped) of session `session_id` from `log`.
 fn read(log: &EventLog, session_id: &str, number: usize) -> Shown {
-    let all: Vec<&Stored> = log
+    let mut all: Vec<&Stored> = log
         .iter()
         .filter(|e| e.meta().session_id.as_deref() == Some(session_id))
         .collect();
+    // As the audit route answers: in the order they occurred, so that a
+    // `session_open` reported after the session's first calls comes first.
+    in_time_order(&mut all);
     let pages = all.len().div_ceil(PER_PAGE).max(1);
     let number = number.clamp(1, pages);
     let at = |e: Option<&&Stored>| {

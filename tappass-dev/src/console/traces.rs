@@ -124,10 +124,15 @@ fn row(span: &Span, depth: usize, trace_start: u64, total: u64) -> Markup {
             (u128::from(span.duration_nanos()) * u128::from(SCALE) / u128::from(total)) as u64;
         (x.min(SCALE - 1), width.clamp(1, SCALE - x.min(SCALE - 1)))
     };
+    // The decisions, not the pipeline's steps (result events of type `step`).
     let decisions: Vec<&str> = span
         .events
         .iter()
         .filter(|e| e.name == DECISION_EVENT)
+        .filter(|e| {
+            e.attribute("gen_ai.guardrail.result.type")
+                .is_none_or(|t| t == "decision")
+        })
         .filter_map(|e| e.attribute("gen_ai.guardrail.result.value"))
         .collect();
     let failed = matches!(span.status, Status::Error(_));
@@ -257,6 +262,27 @@ mod tests {
         assert!(!html.contains("<script>"), "{html}");
         assert!(!html.contains("<b>chat"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
+    }
+
+    #[test]
+    fn the_pipelines_steps_are_no_decision_badges() {
+        let mut chat = span("chat", None, 0, 10);
+        for (kind, value) in [("decision", "allow"), ("step", "continue")] {
+            chat.events.push(SpanEvent {
+                name: DECISION_EVENT.into(),
+                time_unix_nano: 1,
+                attributes: vec![
+                    ("gen_ai.guardrail.result.type".into(), kind.into()),
+                    ("gen_ai.guardrail.result.value".into(), value.into()),
+                ],
+            });
+        }
+        let html = row(&chat, 0, 0, 10).into_string();
+        assert!(
+            html.contains(r#"<span class="badge decision ok">allow</span>"#),
+            "{html}"
+        );
+        assert!(!html.contains(r#"decision stop">continue"#), "{html}");
     }
 
     #[test]

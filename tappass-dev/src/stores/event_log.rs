@@ -113,7 +113,7 @@ pub(crate) struct PageQuery<'a> {
 /// `session_open` off its hot path, in a batch that may arrive after the
 /// calls made in that session, which the server records as they come. A
 /// page in which some event's time cannot be read keeps the order of arrival.
-fn in_time_order(events: &mut [&Stored]) {
+pub(crate) fn in_time_order(events: &mut [&Stored]) {
     let times: Option<Vec<tappass::Timestamp>> = events
         .iter()
         .map(|e| e.meta.occurred_at.as_deref()?.parse().ok())

@@ -130,7 +130,52 @@ pub(crate) struct Trace {
     pub(crate) spans: Vec<Span>,
 }
 
+fn attributes_json(attributes: &[(String, String)]) -> serde_json::Value {
+    serde_json::Value::Object(
+        attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect(),
+    )
+}
+
+impl Span {
+    /// The span as JSON (see `DevServer::traces_for_session`).
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        let (status, message) = match &self.status {
+            Status::Unset => ("unset", None),
+            Status::Ok => ("ok", None),
+            Status::Error(message) => ("error", Some(message.as_str())),
+        };
+        serde_json::json!({
+            "name": self.name,
+            "span_id": self.span_id,
+            "parent_span_id": self.parent_span_id,
+            "kind": self.kind.name(),
+            "service": self.service,
+            "start_unix_nano": self.start_unix_nano,
+            "end_unix_nano": self.end_unix_nano,
+            "status": status,
+            "status_message": message,
+            "attributes": attributes_json(&self.attributes),
+            "events": self.events.iter().map(|e| serde_json::json!({
+                "name": e.name,
+                "time_unix_nano": e.time_unix_nano,
+                "attributes": attributes_json(&e.attributes),
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
 impl Trace {
+    /// The trace as JSON (see `DevServer::traces_for_session`).
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "trace_id": self.trace_id,
+            "spans": self.spans.iter().map(Span::to_json).collect::<Vec<_>>(),
+        })
+    }
+
     /// When its first span began and its last ended (unix nanoseconds).
     pub(crate) fn bounds(&self) -> (u64, u64) {
         let start = self.spans.iter().map(|s| s.start_unix_nano).min();
