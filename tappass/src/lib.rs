@@ -43,6 +43,14 @@ pub use timestamp::{ParseTimestampError, Timestamp};
 #[doc(inline)]
 pub use tappass_macros::governed;
 
+#[cfg_attr(feature = "capability", doc = include_str!("docs/guard.md"))]
+#[cfg_attr(
+    not(feature = "capability"),
+    doc = "Checks each call of an async tool function against the capability token in scope (feature `capability`: its documentation is that build's)."
+)]
+#[doc(inline)]
+pub use tappass_macros::guard;
+
 #[doc = include_str!("docs/derive.md")]
 #[doc(inline)]
 pub use tappass_macros::GovernanceError;

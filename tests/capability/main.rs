@@ -10,6 +10,9 @@
 //!   in Python and decided by both, minted in Rust and checked by Python's
 //!   `Authorizer.check`; each named strictness difference.
 //! - `attacks.rs`: forged, tampered, replayed and widened tokens.
+//! - `routes.rs`: the axum side in-process: `#[governed(tool = …)]`,
+//!   `RequireCapability`, the extractors, each refusal's status and body.
+//! - `guard.rs`: `#[tappass::guard]` at run time.
 //!
 //! Each Python batch is one process (`sdk.py`), not one per case.
 
@@ -20,5 +23,7 @@ mod attacks;
 mod authorize;
 mod constraints;
 mod gen;
+mod guard;
+mod routes;
 mod sdk;
 mod wire;

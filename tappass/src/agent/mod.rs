@@ -256,6 +256,10 @@ fn duplicate(err: &crate::error::Error) -> crate::error::Error {
             key_setting,
         },
         Error::Protocol(message) => Error::Protocol(message.clone()),
+        // No version check is refused by a capability token; kept whole in
+        // its message, should one ever be.
+        #[cfg(feature = "capability")]
+        Error::Capability(rejection) => Error::Protocol(rejection.to_string()),
     }
 }
 

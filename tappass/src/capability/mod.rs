@@ -174,7 +174,12 @@ mod canonical;
 mod constraints;
 mod delegation;
 mod errors;
+pub(crate) mod extract;
+mod layer;
 mod pop;
+mod rejection;
+pub(crate) mod route;
+pub(crate) mod scope;
 mod token;
 
 pub use crate::signing::{KeyError, PublicKey, SigningKey};
@@ -189,7 +194,11 @@ pub use constraints::{
 };
 pub use delegation::Delegation;
 pub use errors::{BuildError, ConstraintError, DecodeError, MintError, Rejection, RejectionKind};
+pub use extract::{level, Level, RequireClearance};
+pub use layer::{RequireCapability, RequireCapabilityService, DEFAULT_BODY_LIMIT};
 pub use pop::{Pop, POP_WINDOW_SECS};
+pub use rejection::CapabilityRejection;
+pub use scope::{scope, Credentials};
 pub use token::{
     CapabilityToken, Clearance, TokenBuilder, TokenType, UnknownClearance, DEFAULT_TTL_SECS,
     MAX_DELEGATION_DEPTH, MAX_TOKEN_TTL_SECS, TOKEN_ID_PREFIX,
