@@ -33,6 +33,7 @@ const OPTIONS: &[&str] = &[
 ];
 
 /// The call of a `#[governed(tool = "…")]` route.
+#[derive(Default)]
 pub(crate) struct ToolCall {
     /// `tool = "…"`, when given (the other options need it).
     pub tool: Option<LitStr>,
@@ -59,18 +60,6 @@ pub(crate) struct Options {
     pub state: Option<syn::Type>,
     /// The call a capability token must grant.
     pub call: ToolCall,
-}
-
-impl Default for ToolCall {
-    fn default() -> Self {
-        ToolCall {
-            tool: None,
-            path_params: Vec::new(),
-            query: Vec::new(),
-            min_clearance: None,
-            dependents: Vec::new(),
-        }
-    }
 }
 
 /// Parses `args`, recording every mistake in `errors`.
@@ -232,8 +221,17 @@ fn names(expr: Expr, key: &str, errors: &mut Errors) -> Vec<LitStr> {
     };
     let mut out = Vec::new();
     for item in items {
-        let Some(name) = string(item, key, errors) else {
-            continue;
+        let name = match item {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(lit), ..
+            }) => lit,
+            other => {
+                errors.spanned(
+                    other,
+                    format_args!("`{key}` names the parameters that are the call's arguments: `{key} = \"name\"` or `{key} = [\"a\", \"b\"]`"),
+                );
+                continue;
+            }
         };
         let value = name.value();
         if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control()) {

@@ -48,9 +48,13 @@ pub(crate) fn function(options: &Options, guarded: &Guarded<'_>) -> TokenStream 
             built.push(quote!(#call(#name, #expr)));
         }
     }
+    // Spanned whole on the return type: an error type that cannot carry a
+    // refusal is reported there.
     let refuse = match &guarded.original.sig.output {
-        ReturnType::Type(_, ty) => quote_spanned!(ty.span()=> ::tappass::__private::guard::refuse),
-        ReturnType::Default => quote!(::tappass::__private::guard::refuse),
+        ReturnType::Type(_, ty) => {
+            quote_spanned!(ty.span()=> return ::tappass::__private::guard::refuse(#refusal);)
+        }
+        ReturnType::Default => quote!(return ::tappass::__private::guard::refuse(#refusal);),
     };
     let block = &item.block;
     item.block = syn::parse_quote!({
@@ -63,7 +67,7 @@ pub(crate) fn function(options: &Options, guarded: &Guarded<'_>) -> TokenStream 
                 ::tappass::__private::guard::GuardArgs::new() #(#args)*,
                 #constraints.get_or_init(|| ::std::vec![#(#built),*]),
             ) {
-                return #refuse(#refusal);
+                #refuse
             }
         }
         #block

@@ -37,7 +37,7 @@ fn check_result(guarded: &Guarded<'_>, errors: &mut Errors) {
     match &sig.output {
         ReturnType::Default => errors.spanned(
             &sig.ident,
-            format_args!("a guarded function returns a `Result`, so that a refused call can return `Err`: {HOW}"),
+            format_args!("a guarded function returns a `Result`: {HOW}"),
         ),
         ReturnType::Type(_, ty) => {
             let is_result = match &**ty {

@@ -83,7 +83,7 @@ impl GuardArgs {
 /// fallible constructor (`Subpath::new("/data")`).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a constraint",
-    note = "write a constraint of `tappass::capability` (`Subpath(\"/data\")`, `Exact(\"x\")`, `OneOf([\"a\", \"b\"])`, `Range::between(1, 10)?`…), a `Constraint`, or the `Result` of a constraint's constructor"
+    note = "write a constraint of `tappass::capability` (`Subpath(\"/data\")`, `Exact(\"x\")`, `OneOf([\"a\", \"b\"])`, `Range::between(1, 10)`…), a `Constraint`, or the `Result` of a constraint's constructor"
 )]
 pub trait IntoGuardConstraint {
     /// The constraint, or why it could not be built.
