@@ -22,10 +22,12 @@ use crate::origin;
 use crate::policy::{Policy, PolicyError};
 use crate::reply::{method_not_allowed, not_found, MAX_BODY_BYTES};
 use crate::routes::{
-    approvals, auth, chat, events, govern, health, idempotency, mandates, signature, traces,
+    approvals, auth, capability, chat, events, govern, health, idempotency, mandates, signature,
+    traces,
 };
 use crate::state::Shared;
 use crate::stores::approvals::ApprovalRecord;
+use crate::stores::capability_tokens::IssuedCapabilityToken;
 use crate::stores::event_log::DEFAULT_MAX_LOG_BYTES;
 use crate::stores::mandates::{IssuedMandate, Signer};
 use tappass::agent::ApprovalState;
@@ -81,6 +83,7 @@ impl DevServer {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             max_event_log_bytes: DEFAULT_MAX_LOG_BYTES,
             signing_key: None,
+            capability_key: None,
         }
     }
 
@@ -228,6 +231,26 @@ impl DevServer {
         self.inner.shared.mandates().rotate(Signer::generate())
     }
 
+    /// The Ed25519 public key the server mints capability tokens with: the
+    /// trusted root of a tool service that verifies them
+    /// (`Authorizer::builder().trusted_root(server.capability_public_key())`),
+    /// also published at [`capability_key_url`](Self::capability_key_url).
+    pub fn capability_public_key(&self) -> tappass::capability::PublicKey {
+        self.inner.shared.capability_tokens().public_key()
+    }
+
+    /// Where the server publishes that key: `{url}/v1/capability/public-key`
+    /// (`{"public_key": "<64 hex>", "algorithm": "Ed25519"}`, no API key).
+    pub fn capability_key_url(&self) -> String {
+        format!("{}/v1/capability/public-key", self.inner.shared.base_url)
+    }
+
+    /// Every capability token the server minted in a chat answer, oldest
+    /// first (at most 10,000: the oldest go first).
+    pub fn capability_tokens(&self) -> Vec<IssuedCapabilityToken> {
+        self.inner.shared.capability_tokens().issued()
+    }
+
     /// Stops the server gracefully: pending approvals are cancelled (waiters
     /// are answered), open requests get a few seconds to finish, and the port
     /// is released when this returns. Other handles of the server stop too.
@@ -280,6 +303,8 @@ pub struct DevServerBuilder {
     max_event_log_bytes: usize,
     /// PKCS#8 PEM of the mandate signing key; `None`: generated at start.
     signing_key: Option<String>,
+    /// The capability token key; `None`: generated at start.
+    capability_key: Option<tappass::capability::SigningKey>,
 }
 
 impl DevServerBuilder {
@@ -328,6 +353,14 @@ impl DevServerBuilder {
         Ok(self.signing_key_pem(pem))
     }
 
+    /// Mints capability tokens with this Ed25519 key instead of one
+    /// generated at start, so that tool services can trust its public key
+    /// across restarts (`SigningKey::from_hex`, `SigningKey::from_env`).
+    pub fn capability_key(mut self, key: tappass::capability::SigningKey) -> Self {
+        self.capability_key = Some(key);
+        self
+    }
+
     /// Binds the address and starts serving on the current tokio runtime.
     ///
     /// On an address that is not loopback it logs a warning (`tracing`, level
@@ -340,6 +373,12 @@ impl DevServerBuilder {
         let signer = match &self.signing_key {
             Some(pem) => Signer::from_pem(pem)?,
             None => Signer::generate(),
+        };
+        let capability_key = match self.capability_key {
+            Some(key) => key,
+            None => tappass::capability::SigningKey::generate().map_err(|e| Error::SigningKey {
+                problem: format!("no capability token key: {e}"),
+            })?,
         };
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
@@ -362,6 +401,7 @@ impl DevServerBuilder {
             base_url(addr),
             self.max_event_log_bytes,
             signer,
+            capability_key,
         ));
         let (stop, mut stopped) = watch::channel(false);
         let on_stop = {
@@ -464,6 +504,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
                 .layer(DefaultBodyLimit::max(traces::MAX_EXPORT_BYTES))
                 .route_layer(middleware::from_fn(origin::same_origin_only)),
         )
+        .route("/v1/capability/public-key", get(capability::public_key))
         .route(
             "/v1/audit/sessions/{session_id}",
             get(events::audit_session).route_layer(middleware::from_fn(origin::local_only)),

@@ -16,6 +16,7 @@ use crate::policy::Policy;
 use crate::stores::agents::Agents;
 use crate::stores::answers::Answers;
 use crate::stores::approvals::{wire_name, Approvals};
+use crate::stores::capability_tokens::CapabilityTokens;
 use crate::stores::event_log::EventLog;
 use crate::stores::mandates::{Mandates, Signer};
 use crate::stores::signing_keys::SigningKeys;
@@ -43,6 +44,7 @@ pub(crate) struct Shared {
     mandates: Mutex<Mandates>,
     signing_keys: Mutex<SigningKeys>,
     traces: Mutex<Traces>,
+    capability_tokens: Mutex<CapabilityTokens>,
 }
 
 /// A lock whose holder panicked still guards consistent data: every store
@@ -53,12 +55,14 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     /// The state of a server with `policy` at `base_url`, keeping at most
-    /// `max_event_log_bytes` of audit events and signing mandates with `signer`.
+    /// `max_event_log_bytes` of audit events, signing mandates with `signer`
+    /// and minting capability tokens with `capability_key`.
     pub(crate) fn new(
         policy: Policy,
         base_url: String,
         max_event_log_bytes: usize,
         signer: Signer,
+        capability_key: tappass::capability::SigningKey,
     ) -> Shared {
         Shared {
             policy,
@@ -71,7 +75,13 @@ impl Shared {
             mandates: Mutex::new(Mandates::new(signer)),
             signing_keys: Mutex::default(),
             traces: Mutex::default(),
+            capability_tokens: Mutex::new(CapabilityTokens::new(capability_key)),
         }
+    }
+
+    /// The capability token key and the tokens minted. Never held across an `.await`.
+    pub(crate) fn capability_tokens(&self) -> MutexGuard<'_, CapabilityTokens> {
+        lock(&self.capability_tokens)
     }
 
     /// The agents' signing keys and the nonces seen. Never held across an `.await`.

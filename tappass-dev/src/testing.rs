@@ -49,6 +49,7 @@ impl Harness {
             "http://dev.test".into(),
             DEFAULT_MAX_LOG_BYTES,
             Signer::generate(),
+            tappass::capability::SigningKey::from_bytes(&[7; 32]),
         ));
         Harness {
             app: router(shared.clone()),

@@ -48,7 +48,7 @@ const MANDATE: http::HeaderName = http::HeaderName::from_static("x-tappass-manda
 fn trace_context() -> Option<http::HeaderMap> {
     #[cfg(feature = "otel")]
     {
-        let headers = crate::otel::context::current_headers();
+        let headers = crate::trace_context::current_headers();
         if !headers.is_empty() {
             return Some(headers);
         }
@@ -150,6 +150,145 @@ impl PropagateSession for http::HeaderMap {
 
     fn with_mandate(mut self, mandate: &str) -> Self {
         put_mandate(&mut self, mandate);
+        self
+    }
+}
+
+/// Presents a capability token to the tool service an outgoing request
+/// calls: the token in `X-TapPass-Token` and, in `X-TapPass-PoP`, a fresh
+/// proof of possession (the holder key's signature over this call's tool
+/// and arguments, for the current 30-second window). Feature `capability`;
+/// see [`tappass::capability`](crate::capability) for the service's side.
+///
+/// `args` are the arguments the service reads from the request, exactly:
+/// for a `#[governed(tool = …)]` route, each path and query parameter it
+/// names as a string (as the route decodes it: `"q3 report.pdf"`, not
+/// `"q3%20report.pdf"`), and for a Python `TapPassGuard` route the same;
+/// for [`RequireCapability::body`](crate::capability::RequireCapability::body),
+/// the body's members with their JSON values. A proof over other arguments
+/// is refused (`capability_pop_invalid`).
+///
+/// ```
+/// use serde_json::json;
+/// use tappass::capability::{CapabilityToken, SigningKey};
+/// use tappass::propagate::PresentCapability;
+///
+/// # fn demo(token: CapabilityToken, agent_key: SigningKey) {
+/// let args = json!({"path": "q3.pdf"});
+/// let request = reqwest::Client::new()
+///     .get("http://files.internal/files/q3.pdf")
+///     .with_capability(&token, &agent_key, "read_file", args.as_object().unwrap());
+/// # drop(request); }
+/// ```
+#[cfg(feature = "capability")]
+#[cfg_attr(docsrs, doc(cfg(feature = "capability")))]
+pub trait PresentCapability: Sized {
+    /// Adds the token and a proof of possession for `tool(args)`, signed
+    /// with `holder` (the token's holder key), replacing any already there.
+    /// Arguments nested too deep to be signed (over 64 levels) add the
+    /// token alone, so the service answers `capability_pop_missing`.
+    fn with_capability(
+        self,
+        token: &crate::capability::CapabilityToken,
+        holder: &crate::capability::SigningKey,
+        tool: &str,
+        args: &crate::capability::Args,
+    ) -> Self;
+}
+
+/// The two headers of a presented token: the token (sensitive) and the
+/// proof of possession, when it could be signed.
+#[cfg(feature = "capability")]
+fn capability_headers(
+    token: &crate::capability::CapabilityToken,
+    holder: &crate::capability::SigningKey,
+    tool: &str,
+    args: &crate::capability::Args,
+) -> http::HeaderMap {
+    use crate::capability::{Pop, POP_HEADER, TOKEN_HEADER};
+    let mut headers = http::HeaderMap::new();
+    if let Ok(mut value) = http::HeaderValue::from_str(&token.encode()) {
+        value.set_sensitive(true);
+        headers.insert(TOKEN_HEADER, value);
+    }
+    match Pop::sign(token, holder, tool, args) {
+        Ok(pop) => {
+            if let Ok(value) = http::HeaderValue::from_str(&pop.encode()) {
+                headers.insert(POP_HEADER, value);
+            }
+        }
+        Err(error) => tracing::warn!(%error, "no proof of possession was sent"),
+    }
+    headers
+}
+
+#[cfg(feature = "capability")]
+fn put_capability(target: &mut http::HeaderMap, headers: http::HeaderMap) {
+    for name in [
+        crate::capability::TOKEN_HEADER,
+        crate::capability::POP_HEADER,
+    ] {
+        target.remove(name);
+    }
+    target.extend(headers);
+}
+
+#[cfg(feature = "capability")]
+impl PresentCapability for reqwest::RequestBuilder {
+    fn with_capability(
+        self,
+        token: &crate::capability::CapabilityToken,
+        holder: &crate::capability::SigningKey,
+        tool: &str,
+        args: &crate::capability::Args,
+    ) -> Self {
+        self.headers(capability_headers(token, holder, tool, args))
+    }
+}
+
+#[cfg(feature = "capability")]
+impl<B> PresentCapability for http::Request<B> {
+    fn with_capability(
+        mut self,
+        token: &crate::capability::CapabilityToken,
+        holder: &crate::capability::SigningKey,
+        tool: &str,
+        args: &crate::capability::Args,
+    ) -> Self {
+        put_capability(
+            self.headers_mut(),
+            capability_headers(token, holder, tool, args),
+        );
+        self
+    }
+}
+
+#[cfg(feature = "capability")]
+impl PresentCapability for http::request::Builder {
+    fn with_capability(
+        mut self,
+        token: &crate::capability::CapabilityToken,
+        holder: &crate::capability::SigningKey,
+        tool: &str,
+        args: &crate::capability::Args,
+    ) -> Self {
+        if let Some(headers) = self.headers_mut() {
+            put_capability(headers, capability_headers(token, holder, tool, args));
+        }
+        self
+    }
+}
+
+#[cfg(feature = "capability")]
+impl PresentCapability for http::HeaderMap {
+    fn with_capability(
+        mut self,
+        token: &crate::capability::CapabilityToken,
+        holder: &crate::capability::SigningKey,
+        tool: &str,
+        args: &crate::capability::Args,
+    ) -> Self {
+        put_capability(&mut self, capability_headers(token, holder, tool, args));
         self
     }
 }

@@ -17,15 +17,17 @@ pub(super) enum Section {
     Sessions,
     Approvals,
     Mandates,
+    Capabilities,
     Policy,
 }
 
 impl Section {
     /// Every section, in navigation order.
-    const ALL: [Section; 4] = [
+    const ALL: [Section; 5] = [
         Section::Sessions,
         Section::Approvals,
         Section::Mandates,
+        Section::Capabilities,
         Section::Policy,
     ];
 
@@ -34,6 +36,7 @@ impl Section {
             Section::Sessions => "/",
             Section::Approvals => "/approvals",
             Section::Mandates => "/mandates",
+            Section::Capabilities => "/capabilities",
             Section::Policy => "/policy",
         }
     }
@@ -43,6 +46,7 @@ impl Section {
             Section::Sessions => "Sessions",
             Section::Approvals => "Approvals",
             Section::Mandates => "Mandates",
+            Section::Capabilities => "Capability tokens",
             Section::Policy => "Policy",
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! One module per page — [`sessions`] (`/`), [`session`] (a session's
 //! `audit_url`, for a browser), [`approvals`] (`/approvals`), [`mandates`]
-//! (`/mandates`) and [`policy`] (`/policy`) — rendered with maud (which escapes every value it is given)
+//! (`/mandates`), [`capabilities`] (`/capabilities`) and [`policy`] (`/policy`) — rendered with maud (which escapes every value it is given)
 //! into the shared [`layout`]. The pages work without JavaScript; a small
 //! served script only reloads them while they are open.
 //!
@@ -18,6 +18,7 @@
 
 mod approvals;
 mod browser;
+mod capabilities;
 mod form;
 mod layout;
 mod mandates;
@@ -55,6 +56,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/approvals/{request_id}/deny", post(approvals::deny))
         .route("/mandates", get(mandates::page))
         .route("/mandates/{mandate_id}/revoke", post(mandates::revoke))
+        .route("/capabilities", get(capabilities::page))
         .route("/policy", get(policy::page))
         .route("/console.css", get(layout::stylesheet))
         .route("/console.js", get(layout::script))

@@ -6,6 +6,7 @@
 
 pub(crate) mod approvals;
 pub(crate) mod auth;
+pub(crate) mod capability;
 pub(crate) mod chat;
 pub(crate) mod events;
 pub(crate) mod govern;

@@ -273,6 +273,46 @@ impl ChatResponse {
         Pipeline::from_envelope(self.raw.get("tappass").and_then(Value::as_object))
     }
 
+    /// The capability token the control plane issued with this answer
+    /// (`tappass.capability_token`), decoded: what the agent presents, with
+    /// a proof of possession, to the tool services it calls
+    /// ([`PresentCapability::with_capability`](crate::propagate::PresentCapability::with_capability)).
+    /// `Ok(None)` when the answer carries none; decoded anew at each call
+    /// (keep the token rather than asking again).
+    ///
+    /// The token is bound to the agent's key (its holder): the dev server
+    /// mints one for a request signed with the agent's registered key, or
+    /// one that names its public key in `X-TapPass-Holder-Key`
+    /// (`tappass-dev/README.md`, "Capability tokens").
+    ///
+    /// ```
+    /// use tappass::capability::{CapabilityToken, SigningKey};
+    ///
+    /// let control_plane = SigningKey::from_bytes(&[1; 32]);
+    /// let agent = SigningKey::from_bytes(&[2; 32]);
+    /// let token = CapabilityToken::builder()
+    ///     .holder(agent.public_key())
+    ///     .tool("search", Default::default())
+    ///     .sign(&control_plane)?;
+    /// let answer = tappass::agent::ChatResponse::from_json(serde_json::json!({
+    ///     "choices": [{"message": {"content": "hi"}}],
+    ///     "tappass": {"capability_token": {"token": token.encode(), "tools": ["search"]}}
+    /// }))?;
+    /// assert_eq!(answer.capability_token()?, Some(token));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "capability")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "capability")))]
+    pub fn capability_token(
+        &self,
+    ) -> Result<Option<crate::capability::CapabilityToken>, crate::capability::DecodeError> {
+        let envelope = self.raw.get("tappass").and_then(Value::as_object);
+        envelope
+            .and_then(issued_token)
+            .map(|header| crate::capability::CapabilityToken::decode(&header))
+            .transpose()
+    }
+
     /// The redaction as a decision, when the server redacted the prompt.
     pub fn redaction_decision(&self) -> Option<GovernanceDecision> {
         if self.redactions.is_empty() && self.redacted_content.is_none() {
@@ -301,7 +341,11 @@ pub struct Pipeline {
     pub classification: Option<String>,
     /// The steps that ran, in order.
     pub steps: Vec<PipelineStep>,
-    /// The capability token the server issued for the call, when it did.
+    /// The capability token the server issued for the call, when it did:
+    /// the `X-TapPass-Token` header value (the envelope's
+    /// `capability_token.token`, as the Python SDK reads it, or a bare
+    /// string). [`ChatResponse::capability_token`] decodes it (feature
+    /// `capability`).
     pub capability_token: Option<String>,
 }
 
@@ -335,8 +379,18 @@ impl Pipeline {
                 .and_then(Value::as_array)
                 .map(|steps| steps.iter().filter_map(PipelineStep::from_json).collect())
                 .unwrap_or_default(),
-            capability_token: str_field(Some(envelope), "capability_token"),
+            capability_token: issued_token(envelope),
         }
+    }
+}
+
+/// The envelope's `capability_token`: an object with its header value under
+/// `token` (what the Python SDK's `CapabilityToken.from_dict` reads), or the
+/// header value itself.
+fn issued_token(envelope: &Map<String, Value>) -> Option<String> {
+    match envelope.get("capability_token")? {
+        Value::Object(issued) => str_field(Some(issued), "token"),
+        _ => str_field(Some(envelope), "capability_token"),
     }
 }
 
@@ -416,7 +470,7 @@ impl Agent {
 
     /// Sends a prepared [`ChatRequest`].
     pub async fn chat_request(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
-        let operation = crate::telemetry::Operation::chat(self, request, false);
+        let operation = super::telemetry::Operation::chat(self, request, false);
         let result = crate::agent::in_span(&operation.span, self.chat_inner(request)).await;
         operation.finish_chat(self, &result);
         match result {

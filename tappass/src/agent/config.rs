@@ -39,7 +39,7 @@ pub struct AgentBuilder {
     signing_key: Option<crate::signing::SigningKey>,
     capture_content: bool,
     #[cfg(feature = "otel")]
-    metrics: Option<crate::otel::metrics::Metrics>,
+    metrics: Option<super::metrics::Metrics>,
 }
 
 /// The setting the API key came from, named in the messages about the key so
@@ -140,7 +140,7 @@ impl AgentBuilder {
     where
         P: opentelemetry::metrics::MeterProvider + ?Sized,
     {
-        self.metrics = Some(crate::otel::metrics::Metrics::new(provider));
+        self.metrics = Some(super::metrics::Metrics::new(provider));
         self
     }
 
@@ -425,9 +425,7 @@ impl AgentBuilder {
                 signer,
                 capture_content: self.capture_content,
                 #[cfg(feature = "otel")]
-                metrics: self
-                    .metrics
-                    .unwrap_or_else(crate::otel::metrics::Metrics::global),
+                metrics: self.metrics.unwrap_or_else(super::metrics::Metrics::global),
             }),
         })
     }

@@ -5,7 +5,10 @@ mod chat;
 mod config;
 mod correlation;
 mod events;
+#[cfg(feature = "otel")]
+mod metrics;
 mod stream;
+mod telemetry;
 mod tools;
 mod transport;
 
@@ -73,7 +76,7 @@ pub(crate) struct Inner {
     pub(crate) capture_content: bool,
     /// The agent's instruments (feature `otel`).
     #[cfg(feature = "otel")]
-    pub(crate) metrics: crate::otel::metrics::Metrics,
+    pub(crate) metrics: metrics::Metrics,
 }
 
 /// How a failed call to the control plane is retried.
@@ -266,6 +269,10 @@ fn duplicate(err: &crate::error::Error) -> crate::error::Error {
             key_setting,
         },
         Error::Protocol(message) => Error::Protocol(message.clone()),
+        // No version check is refused by a capability token; kept whole in
+        // its message, should one ever be.
+        #[cfg(feature = "capability")]
+        Error::Capability(rejection) => Error::Protocol(rejection.to_string()),
     }
 }
 

@@ -417,7 +417,7 @@ impl Agent {
 
     /// Starts a stream for a prepared [`ChatRequest`].
     pub async fn stream_request(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
-        let operation = crate::telemetry::Operation::chat(self, request, true);
+        let operation = super::telemetry::Operation::chat(self, request, true);
         let result = super::in_span(&operation.span, self.start_stream(request)).await;
         operation.finish_stream_start(self, &result);
         // The span lasts as long as the stream: it ends when the stream is

@@ -143,7 +143,7 @@ impl Future for ToolCallRequest<'_> {
 
 impl ToolCall<'_> {
     async fn run(self) -> Result<ToolVerdict, Error> {
-        let operation = crate::telemetry::Operation::tool(self.agent, &self.tool, &self.args);
+        let operation = super::telemetry::Operation::tool(self.agent, &self.tool, &self.args);
         let result = super::in_span(&operation.span, self.agent.govern(&self)).await;
         operation.finish_tool(self.agent, &result);
         match result {

@@ -169,7 +169,7 @@ impl Agent {
         // The W3C trace context of the call's span: TapPass's own spans join
         // the caller's trace.
         #[cfg(feature = "otel")]
-        let trace_context = crate::otel::context::current_headers();
+        let trace_context = crate::trace_context::current_headers();
         // A server that said "slow down" once in this call is alive: whatever
         // the later attempts meet, the call must not fail open.
         let mut rate_limited = false;

@@ -83,7 +83,7 @@ where
                     ready!(future.as_mut().poll(cx))?
                 };
                 let scope = future.take_scope().expect("polled after completion");
-                crate::telemetry::end_request(span, response.status(), &scope);
+                super::telemetry::end_request(span, response.status(), &scope);
                 Poll::Ready(Ok(resolve::finish(response, scope)))
             }
         }

@@ -54,7 +54,7 @@ where
         };
         // `call` itself runs in the request's scope too (some services do
         // work there), and so does the future it returns.
-        let span = crate::telemetry::request_span(&request, &scope);
+        let span = super::telemetry::request_span(&request, &scope);
         let inner = &mut self.inner;
         ResponseFuture::scoped(scope, span, || inner.call(request))
     }

@@ -14,8 +14,8 @@ use std::time::Duration;
 use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider};
 use opentelemetry::{InstrumentationScope, KeyValue};
 
-use crate::agent::Usage;
-use crate::telemetry::{Kind, PROVIDER};
+use super::telemetry::{Kind, PROVIDER};
+use super::Usage;
 
 /// `gen_ai.client.operation.duration`'s buckets, in seconds (the conventions').
 const DURATION_BUCKETS: [f64; 14] = [
