@@ -1,9 +1,11 @@
 //! The spans of a governed request, with their attributes and the decision
 //! on them: an allowed chat, a blocked one, an approval, a stream, a tool
-//! call allowed and one blocked by a rule.
+//! call allowed and one blocked by a rule, a failure.
 
+use http::HeaderMap;
 use opentelemetry::trace::{SpanKind, Status};
-use serde_json::json;
+use opentelemetry_sdk::trace::SpanData;
+use serde_json::{json, Value};
 use tappass::{Agent, TapPassLayer};
 use tappass_dev::DevServer;
 
@@ -11,8 +13,8 @@ use crate::capture::*;
 use crate::support::services::{sample, serve, Served};
 use crate::support::{bounded, KEY};
 
-/// The sample service behind a layer that opens a session per request, on
-/// `dev`, with `agent`.
+/// The sample service behind a layer that opens a session per request,
+/// with `agent`.
 pub async fn served(agent: Agent) -> Served {
     let layer = TapPassLayer::builder()
         .agent(agent)
@@ -31,100 +33,125 @@ pub fn agent(dev: &DevServer) -> Agent {
         .unwrap()
 }
 
-#[tokio::test]
-async fn an_allowed_chat_is_a_client_span_under_the_request_with_the_genai_attributes() {
-    bounded(async {
+/// A test's world: its spans captured, a dev server, the sample service on it.
+struct Scene {
+    spans: Capture,
+    dev: DevServer,
+    app: Served,
+}
+
+impl Scene {
+    async fn new() -> Scene {
         let spans = capture();
         let dev = DevServer::start().await.unwrap();
         let app = served(agent(&dev)).await;
-        let (status, headers, body) = app
-            .post("/chat", json!({"prompt": "Summarize Q4 revenue"}), None)
+        Scene { spans, dev, app }
+    }
+
+    /// POSTs `body` to `path` and checks the answer's `status`; its headers.
+    async fn post(&self, path: &str, body: Value, status: u16) -> HeaderMap {
+        let (got, headers, answer) = self.app.post(path, body, None).await;
+        assert_eq!(got, status, "{path}: {answer}");
+        headers
+    }
+}
+
+/// The attributes of the span's one decision.
+fn decided(span: &SpanData) -> Vec<opentelemetry::KeyValue> {
+    decision(span)
+}
+
+/// The decision's attribute `key`.
+fn value(decision: &[opentelemetry::KeyValue], key: &str) -> Option<String> {
+    attr(decision, key)
+}
+
+/// The span's attribute `key`, which it must have.
+fn must(span: &SpanData, key: &str) -> String {
+    span_attr(span, key).unwrap_or_else(|| panic!("no `{key}` on `{}`", span.name))
+}
+
+/// Checks a decision that stopped the call: the span's error status and
+/// `error.type` are `code`, and so is its one decision's value.
+fn assert_stopped(span: &SpanData, code: &str) -> Vec<opentelemetry::KeyValue> {
+    assert_eq!(span.status, Status::error(code.to_owned()));
+    assert_eq!(must(span, "error.type"), code);
+    let decision = decided(span);
+    assert_eq!(
+        value(&decision, "gen_ai.guardrail.result.value").as_deref(),
+        Some(code)
+    );
+    decision
+}
+
+#[tokio::test]
+async fn an_allowed_chat_is_a_client_span_under_the_request_with_the_genai_attributes() {
+    bounded(async {
+        let scene = Scene::new().await;
+        let headers = scene
+            .post("/chat", json!({"prompt": "Summarize Q4 revenue"}), 200)
             .await;
-        assert_eq!(status, 200, "{body}");
         let session = headers["x-tappass-session-id"].to_str().unwrap().to_owned();
 
-        let request = spans.span("POST /chat");
+        let request = scene.spans.span("POST /chat");
         assert_eq!(
             request.span_kind,
             SpanKind::Server,
             "the outermost span is the server's"
         );
-        assert_eq!(span_attr(&request, "http.route").as_deref(), Some("/chat"));
-        assert_eq!(
-            span_attr(&request, "http.request.method").as_deref(),
-            Some("POST")
-        );
-        assert_eq!(
-            span_attr(&request, "http.response.status_code").as_deref(),
-            Some("200")
-        );
-        assert_eq!(
-            span_attr(&request, "gen_ai.conversation.id"),
-            Some(session.clone())
-        );
-        assert_eq!(
-            span_attr(&request, "tappass.session_id"),
-            Some(session.clone())
-        );
-        assert_eq!(
-            span_attr(&request, "tappass.session.opened").as_deref(),
-            Some("true")
-        );
-        let pipeline =
-            span_attr(&request, "tappass.pipeline_id").expect("the pipeline the session learned");
-        assert!(span_attr(&request, "gen_ai.agent.id").is_some());
+        for (key, expected) in [
+            ("http.route", "/chat"),
+            ("http.request.method", "POST"),
+            ("http.response.status_code", "200"),
+            ("gen_ai.conversation.id", session.as_str()),
+            ("tappass.session_id", session.as_str()),
+            ("tappass.session.opened", "true"),
+        ] {
+            assert_eq!(must(&request, key), expected, "{key}");
+        }
+        let pipeline = must(&request, "tappass.pipeline_id");
+        must(&request, "gen_ai.agent.id");
 
-        let chat = spans.span("chat gpt-4o-mini");
+        let chat = scene.spans.span("chat gpt-4o-mini");
         assert!(is_child(&chat, &request), "the chat is the request's child");
         assert_eq!(chat.span_kind, SpanKind::Client);
         assert_eq!(chat.status, Status::Unset, "an allowed call sets no status");
-        for (key, value) in [
+        let port = scene.dev.addr().port().to_string();
+        for (key, expected) in [
             ("gen_ai.operation.name", "chat"),
             ("gen_ai.provider.name", "tappass"),
             ("gen_ai.request.model", "gpt-4o-mini"),
             ("server.address", "127.0.0.1"),
+            ("server.port", port.as_str()),
             ("tappass.stream", "false"),
             ("tappass.outcome", "allow"),
+            ("gen_ai.conversation.id", session.as_str()),
+            ("tappass.pipeline_id", pipeline.as_str()),
         ] {
-            assert_eq!(span_attr(&chat, key).as_deref(), Some(value), "{key}");
+            assert_eq!(must(&chat, key), expected, "{key}");
         }
-        assert_eq!(
-            span_attr(&chat, "server.port"),
-            Some(dev.addr().port().to_string())
-        );
-        assert_eq!(
-            span_attr(&chat, "gen_ai.conversation.id"),
-            Some(session.clone())
-        );
-        assert_eq!(
-            span_attr(&chat, "tappass.pipeline_id"),
-            Some(pipeline.clone())
-        );
-        assert!(span_attr(&chat, "gen_ai.agent.id").is_some());
-        assert!(span_attr(&chat, "tappass.task_id").is_some());
-        assert!(span_attr(&chat, "gen_ai.response.model").is_some());
-        let input: u64 = span_attr(&chat, "gen_ai.usage.input_tokens")
-            .unwrap()
-            .parse()
-            .unwrap();
-        let output: u64 = span_attr(&chat, "gen_ai.usage.output_tokens")
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!(input > 0 && output > 0, "tokens {input} in, {output} out");
+        for key in [
+            "gen_ai.agent.id",
+            "tappass.task_id",
+            "gen_ai.response.model",
+        ] {
+            must(&chat, key);
+        }
+        for key in ["gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens"] {
+            let tokens: u64 = must(&chat, key).parse().unwrap();
+            assert!(tokens > 0, "{key}: {tokens}");
+        }
 
-        let decided = decision(&chat);
-        assert_eq!(
-            attr(&decided, "gen_ai.guardrail.component.name").as_deref(),
-            Some("TapPass")
-        );
-        assert_eq!(
-            attr(&decided, "gen_ai.guardrail.result.value").as_deref(),
-            Some("allow")
-        );
-        assert_eq!(attr(&decided, "gen_ai.guardrail.policy.id"), Some(pipeline));
+        let decision = decided(&chat);
+        for (key, expected) in [
+            ("gen_ai.guardrail.component.name", "TapPass"),
+            ("gen_ai.guardrail.result.value", "allow"),
+            ("gen_ai.guardrail.policy.id", pipeline.as_str()),
+        ] {
+            assert_eq!(value(&decision, key).as_deref(), Some(expected), "{key}");
+        }
         // The dev server reports its steps' durations: the decision's time is theirs.
-        let took: f64 = attr(&decided, "tappass.governance.duration_ms")
+        let took: f64 = value(&decision, "tappass.governance.duration_ms")
             .unwrap()
             .parse()
             .unwrap();
@@ -148,45 +175,29 @@ async fn an_allowed_chat_is_a_client_span_under_the_request_with_the_genai_attri
 #[tokio::test]
 async fn a_blocked_chat_has_an_error_status_with_the_rule_that_blocked_it() {
     bounded(async {
-        let spans = capture();
-        let dev = DevServer::start().await.unwrap();
-        let app = served(agent(&dev)).await;
-        let (status, _, body) = app
-            .post("/chat", json!({"prompt": "my ssn is 123-45-6789"}), None)
+        let scene = Scene::new().await;
+        scene
+            .post("/chat", json!({"prompt": "my ssn is 123-45-6789"}), 403)
             .await;
-        assert_eq!(status, 403, "{body}");
-
-        let chat = spans.span("chat gpt-4o-mini");
-        assert_eq!(chat.status, Status::error("policy_block"));
+        let chat = scene.spans.span("chat gpt-4o-mini");
+        let decision = assert_stopped(&chat, "policy_block");
         assert_eq!(
-            span_attr(&chat, "error.type").as_deref(),
-            Some("policy_block")
-        );
-        let decided = decision(&chat);
-        assert_eq!(
-            attr(&decided, "gen_ai.guardrail.result.value").as_deref(),
-            Some("policy_block")
-        );
-        assert_eq!(
-            attr(&decided, "gen_ai.guardrail.policy.rule.id").as_deref(),
+            value(&decision, "gen_ai.guardrail.policy.rule.id").as_deref(),
             Some("detect_pii")
         );
-        assert!(attr(&decided, "gen_ai.guardrail.result.reason").is_some());
-        assert!(attr(&decided, "tappass.audit_url")
+        assert!(value(&decision, "gen_ai.guardrail.result.reason").is_some());
+        assert!(value(&decision, "tappass.audit_url")
             .unwrap()
             .contains("/v1/audit/sessions/"));
-        let took: f64 = attr(&decided, "tappass.governance.duration_ms")
+        let took: f64 = value(&decision, "tappass.governance.duration_ms")
             .unwrap()
             .parse()
             .unwrap();
         assert!(took > 0.0, "the round trip of a call the decision stopped");
 
-        let request = spans.span("POST /chat");
+        let request = scene.spans.span("POST /chat");
         assert!(is_child(&chat, &request));
-        assert_eq!(
-            span_attr(&request, "http.response.status_code").as_deref(),
-            Some("403")
-        );
+        assert_eq!(must(&request, "http.response.status_code"), "403");
         assert_eq!(
             request.status,
             Status::Unset,
@@ -199,24 +210,15 @@ async fn a_blocked_chat_has_an_error_status_with_the_rule_that_blocked_it() {
 #[tokio::test]
 async fn an_approval_is_a_decision_that_stops_the_call_until_it_is_granted() {
     bounded(async {
-        let spans = capture();
-        let dev = DevServer::start().await.unwrap();
-        let app = served(agent(&dev)).await;
-        let (status, _, body) = app
+        let scene = Scene::new().await;
+        scene
             .post(
                 "/chat",
                 json!({"prompt": "please wire transfer $5000"}),
-                None,
+                428,
             )
             .await;
-        assert_eq!(status, 428, "{body}");
-        let chat = spans.span("chat gpt-4o-mini");
-        assert_eq!(chat.status, Status::error("approval_required"));
-        let decided = decision(&chat);
-        assert_eq!(
-            attr(&decided, "gen_ai.guardrail.result.value").as_deref(),
-            Some("approval_required")
-        );
+        assert_stopped(&scene.spans.span("chat gpt-4o-mini"), "approval_required");
     })
     .await
 }
@@ -224,29 +226,22 @@ async fn an_approval_is_a_decision_that_stops_the_call_until_it_is_granted() {
 #[tokio::test]
 async fn a_streams_span_lasts_until_the_stream_ends() {
     bounded(async {
-        let spans = capture();
-        let dev = DevServer::start().await.unwrap();
-        let app = served(agent(&dev)).await;
-        let (status, _, body) = app
+        let scene = Scene::new().await;
+        scene
             .post(
                 "/stream/joined",
                 json!({"prompt": "Write a short report"}),
-                None,
+                200,
             )
             .await;
-        assert_eq!(status, 200, "{body}");
-        let stream = spans.span("chat gpt-4o-mini");
-        assert_eq!(
-            span_attr(&stream, "tappass.stream").as_deref(),
-            Some("true")
-        );
+        let stream = scene.spans.span("chat gpt-4o-mini");
+        assert_eq!(must(&stream, "tappass.stream"), "true");
         assert_eq!(stream.span_kind, SpanKind::Client);
-        let decided = decision(&stream);
         assert_eq!(
-            attr(&decided, "gen_ai.guardrail.result.value").as_deref(),
+            value(&decided(&stream), "gen_ai.guardrail.result.value").as_deref(),
             Some("allow")
         );
-        let request = spans.span("POST /stream/joined");
+        let request = scene.spans.span("POST /stream/joined");
         assert!(is_child(&stream, &request));
         // Read to its end inside the handler: the stream's span ends after
         // the last chunk came in, before the request's.
@@ -259,58 +254,39 @@ async fn a_streams_span_lasts_until_the_stream_ends() {
 #[tokio::test]
 async fn a_tool_call_is_an_execute_tool_span_with_the_decision_and_the_rule() {
     bounded(async {
-        let spans = capture();
-        let dev = DevServer::start().await.unwrap();
-        let app = served(agent(&dev)).await;
-        let (status, _, body) = app
+        let scene = Scene::new().await;
+        scene
             .post(
                 "/tool",
                 json!({"tool": "lookup_order", "args": {"id": 7}}),
-                None,
+                200,
             )
             .await;
-        assert_eq!(status, 200, "{body}");
-        let tool = spans.span("execute_tool lookup_order");
+        let tool = scene.spans.span("execute_tool lookup_order");
         assert_eq!(tool.span_kind, SpanKind::Internal);
+        assert_eq!(must(&tool, "gen_ai.operation.name"), "execute_tool");
+        assert_eq!(must(&tool, "gen_ai.tool.name"), "lookup_order");
+        must(&tool, "gen_ai.conversation.id");
+        let decision = decided(&tool);
         assert_eq!(
-            span_attr(&tool, "gen_ai.operation.name").as_deref(),
-            Some("execute_tool")
-        );
-        assert_eq!(
-            span_attr(&tool, "gen_ai.tool.name").as_deref(),
-            Some("lookup_order")
-        );
-        assert!(span_attr(&tool, "gen_ai.conversation.id").is_some());
-        let decided = decision(&tool);
-        assert_eq!(
-            attr(&decided, "gen_ai.guardrail.result.value").as_deref(),
+            value(&decision, "gen_ai.guardrail.result.value").as_deref(),
             Some("allow")
         );
-        let took: f64 = attr(&decided, "tappass.governance.duration_ms")
+        let took: f64 = value(&decision, "tappass.governance.duration_ms")
             .unwrap()
             .parse()
             .unwrap();
         assert!(took > 0.0, "a tool call's governance is its round trip");
-        assert!(is_child(&tool, &spans.span("POST /tool")));
+        assert!(is_child(&tool, &scene.spans.span("POST /tool")));
 
-        spans.reset();
-        let (status, _, body) = app
-            .post(
-                "/tool",
-                json!({"tool": "delete_database", "args": {}}),
-                None,
-            )
+        scene.spans.reset();
+        scene
+            .post("/tool", json!({"tool": "delete_database", "args": {}}), 403)
             .await;
-        assert_eq!(status, 403, "{body}");
-        let tool = spans.span("execute_tool delete_database");
-        assert_eq!(tool.status, Status::error("policy_block"));
-        let decided = decision(&tool);
+        let tool = scene.spans.span("execute_tool delete_database");
+        let decision = assert_stopped(&tool, "policy_block");
         assert_eq!(
-            attr(&decided, "gen_ai.guardrail.result.value").as_deref(),
-            Some("policy_block")
-        );
-        assert_eq!(
-            attr(&decided, "gen_ai.guardrail.policy.rule.id").as_deref(),
+            value(&decision, "gen_ai.guardrail.policy.rule.id").as_deref(),
             Some("destructive_tools")
         );
     })
@@ -335,10 +311,7 @@ async fn an_unreachable_control_plane_is_an_error_span_without_a_decision() {
             "{:?}",
             chat.status
         );
-        assert_eq!(
-            span_attr(&chat, "error.type").as_deref(),
-            Some("governance_unavailable")
-        );
+        assert_eq!(must(&chat, "error.type"), "governance_unavailable");
         assert!(decisions(&chat).is_empty(), "no decision was made");
     })
     .await

@@ -105,7 +105,7 @@ impl Metrics {
         decision: Option<&str>,
     ) {
         let mut attributes = Vec::with_capacity(5);
-        attributes.push(KeyValue::new("gen_ai.operation.name", kind.operation()));
+        attributes.push(KeyValue::new("gen_ai.operation.name", kind.name()));
         attributes.push(KeyValue::new("gen_ai.provider.name", PROVIDER));
         match kind {
             Kind::Chat => {
@@ -122,7 +122,7 @@ impl Metrics {
         if let Some(decision) = decision {
             let mut attributes = vec![
                 KeyValue::new("tappass.decision", decision.to_owned()),
-                KeyValue::new("gen_ai.operation.name", kind.operation()),
+                KeyValue::new("gen_ai.operation.name", kind.name()),
             ];
             if let Some(route) = crate::session::scope::route() {
                 attributes.push(KeyValue::new("http.route", route.as_str().to_owned()));

@@ -49,9 +49,8 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    /// `gen_ai.operation.name`.
-    #[cfg(feature = "otel")]
-    pub(crate) fn operation(self) -> &'static str {
+    /// `gen_ai.operation.name`, which also begins the span's name.
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Chat => "chat",
             Kind::ExecuteTool => "execute_tool",
@@ -112,23 +111,9 @@ impl Operation {
             server.port = Empty,
             error.type = Empty,
         );
-        let capture = agent.inner.capture_content;
-        if !span.is_disabled() {
-            span.record("otel.name", format!("chat {model}"));
-            record_server(&span, agent);
-            record_ids(&span, agent, None);
-            if capture {
-                span.record("gen_ai.input.messages", input_messages(request).as_str());
-            }
-        }
-        Operation {
-            span,
-            kind: Kind::Chat,
-            started: Instant::now(),
-            #[cfg(feature = "otel")]
-            subject: model.to_owned(),
-            capture,
-        }
+        Operation::start(span, agent, Kind::Chat, model, || {
+            ("gen_ai.input.messages", input_messages(request))
+        })
     }
 
     /// The span of a tool call's governance.
@@ -154,21 +139,37 @@ impl Operation {
             server.port = Empty,
             error.type = Empty,
         );
+        Operation::start(span, agent, Kind::ExecuteTool, tool, || {
+            ("gen_ai.tool.call.arguments", args.to_string())
+        })
+    }
+
+    /// What both kinds record when they start: the span's name
+    /// (`{operation} {subject}`), the server, the ids known so far, and,
+    /// when the agent captures content, the `content` attribute.
+    fn start(
+        span: tracing::Span,
+        agent: &Agent,
+        kind: Kind,
+        subject: &str,
+        content: impl FnOnce() -> (&'static str, String),
+    ) -> Operation {
         let capture = agent.inner.capture_content;
         if !span.is_disabled() {
-            span.record("otel.name", format!("execute_tool {tool}"));
+            span.record("otel.name", format!("{} {subject}", kind.name()));
             record_server(&span, agent);
             record_ids(&span, agent, None);
             if capture {
-                span.record("gen_ai.tool.call.arguments", args.to_string().as_str());
+                let (key, value) = content();
+                span.record(key, value.as_str());
             }
         }
         Operation {
             span,
-            kind: Kind::ExecuteTool,
+            kind,
             started: Instant::now(),
             #[cfg(feature = "otel")]
-            subject: tool.to_owned(),
+            subject: subject.to_owned(),
             capture,
         }
     }
