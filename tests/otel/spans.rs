@@ -156,17 +156,49 @@ async fn an_allowed_chat_is_a_client_span_under_the_request_with_the_genai_attri
             .parse()
             .unwrap();
         assert!(took >= 0.0);
-        let steps = chat
-            .events
-            .iter()
-            .filter(|e| {
-                attr(&e.attributes, "gen_ai.guardrail.result.type").as_deref() == Some("step")
-            })
-            .count();
         assert!(
-            steps > 0,
-            "each pipeline step is an event: {:?}",
+            steps(&chat).is_empty(),
+            "the steps that only passed the call on are no events: {:?}",
             chat.events
+        );
+    })
+    .await
+}
+
+/// The span's pipeline step events: each step's name and action.
+fn steps(span: &SpanData) -> Vec<(String, String)> {
+    span.events
+        .iter()
+        .filter(|e| attr(&e.attributes, "gen_ai.guardrail.result.type").as_deref() == Some("step"))
+        .map(|e| {
+            (
+                attr(&e.attributes, "gen_ai.guardrail.policy.rule.id").unwrap_or_default(),
+                attr(&e.attributes, "gen_ai.guardrail.result.value").unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_redaction_is_the_decision_and_the_step_that_redacted_is_an_event() {
+    bounded(async {
+        let scene = Scene::new().await;
+        scene
+            .post(
+                "/chat",
+                json!({"prompt": "mail jane@example.com the report"}),
+                200,
+            )
+            .await;
+        let chat = scene.spans.span("chat gpt-4o-mini");
+        assert_eq!(chat.status, Status::Unset, "a redacted call went ahead");
+        assert_eq!(
+            value(&decided(&chat), "gen_ai.guardrail.result.value").as_deref(),
+            Some("redaction_applied")
+        );
+        assert_eq!(
+            steps(&chat),
+            [("redact_pii".to_owned(), "redact".to_owned())]
         );
     })
     .await

@@ -386,6 +386,9 @@ impl AgentBuilder {
             .build()
             .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?;
         let endpoints = super::transport::Endpoints::new(&base_url)?;
+        let server = url::Url::parse(&base_url)
+            .ok()
+            .and_then(|url| Some((url.host_str()?.to_owned(), url.port_or_known_default()?)));
         #[cfg(feature = "signing")]
         let signer = match self.signing_key {
             None => None,
@@ -424,6 +427,7 @@ impl AgentBuilder {
                 #[cfg(feature = "signing")]
                 signer,
                 capture_content: self.capture_content,
+                server,
                 #[cfg(feature = "otel")]
                 metrics: self.metrics.unwrap_or_else(super::metrics::Metrics::global),
             }),

@@ -74,6 +74,9 @@ pub(crate) struct Inner {
     /// [`AgentBuilder::capture_content`]: prompts, answers and tool
     /// arguments recorded on the spans.
     pub(crate) capture_content: bool,
+    /// The control plane's host and port, for the spans' `server.address`
+    /// and `server.port`.
+    pub(crate) server: Option<(String, u16)>,
     /// The agent's instruments (feature `otel`).
     #[cfg(feature = "otel")]
     pub(crate) metrics: metrics::Metrics,

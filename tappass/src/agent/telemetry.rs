@@ -295,7 +295,15 @@ impl Operation {
                         decided_in,
                         None,
                     );
-                    for step in allowed.steps {
+                    // The steps that did something: what detected, redacted
+                    // or stopped. Those that passed the call on (`continue`,
+                    // nothing detected) are the pipeline's routine, and an
+                    // event each would cost every call.
+                    for step in allowed
+                        .steps
+                        .iter()
+                        .filter(|s| s.detected || s.action != "continue")
+                    {
                         step_event(step);
                     }
                 });
@@ -314,8 +322,7 @@ impl Operation {
                     _ => None,
                 };
                 if let Some(session) = decision.session_id() {
-                    span.record("gen_ai.conversation.id", session);
-                    span.record("tappass.session_id", session);
+                    record_session(span, session);
                 }
                 let reason = decision.reason();
                 span.in_scope(|| {
@@ -384,35 +391,41 @@ fn step_event(step: &PipelineStep) {
 
 /// `server.address` and `server.port` of the control plane.
 fn record_server(span: &tracing::Span, agent: &Agent) {
-    if let Ok(url) = url::Url::parse(agent.url()) {
-        if let Some(host) = url.host_str() {
-            span.record("server.address", host);
-        }
-        if let Some(port) = url.port_or_known_default() {
-            span.record("server.port", port);
-        }
+    if let Some((host, port)) = &agent.inner.server {
+        span.record("server.address", host.as_str());
+        span.record("server.port", port);
     }
 }
 
-/// The session and agent the call belongs to: the answer's, else the
-/// session in scope and the agent's own id.
+/// The session and agent the call belongs to: when it starts, the session
+/// in scope and the agent's own id; when it ends, what the answer named
+/// (which wins over them).
 fn record_ids(span: &tracing::Span, agent: &Agent, answered: Option<&Correlation>) {
-    let session = answered
-        .and_then(|c| c.session_id.clone())
-        .or_else(|| crate::session::current_session().map(|s| s.id().to_owned()));
-    if let Some(session) = session {
-        span.record("gen_ai.conversation.id", session.as_str());
-        span.record("tappass.session_id", session.as_str());
+    let Some(answered) = answered else {
+        crate::session::with_current(|session| {
+            if let Some(session) = session {
+                record_session(span, session.id());
+            }
+        });
+        if let Some(agent_id) = &agent.inner.agent_id {
+            span.record("gen_ai.agent.id", agent_id.as_str());
+        }
+        return;
+    };
+    if let Some(session) = &answered.session_id {
+        record_session(span, session);
     }
-    let agent_id = answered
-        .and_then(|c| c.agent_uuid.clone())
-        .or_else(|| agent.inner.agent_id.clone());
-    if let Some(agent_id) = agent_id {
+    if let Some(agent_id) = &answered.agent_uuid {
         span.record("gen_ai.agent.id", agent_id.as_str());
     }
-    if let Some(task) = answered.and_then(|c| c.task_id.as_deref()) {
-        span.record("tappass.task_id", task);
+    if let Some(task) = &answered.task_id {
+        span.record("tappass.task_id", task.as_str());
     }
+}
+
+fn record_session(span: &tracing::Span, session: &str) {
+    span.record("gen_ai.conversation.id", session);
+    span.record("tappass.session_id", session);
 }
 
 /// `gen_ai.input.messages`: the request's messages in the conventions' shape.
