@@ -20,6 +20,7 @@ pub mod mandate;
 #[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
 pub mod openapi;
 pub mod propagate;
+pub mod resilience;
 pub mod response;
 pub mod session;
 #[cfg(feature = "signing")]

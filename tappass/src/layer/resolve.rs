@@ -245,7 +245,8 @@ impl Route {
 
 /// Finishes a response in the request's scope: reports the close of a session
 /// opened for the request, puts the session's correlation headers on the
-/// response, and keeps the session in scope while a streamed body is polled.
+/// response (and `X-TapPass-Degraded` when a call made for the request was
+/// degraded), and keeps the session in scope while a streamed body is polled.
 ///
 /// The body comes back as an `axum::body::Body`: one that already is passes
 /// through as it is (axum does not box it again), and only a streamed one
@@ -255,6 +256,13 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
+    // A request that met a degraded call says so, whatever its status.
+    if let Some(reason) = crate::resilience::DegradedReason::header_of(scope.degraded()) {
+        response.headers_mut().insert(
+            crate::resilience::DEGRADED_HEADER,
+            http::HeaderValue::from_static(reason),
+        );
+    }
     let state = scope.into_state();
     if let Some(on_close) = state.on_close {
         on_close(response.status());

@@ -18,6 +18,7 @@ use std::cell::RefCell;
 use std::future::{Future, IntoFuture};
 use std::mem;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -74,6 +75,10 @@ pub(crate) struct Scope {
     /// The request's `X-TapPass-Resume-Token`, checked: the agent sends it
     /// upstream with the governed calls made in this request.
     resume_token: Option<HeaderValue>,
+    /// How degraded the calls made in this request were (0: none; the
+    /// agent says what each level means), shared with the scopes of work it
+    /// spawns through [`scope`] so that the layer marks its response.
+    degraded: Arc<AtomicU8>,
 }
 
 /// What a layer lends every request it serves: its services by type (an
@@ -117,7 +122,22 @@ impl Scope {
             state: RefCell::new(State { session, on_close }),
             lent,
             resume_token,
+            degraded: Arc::default(),
         }
+    }
+
+    /// The same scope, marking its degraded calls on `degraded` (its
+    /// parent's).
+    fn marking(mut self, degraded: Option<Arc<AtomicU8>>) -> Scope {
+        if let Some(degraded) = degraded {
+            self.degraded = degraded;
+        }
+        self
+    }
+
+    /// The highest level of degradation a call made in this scope met (0: none).
+    pub(crate) fn degraded(&self) -> u8 {
+        self.degraded.load(Ordering::Relaxed)
     }
 
     /// A scope with only `session`: for work run beside the request's own
@@ -261,6 +281,17 @@ pub(crate) fn resume_token() -> Option<HeaderValue> {
     with(|scope| scope?.resume_token.clone())
 }
 
+/// Records, on the current task's scope, that a call made there was
+/// degraded at `level` (the highest level met is kept; outside a scope,
+/// nothing is recorded).
+pub(crate) fn mark_degraded(level: u8) {
+    with(|scope| {
+        if let Some(scope) = scope {
+            scope.degraded.fetch_max(level, Ordering::Relaxed);
+        }
+    });
+}
+
 /// The service of type `T` that the layer of the current task lends it, if
 /// any (cloned: services are reference counts).
 pub(crate) fn lent<T: Clone + Send + Sync + 'static>() -> Option<T> {
@@ -275,12 +306,17 @@ pub(crate) fn resuming<F: IntoFuture>(
     resume_token: HeaderValue,
     future: F,
 ) -> Scoped<F::IntoFuture> {
-    let (current, lent) = with(|scope| {
-        scope
-            .map(|scope| (scope.session(), scope.lent.clone()))
-            .unwrap_or_default()
+    let (current, lent, degraded) = with(|scope| match scope {
+        Some(scope) => (
+            scope.session(),
+            scope.lent.clone(),
+            Some(scope.degraded.clone()),
+        ),
+        None => (None, None, None),
     });
-    Scope::new(session.or(current), None, lent, Some(resume_token)).enter(future.into_future())
+    Scope::new(session.or(current), None, lent, Some(resume_token))
+        .marking(degraded)
+        .enter(future.into_future())
 }
 
 /// The session of the current task, or `None` outside a session.
@@ -313,12 +349,17 @@ pub fn current_session() -> Option<Session> {
 /// # }
 /// ```
 pub fn scope<F: IntoFuture>(session: Session, future: F) -> impl Future<Output = F::Output> {
-    let (lent, token) = with(|scope| {
-        scope
-            .map(|scope| (scope.lent.clone(), scope.resume_token.clone()))
-            .unwrap_or_default()
+    let (lent, token, degraded) = with(|scope| match scope {
+        Some(scope) => (
+            scope.lent.clone(),
+            scope.resume_token.clone(),
+            Some(scope.degraded.clone()),
+        ),
+        None => (None, None, None),
     });
-    Scope::new(Some(session), None, lent, token).enter(future.into_future())
+    Scope::new(Some(session), None, lent, token)
+        .marking(degraded)
+        .enter(future.into_future())
 }
 
 #[cfg(test)]
