@@ -58,6 +58,7 @@ mod testing;
 pub use error::Error;
 pub use policy::{Policy, PolicyError, DEFAULT_POLICY};
 pub use server::{DevServer, DevServerBuilder};
+pub use state::Availability;
 pub use stores::approvals::ApprovalRecord;
 pub use stores::mandates::IssuedMandate;
 

@@ -43,12 +43,16 @@ impl Harness {
     }
 
     pub(super) fn with(policy: Policy) -> Harness {
-        let shared = Arc::new(Shared::new(
-            policy,
-            "http://dev.test".into(),
-            DEFAULT_MAX_LOG_BYTES,
-            Signer::generate(),
-        ));
+        let shared = Arc::new(
+            Shared::new(
+                policy,
+                "http://dev.test".into(),
+                DEFAULT_MAX_LOG_BYTES,
+                Some(Signer::generate()),
+                None,
+            )
+            .expect("an in-memory state"),
+        );
         Harness {
             app: router(shared.clone()),
             shared,

@@ -4,8 +4,8 @@
 //! protocol violation, a stream and a `429` never are.
 
 use super::*;
-use tappass::resilience::DegradedReason;
 use support::services::{sample_agent, serve_sample};
+use tappass::resilience::DegradedReason;
 
 #[tokio::test]
 async fn fail_open_lets_chats_through_only_when_unavailable() {
