@@ -149,9 +149,9 @@ impl Shared {
 
     /// Makes the API available, unavailable or hanging.
     pub(crate) fn set_availability(&self, availability: Availability) {
-        let before = self
-            .availability
-            .send_replace((availability, self.availability.borrow().1));
+        // Read first: a borrow held while sending would deadlock the channel.
+        let stopping = self.availability.borrow().1;
+        let before = self.availability.send_replace((availability, stopping));
         if before.0 != availability {
             tracing::warn!(
                 from = before.0.as_str(),

@@ -28,13 +28,15 @@ const SCHEMA_VERSION: i64 = 1;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, json TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS event_keys (key TEXT PRIMARY KEY, at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS approvals (request_id TEXT PRIMARY KEY, at INTEGER NOT NULL, row TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, at INTEGER NOT NULL, request BLOB NOT NULL,
+CREATE TABLE IF NOT EXISTS event_keys (key TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS approvals (request_id TEXT PRIMARY KEY, row TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, request BLOB NOT NULL,
     status INTEGER NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS mandates (mandate_id TEXT PRIMARY KEY, at INTEGER NOT NULL, row TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS signing_keys (kid TEXT PRIMARY KEY, at INTEGER NOT NULL, pem TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS mandates (mandate_id TEXT PRIMARY KEY, row TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS signing_keys (kid TEXT PRIMARY KEY, pem TEXT NOT NULL);
 ";
+// Rows are read back in the order they were first written: their `rowid`,
+// which an update (`ON CONFLICT … DO UPDATE`) keeps.
 
 /// The database; see the module's documentation.
 pub(crate) struct Db {
@@ -123,12 +125,8 @@ impl Db {
             if seen.is_some() {
                 return Ok(false);
             }
-            let at = events.first().map_or(0, |(seq, _)| *seq as i64);
-            tx.execute(
-                "INSERT INTO event_keys (key, at) VALUES (?1, ?2)",
-                params![key, at],
-            )
-            .map_err(|e| e.to_string())?;
+            tx.execute("INSERT INTO event_keys (key) VALUES (?1)", [key])
+                .map_err(|e| e.to_string())?;
         }
         {
             let mut insert = tx
@@ -180,7 +178,7 @@ impl Db {
         let conn = self.conn();
         let read = || -> rusqlite::Result<Vec<String>> {
             let mut stmt = conn.prepare(
-                "SELECT key FROM (SELECT key, at, rowid FROM event_keys ORDER BY rowid DESC LIMIT ?1) ORDER BY rowid",
+                "SELECT key FROM (SELECT key, rowid FROM event_keys ORDER BY rowid DESC LIMIT ?1) ORDER BY rowid",
             )?;
             let rows = stmt.query_map([limit as i64], |r| r.get(0))?;
             rows.collect()
@@ -192,7 +190,7 @@ impl Db {
 
     fn put_row(&self, table: &str, id_column: &str, id: &str, row: &str) {
         let sql = format!(
-            "INSERT INTO {table} ({id_column}, at, row) VALUES (?1, (SELECT COALESCE(MAX(at), 0) + 1 FROM {table}), ?2)
+            "INSERT INTO {table} ({id_column}, row) VALUES (?1, ?2)
              ON CONFLICT({id_column}) DO UPDATE SET row = excluded.row"
         );
         let result = self.conn().execute(&sql, params![id, row]);
@@ -208,7 +206,7 @@ impl Db {
     fn load_rows(&self, table: &str) -> Result<Vec<String>, Error> {
         let conn = self.conn();
         let read = || -> rusqlite::Result<Vec<String>> {
-            let mut stmt = conn.prepare(&format!("SELECT row FROM {table} ORDER BY at"))?;
+            let mut stmt = conn.prepare(&format!("SELECT row FROM {table} ORDER BY rowid"))?;
             let rows = stmt.query_map([], |r| r.get(0))?;
             rows.collect()
         };
@@ -248,7 +246,7 @@ impl Db {
     /// Keeps a mandate signing key (PKCS#8 PEM).
     pub(crate) fn put_signing_key(&self, kid: &str, pem: &str) {
         let result = self.conn().execute(
-            "INSERT OR IGNORE INTO signing_keys (kid, at, pem) VALUES (?1, (SELECT COALESCE(MAX(at), 0) + 1 FROM signing_keys), ?2)",
+            "INSERT OR IGNORE INTO signing_keys (kid, pem) VALUES (?1, ?2)",
             params![kid, pem],
         );
         self.logged("a signing key", result);
@@ -258,7 +256,7 @@ impl Db {
     pub(crate) fn load_signing_keys(&self) -> Result<Vec<String>, Error> {
         let conn = self.conn();
         let read = || -> rusqlite::Result<Vec<String>> {
-            let mut stmt = conn.prepare("SELECT pem FROM signing_keys ORDER BY at")?;
+            let mut stmt = conn.prepare("SELECT pem FROM signing_keys ORDER BY rowid")?;
             let rows = stmt.query_map([], |r| r.get(0))?;
             rows.collect()
         };
@@ -270,8 +268,8 @@ impl Db {
     /// Remembers an idempotent answer.
     pub(crate) fn put_answer(&self, answer: &StoredAnswer) {
         let result = self.conn().execute(
-            "INSERT OR REPLACE INTO answers (key, at, request, status, headers, body)
-             VALUES (?1, (SELECT COALESCE(MAX(at), 0) + 1 FROM answers), ?2, ?3, ?4, ?5)",
+            "INSERT OR REPLACE INTO answers (key, request, status, headers, body)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 answer.key,
                 answer.request.to_be_bytes().to_vec(),
@@ -295,8 +293,9 @@ impl Db {
     pub(crate) fn load_answers(&self) -> Result<Vec<StoredAnswer>, Error> {
         let conn = self.conn();
         let read = || -> rusqlite::Result<Vec<StoredAnswer>> {
-            let mut stmt = conn
-                .prepare("SELECT key, request, status, headers, body FROM answers ORDER BY at")?;
+            let mut stmt = conn.prepare(
+                "SELECT key, request, status, headers, body FROM answers ORDER BY rowid",
+            )?;
             let rows = stmt.query_map([], |r| {
                 let request: Vec<u8> = r.get(1)?;
                 let mut bytes = [0u8; 16];
