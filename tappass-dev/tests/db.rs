@@ -104,7 +104,7 @@ async fn a_restart_keeps_a_pending_approval_that_is_then_approved_and_resumed() 
         .collect();
     assert_eq!(
         pending,
-        [request_id.clone()],
+        std::slice::from_ref(&request_id),
         "still pending after the restart"
     );
     assert_eq!(
