@@ -443,9 +443,8 @@ impl Agent {
         match result {
             Err(err) if self.degrades(&err) => {
                 let reused = || {
-                    let (bytes, age) = self.cached_chat(slot.as_ref()?)?;
-                    let raw = serde_json::from_slice(&bytes).ok()?;
-                    Some((ChatResponse::from_json(raw).ok()?, age))
+                    let (cached, age) = self.cached_chat(slot.as_ref()?)?;
+                    Some((cached.answer()?, age))
                 };
                 let call = super::resilient::Call::Chat {
                     model: request.model.as_deref().unwrap_or(self.model()),

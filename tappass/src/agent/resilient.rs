@@ -3,6 +3,7 @@
 //! found TapPass unavailable becomes: [`Agent::degrade`].
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,8 +20,8 @@ use crate::timestamp::Timestamp;
 pub(crate) struct Resilient {
     pub(crate) config: Resilience,
     pub(crate) breaker: Breaker,
-    /// `fail_open_cached`: the last answer of each chat, as its bytes.
-    chats: Option<Cache<Bytes>>,
+    /// `fail_open_cached`: the last answer of each chat.
+    chats: Option<Cache<CachedChat>>,
     /// `fail_open_cached`: the last verdict of each tool call.
     tools: Option<Cache<ToolVerdict>>,
     /// Degraded calls since the control plane last answered.
@@ -71,6 +72,26 @@ impl Resilient {
     /// A call found the control plane unavailable.
     pub(crate) fn unavailable(&self, probe: bool) {
         self.breaker.record(Outcome::Unavailable, probe);
+    }
+}
+
+/// A chat's answer as the cache keeps it: its bytes (no work on the hot path
+/// of a call that reaches TapPass), read once when it is first reused.
+#[derive(Clone)]
+pub(crate) struct CachedChat {
+    bytes: Bytes,
+    read: Arc<OnceLock<Option<super::ChatResponse>>>,
+}
+
+impl CachedChat {
+    /// The answer, read from its bytes the first time.
+    pub(crate) fn answer(&self) -> Option<super::ChatResponse> {
+        self.read
+            .get_or_init(|| {
+                let raw = serde_json::from_slice(&self.bytes).ok()?;
+                super::ChatResponse::from_json(raw).ok()
+            })
+            .clone()
     }
 }
 
@@ -174,7 +195,10 @@ impl Agent {
         };
         let decided = match (outcome, answer) {
             (Ok(response), _) if resuming() || approved(&response.raw) => Decided::AllowOnce,
-            (Ok(_), Some(bytes)) => Decided::Allow(bytes),
+            (Ok(_), Some(bytes)) => Decided::Allow(CachedChat {
+                bytes,
+                read: Arc::default(),
+            }),
             (Ok(_), None) => Decided::AllowOnce,
             (Err(Error::Governance(_)), _) => Decided::Other,
             // Not a decision: nothing learned of the call.
@@ -210,7 +234,7 @@ impl Agent {
     }
 
     /// The last allow of a chat, and its age, when it may be reused.
-    pub(crate) fn cached_chat(&self, slot: &Slot) -> Option<(Bytes, Duration)> {
+    pub(crate) fn cached_chat(&self, slot: &Slot) -> Option<(CachedChat, Duration)> {
         self.resilient()?.chats.as_ref()?.reuse(&slot.key)
     }
 

@@ -82,7 +82,7 @@ impl Agent {
         match spooler.spool.append(key, &body) {
             Ok(()) => {
                 self.start_flusher();
-                spooler.wake.notify_one();
+                self.wake_flusher();
                 Ok(())
             }
             Err(refused) => {
@@ -105,7 +105,7 @@ impl Agent {
         match spooler.spool.append(key, body) {
             Ok(()) => {
                 self.start_flusher();
-                spooler.wake.notify_one();
+                self.wake_flusher();
                 true
             }
             Err(Refused::Full) => false,
@@ -113,6 +113,19 @@ impl Agent {
                 tracing::warn!(error = %err, "audit events could not be spooled");
                 false
             }
+        }
+    }
+
+    /// Wakes the flush task, unless the breaker is open (or probing): then
+    /// nothing would be sent, and the task looks again at its next tick, or
+    /// when a probe finds TapPass answering again.
+    pub(crate) fn wake_flusher(&self) {
+        let Some(spooler) = &self.inner.spool else {
+            return;
+        };
+        let closed = self.resilient().is_none_or(|r| r.breaker.state_is_closed());
+        if closed {
+            spooler.wake.notify_one();
         }
     }
 

@@ -180,7 +180,13 @@ impl Agent {
             Err(err) if err.is_unavailable() => resilient.unavailable(probe),
             Err(Error::Config(_)) if probe => resilient.breaker.abandon_probe(),
             Err(Error::Config(_)) => {}
-            _ => resilient.answered(probe),
+            _ => {
+                resilient.answered(probe);
+                if probe {
+                    // TapPass answers again: what was spooled meanwhile goes now.
+                    self.wake_flusher();
+                }
+            }
         }
         result
     }

@@ -206,6 +206,11 @@ impl Breaker {
         }
     }
 
+    /// Whether the breaker is closed, read without the lock.
+    pub(crate) fn state_is_closed(&self) -> bool {
+        self.fast.load(Ordering::Acquire) == CLOSED
+    }
+
     /// Where the breaker stands now.
     pub(crate) fn state(&self) -> BreakerState {
         self.lock().state
