@@ -12,7 +12,11 @@
 //!    call's event to the spool (a file write), `fail_open_cached` reuses a
 //!    cached allow, `fail_closed` answers the error.
 //!
-//! Run: `cargo bench --bench resilience`.
+//! Run: `cargo bench --bench resilience`. On a busy machine, where the
+//! interleaved ratios spread wide, count instructions instead: with
+//! `RESILIENCE_COUNT=plain` (or `fail_closed`, `fail_open_cached`,
+//! `fail_open_logged`) the bench makes only 1,000 calls of that variant and
+//! exits, to run under `valgrind --tool=callgrind` (benches/README.md).
 
 #[allow(dead_code)] // the in-process benches' helpers; this one needs the rounds and the table
 mod support;
@@ -104,6 +108,22 @@ fn main() {
         "messages": [{"role": "user", "content": PROMPT}],
         "stream": false,
     });
+    if let Ok(only) = std::env::var("RESILIENCE_COUNT") {
+        let agent = match only.as_str() {
+            "plain" => &plain,
+            "fail_closed" => &closed,
+            "fail_open_cached" => &cached,
+            "fail_open_logged" => &logged,
+            other => panic!("RESILIENCE_COUNT={other}: plain, fail_closed, fail_open_cached or fail_open_logged"),
+        };
+        rt.block_on(async {
+            for _ in 0..1000 {
+                assert!(!agent.chat(PROMPT).await.unwrap().content.is_empty());
+            }
+        });
+        println!("{only}: 1000 calls");
+        return;
+    }
     let keys = std::cell::Cell::new(0u64);
     let call = |variant: Variant| {
         let (raw, endpoint, body, keys) = (&raw, &endpoint, &body, &keys);
