@@ -43,14 +43,11 @@ impl Resilient {
         }
     }
 
-    /// The error of a call the open breaker refused.
+    /// The error of a call the open breaker refused (a fixed message: this is
+    /// the hot path of an outage).
     pub(crate) fn refused(&self) -> Error {
         Error::unavailable(
-            format!(
-                "the circuit breaker is open (TapPass failed {} call(s) in a row); no call reaches it until one probes it again, at most {:?} after it opened",
-                self.breaker.failures(),
-                self.config.open_for
-            ),
+            "the circuit breaker is open: TapPass failed the calls before this one, and no call reaches it until one probes it again",
             None,
         )
     }
@@ -326,6 +323,10 @@ impl Agent {
             fields.insert("reason".into(), reason.as_str().into());
             fields.insert("fail_mode".into(), resilient.config.mode.as_str().into());
             fields.insert("breaker".into(), breaker_name(breaker).into());
+            fields.insert(
+                "consecutive_failures".into(),
+                resilient.breaker.failures().into(),
+            );
             fields.insert("error".into(), err.to_string().into());
             if let DegradedReason::Cached { age } = reason {
                 fields.insert("cache_age_ms".into(), (age.as_millis() as u64).into());
