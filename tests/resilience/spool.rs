@@ -79,13 +79,20 @@ async fn a_full_spool_that_fails_closed_refuses_the_degraded_calls() {
         for i in 0..3000 {
             match agent.chat(format!("call {i}")).await {
                 Ok(answer) => {
-                    assert_eq!(refused, 0, "once full, every degraded call fails closed");
                     assert_eq!(answer.degraded(), Some(DegradedReason::Ungoverned));
                     through += 1;
                 }
                 Err(err) => {
                     assert!(err.is_unavailable(), "{err:?}");
                     assert!(err.to_string().contains("audit spool is full"), "{err}");
+                    // Refused only when the event does not fit: the spool is
+                    // within one event of its bound (a shorter event may
+                    // still fit after a refusal).
+                    assert!(
+                        BOUND - agent.spool_bytes() < 1024,
+                        "{}",
+                        agent.spool_bytes()
+                    );
                     refused += 1;
                 }
             }
