@@ -16,6 +16,7 @@ mod support;
 
 mod breaker;
 mod faults;
+mod modes;
 mod restart;
 mod spool;
 
