@@ -60,6 +60,7 @@ mod testing;
 pub use error::Error;
 pub use policy::{Policy, PolicyError, DEFAULT_POLICY};
 pub use server::{DevServer, DevServerBuilder};
+pub use state::Availability;
 pub use stores::approvals::ApprovalRecord;
 pub use stores::capability_tokens::IssuedCapabilityToken;
 pub use stores::mandates::IssuedMandate;

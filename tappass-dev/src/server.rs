@@ -22,12 +22,13 @@ use crate::origin;
 use crate::policy::{Policy, PolicyError};
 use crate::reply::{method_not_allowed, not_found, MAX_BODY_BYTES};
 use crate::routes::{
-    approvals, auth, capability, chat, events, govern, health, idempotency, mandates, signature,
-    traces,
+    approvals, auth, capability, chat, events, govern, health, idempotency, mandates, outage,
+    signature, traces,
 };
-use crate::state::Shared;
+use crate::state::{Availability, Shared};
 use crate::stores::approvals::ApprovalRecord;
 use crate::stores::capability_tokens::IssuedCapabilityToken;
+use crate::stores::db::Db;
 use crate::stores::event_log::DEFAULT_MAX_LOG_BYTES;
 use crate::stores::mandates::{IssuedMandate, Signer};
 use tappass::agent::ApprovalState;
@@ -84,6 +85,7 @@ impl DevServer {
             max_event_log_bytes: DEFAULT_MAX_LOG_BYTES,
             signing_key: None,
             capability_key: None,
+            db: None,
         }
     }
 
@@ -214,6 +216,37 @@ impl DevServer {
             && self.inner.shared.signing_keys().register(agent_id, key)
     }
 
+    /// Makes the API unavailable (`false`: every API route answers `503`
+    /// without a decision) or available again (`true`), to rehearse an
+    /// outage; the console keeps answering. See [`set_availability`](Self::set_availability)
+    /// for a server that hangs instead.
+    pub fn set_available(&self, available: bool) {
+        self.set_availability(if available {
+            Availability::Available
+        } else {
+            Availability::Unavailable
+        });
+    }
+
+    /// Makes the API available, unavailable (`503`) or hanging (requests
+    /// accepted and never answered until the server is available again or
+    /// stops), to rehearse an outage; the console keeps answering, and
+    /// its Availability page does the same by hand.
+    pub fn set_availability(&self, availability: Availability) {
+        self.inner.shared.set_availability(availability);
+    }
+
+    /// Whether the API answers now.
+    pub fn availability(&self) -> Availability {
+        self.inner.shared.availability()
+    }
+
+    /// The SQLite file the server keeps its state in ([`DevServerBuilder::db`]),
+    /// `None` when it keeps it in memory.
+    pub fn db_path(&self) -> Option<std::path::PathBuf> {
+        self.inner.shared.db_path().map(Path::to_owned)
+    }
+
     /// Where the server publishes its mandate keys: `{url}/.well-known/jwks.json`.
     pub fn jwks_url(&self) -> String {
         format!("{}/.well-known/jwks.json", self.inner.shared.base_url)
@@ -305,6 +338,8 @@ pub struct DevServerBuilder {
     signing_key: Option<String>,
     /// The capability token key; `None`: generated at start.
     capability_key: Option<tappass::capability::SigningKey>,
+    /// The SQLite file the state is kept in; `None`: in memory.
+    db: Option<std::path::PathBuf>,
 }
 
 impl DevServerBuilder {
@@ -361,6 +396,22 @@ impl DevServerBuilder {
         self
     }
 
+    /// Keeps the server's state in the SQLite database `path` (created when
+    /// missing), as `tappass-dev --db FILE` does: sessions and their audit
+    /// events, approvals (a pending one can still be decided after a
+    /// restart), the mandates issued and every mandate signing key (so
+    /// that they still verify; without [`signing_key_pem`](Self::signing_key_pem)
+    /// the key of the last run goes on signing), and the idempotency
+    /// records of the chat, govern and events routes (a retry after a
+    /// restart is answered, not recorded twice). Each change is in the file
+    /// before the route that made it answers; a crash or kill of the server
+    /// loses nothing it acknowledged. The default keeps everything in
+    /// memory, gone when the server stops.
+    pub fn db(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.db = Some(path.into());
+        self
+    }
+
     /// Binds the address and starts serving on the current tokio runtime.
     ///
     /// On an address that is not loopback it logs a warning (`tracing`, level
@@ -371,8 +422,12 @@ impl DevServerBuilder {
     /// given to [`signing_key_pem`](Self::signing_key_pem) cannot be used.
     pub async fn start(self) -> Result<DevServer, Error> {
         let signer = match &self.signing_key {
-            Some(pem) => Signer::from_pem(pem)?,
-            None => Signer::generate(),
+            Some(pem) => Some(Signer::from_pem(pem)?),
+            None => None,
+        };
+        let db = match &self.db {
+            Some(path) => Some(Arc::new(Db::open(path)?)),
+            None => None,
         };
         let capability_key = match self.capability_key {
             Some(key) => key,
@@ -402,12 +457,14 @@ impl DevServerBuilder {
             self.max_event_log_bytes,
             signer,
             capability_key,
-        ));
+            db,
+        )?);
         let (stop, mut stopped) = watch::channel(false);
         let on_stop = {
             let shared = shared.clone();
             async move {
                 let _ = stopped.wait_for(|s| *s).await;
+                shared.stopping();
                 shared.approvals().cancel_pending();
             }
         };
@@ -493,7 +550,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             signature::verify,
         ))
         .route_layer(middleware::from_fn(auth::authenticate));
-    Router::new()
+    // Every API route answers only while the server is available (an
+    // outage on purpose, `routes::outage`); the console always does.
+    let api = Router::new()
         .route("/health", get(health::health))
         .route("/.well-known/jwks.json", get(mandates::jwks))
         // OTLP/HTTP spans, from any exporter: no API key, but nothing a web
@@ -510,6 +569,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(events::audit_session).route_layer(middleware::from_fn(origin::local_only)),
         )
         .merge(authenticated)
+        .route_layer(middleware::from_fn_with_state(shared.clone(), outage::gate));
+    Router::new()
+        .merge(api)
         .merge(console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

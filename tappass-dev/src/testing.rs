@@ -44,13 +44,17 @@ impl Harness {
     }
 
     pub(super) fn with(policy: Policy) -> Harness {
-        let shared = Arc::new(Shared::new(
-            policy,
-            "http://dev.test".into(),
-            DEFAULT_MAX_LOG_BYTES,
-            Signer::generate(),
-            tappass::capability::SigningKey::from_bytes(&[7; 32]),
-        ));
+        let shared = Arc::new(
+            Shared::new(
+                policy,
+                "http://dev.test".into(),
+                DEFAULT_MAX_LOG_BYTES,
+                Some(Signer::generate()),
+                tappass::capability::SigningKey::from_bytes(&[7; 32]),
+                None,
+            )
+            .expect("an in-memory state"),
+        );
         Harness {
             app: router(shared.clone()),
             shared,

@@ -23,6 +23,7 @@ pub mod openapi;
 #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub mod otel;
 pub mod propagate;
+pub mod resilience;
 pub mod response;
 pub mod session;
 #[cfg(feature = "signing")]

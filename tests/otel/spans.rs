@@ -348,3 +348,46 @@ async fn an_unreachable_control_plane_is_an_error_span_without_a_decision() {
     })
     .await
 }
+
+#[tokio::test]
+async fn a_degraded_call_is_marked_on_its_span_and_is_no_decision() {
+    bounded(async {
+        let spans = capture();
+        let dev = DevServer::start().await.unwrap();
+        let agent = Agent::builder(dev.url())
+            .api_key(KEY)
+            .max_retries(0)
+            .resilience(tappass::resilience::Resilience::fail_open_logged())
+            .build()
+            .unwrap();
+        let app = served(agent).await;
+        dev.set_available(false);
+        let (status, headers, _) = app.post("/chat", json!({"prompt": "hi"}), None).await;
+        assert_eq!(status, 200);
+        assert_eq!(headers["x-tappass-degraded"], "ungoverned");
+        let chat = spans.span("chat gpt-4o-mini");
+        assert_eq!(chat.status, Status::Unset, "the caller got an answer");
+        assert_eq!(must(&chat, "tappass.outcome"), "degraded");
+        assert_eq!(must(&chat, "tappass.degraded"), "ungoverned");
+        assert!(decisions(&chat).is_empty(), "TapPass decided nothing");
+        let marked: Vec<_> = chat
+            .events
+            .iter()
+            .filter(|e| {
+                attr(&e.attributes, "gen_ai.guardrail.result.type").as_deref() == Some("degraded")
+            })
+            .collect();
+        assert_eq!(marked.len(), 1, "{:?}", chat.events);
+
+        spans.reset();
+        let (status, headers, _) = app
+            .post("/tool", json!({"tool": "lookup_order", "args": {}}), None)
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(headers["x-tappass-degraded"], "ungoverned");
+        let tool = spans.span("execute_tool lookup_order");
+        assert_eq!(must(&tool, "tappass.degraded"), "ungoverned");
+        assert_eq!(must(&tool, "tappass.outcome"), "degraded");
+    })
+    .await
+}

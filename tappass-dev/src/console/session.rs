@@ -161,6 +161,15 @@ fn item(event: &Value) -> Markup {
                         @if let Some(tool) = text("tool") { " for tool " code { (tool) } }
                         @if let Some(id) = text("request_id") { " " span.dim.mono { (id) } }
                     }
+                    "degraded_call" => {
+                        // Recorded by an agent while TapPass was unavailable, sent once it answered.
+                        span.badge.note title="TapPass was unavailable: the agent reused a cached allow or let the call through ungoverned" {
+                            "degraded: " (text("reason").unwrap_or_default())
+                        }
+                        @if let Some(tool) = text("tool") { " tool " code { (tool) } }
+                        @if let Some(model) = text("model") { " chat with " code { (model) } }
+                        @if let Some(mode) = text("fail_mode") { " (" (mode) ")" }
+                    }
                     "session_open" => { "session opened" }
                     "session_close" => { "session closed" }
                     _ => {}

@@ -13,6 +13,7 @@ use super::{Agent, Correlation};
 use crate::decision::GovernanceDecision;
 use crate::decision::{Redaction, RedactionApplied};
 use crate::error::Error;
+use crate::resilience::DegradedReason;
 
 /// One chat message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,9 +197,8 @@ pub struct ChatResponse {
     pub redactions: Vec<Redaction>,
     /// The prompt after redaction, when the server redacted it.
     pub redacted_content: Option<String>,
-    /// True when the control plane was unreachable and the agent is configured
-    /// to fail open: the call was **not** governed and `content` is empty.
-    pub degraded: bool,
+    /// Why the call was not governed, when it was not: see [`degraded`](Self::degraded).
+    pub(crate) degraded: Option<DegradedReason>,
     /// The whole JSON answer, for fields this type does not name.
     pub raw: Value,
 }
@@ -245,9 +245,21 @@ impl ChatResponse {
                 })
                 .unwrap_or_default(),
             redacted_content: env_str("redacted_content"),
-            degraded: false,
+            degraded: None,
             raw,
         })
+    }
+
+    /// Why this answer was not governed by the server, when it was not
+    /// (`None` for a governed answer): TapPass was unavailable and the
+    /// agent's [`Resilience`](crate::resilience::Resilience) let the call
+    /// through, either with the last allow of the identical call
+    /// ([`DegradedReason::Cached`]: `content` is that call's answer) or
+    /// ungoverned ([`DegradedReason::Ungoverned`]: `content` is empty).
+    /// Behind [`TapPassLayer`](crate::TapPassLayer), the response of the
+    /// request that made the call carries `X-TapPass-Degraded` too.
+    pub fn degraded(&self) -> Option<DegradedReason> {
+        self.degraded
     }
 
     /// What the governance pipeline did with this call, read from the answer's
@@ -470,31 +482,69 @@ impl Agent {
 
     /// Sends a prepared [`ChatRequest`].
     pub async fn chat_request(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
+        let body = request.to_body(self, false)?;
         let operation = super::telemetry::Operation::chat(self, request, false);
-        let result = crate::agent::in_span(&operation.span, self.chat_inner(request)).await;
-        operation.finish_chat(self, &result);
-        match result {
-            Err(err) if self.fails_open(&err) => {
-                tracing::warn!(error = %err, "TapPass is unavailable; failing OPEN: this chat was not governed");
-                Ok(ChatResponse {
-                    degraded: true,
-                    correlation: Correlation {
-                        session_id: crate::session::with_current(|s| s.map(|s| s.id().to_owned())),
-                        ..Correlation::default()
-                    },
-                    ..ChatResponse::default()
-                })
+        let slot = self.chat_slot(&body);
+        let mut answer = None;
+        let result =
+            crate::agent::in_span(&operation.span, self.chat_inner(body, &mut answer)).await;
+        self.remember_chat(slot.as_ref(), &result, answer);
+        // The span records what the caller gets: a degraded call's answer,
+        // or the error of a call that could not be degraded.
+        let result = match result {
+            Err(err) if self.degrades(&err) => {
+                let reused = || {
+                    let (cached, age) = self.cached_chat(slot.as_ref()?)?;
+                    Some((cached.answer()?, age))
+                };
+                let call = super::resilient::Call::Chat {
+                    model: request.model.as_deref().unwrap_or(self.model()),
+                    messages: request.messages.len(),
+                };
+                match self.degrade(err, call, reused) {
+                    Err(err) => Err(err),
+                    Ok(super::resilient::Degraded::Cached(mut response, age)) => {
+                        response.degraded = Some(DegradedReason::Cached { age });
+                        Ok(response)
+                    }
+                    Ok(super::resilient::Degraded::Ungoverned) => Ok(ChatResponse {
+                        degraded: Some(DegradedReason::Ungoverned),
+                        correlation: Correlation {
+                            session_id: crate::session::with_current(|s| {
+                                s.map(|s| s.id().to_owned())
+                            }),
+                            ..Correlation::default()
+                        },
+                        ..ChatResponse::default()
+                    }),
+                }
             }
             other => other,
-        }
+        };
+        operation.finish_chat(self, &result);
+        result
     }
 
-    async fn chat_inner(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
+    /// The call itself; `answer` keeps the answer's bytes for the
+    /// last-known-good cache.
+    async fn chat_inner(
+        &self,
+        body: bytes::Bytes,
+        answer: &mut Option<bytes::Bytes>,
+    ) -> Result<ChatResponse, Error> {
         self.ensure_version().await?;
-        let body = request.to_body(self, false)?;
-        let raw = self
-            .send_json(Method::POST, super::transport::CHAT_PATH, Some(body))
-            .await?;
+        let path = super::transport::CHAT_PATH;
+        let sent = self.send(Method::POST, path, Some(body), false).await?;
+        let bytes =
+            super::transport::read_limited(sent.response, self.inner.max_response_bytes).await?;
+        let raw = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::Protocol(format!(
+                "{path} answered 2xx with a body that is not JSON ({e})"
+            ))
+        })?;
+        if self.resilient().is_some() {
+            *answer = Some(bytes);
+        }
         let response = ChatResponse::from_json(raw)?;
         response.correlation.teach_session();
         if self.inner.redaction_as_error {

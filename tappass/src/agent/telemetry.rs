@@ -77,6 +77,9 @@ struct Allowed<'a> {
     pipeline_id: Option<&'a str>,
     rule: Option<&'a str>,
     steps: &'a [PipelineStep],
+    /// Why the call was let through ungoverned or with a reused decision
+    /// (`cached`, `ungoverned`), when TapPass was unavailable.
+    degraded: Option<&'static str>,
 }
 
 impl Operation {
@@ -107,6 +110,7 @@ impl Operation {
             tappass.pipeline_id = Empty,
             tappass.stream = streaming,
             tappass.outcome = Empty,
+            tappass.degraded = Empty,
             server.address = Empty,
             server.port = Empty,
             error.type = Empty,
@@ -135,6 +139,7 @@ impl Operation {
             tappass.session_id = Empty,
             tappass.pipeline_id = Empty,
             tappass.outcome = Empty,
+            tappass.degraded = Empty,
             server.address = Empty,
             server.port = Empty,
             error.type = Empty,
@@ -208,6 +213,7 @@ impl Operation {
             pipeline_id: response.correlation.pipeline_uuid.as_deref(),
             rule: pipeline.as_ref().and_then(|p| p.blocked_by.as_deref()),
             steps: pipeline.as_ref().map_or(&[], |p| p.steps.as_slice()),
+            degraded: response.degraded().map(|reason| reason.as_str()),
         });
         self.finish(agent, result.as_ref().map(|_| ()), decided);
         #[cfg(feature = "otel")]
@@ -224,6 +230,7 @@ impl Operation {
             pipeline_id: None,
             rule: None,
             steps: &[],
+            degraded: None,
         });
         self.finish(agent, result.as_ref().map(|_| ()), decided);
     }
@@ -240,6 +247,7 @@ impl Operation {
             pipeline_id: verdict.pipeline_id.as_deref(),
             rule: None,
             steps: &[],
+            degraded: verdict.degraded().map(|reason| reason.as_str()),
         });
         self.finish(agent, result.as_ref().map(|_| ()), decided);
     }
@@ -250,7 +258,11 @@ impl Operation {
         let elapsed = self.started.elapsed();
         crate::session::scope::add_governance_time(elapsed);
         let span = &self.span;
+        let degraded = allowed.as_ref().and_then(|a| a.degraded);
         let code = match &result {
+            // No decision was made: the call went through while TapPass was
+            // unavailable.
+            Ok(()) if degraded.is_some() => "degraded",
             Ok(()) => allowed.as_ref().map_or("allow", |a| a.decision),
             Err(err) => err.code(),
         };
@@ -271,6 +283,22 @@ impl Operation {
         match result {
             Ok(()) => {
                 let Some(allowed) = allowed else { return };
+                if let Some(reason) = allowed.degraded {
+                    span.record("tappass.degraded", reason);
+                    span.in_scope(|| {
+                        // Not a decision: what the agent did without one.
+                        tracing::info!(
+                            target: "tappass",
+                            {
+                            gen_ai.guardrail.component.name = COMPONENT,
+                            gen_ai.guardrail.result.type = "degraded",
+                            gen_ai.guardrail.result.value = reason
+                            },
+                            "gen_ai.guardrail.result"
+                        );
+                    });
+                    return;
+                }
                 if let Some(pipeline) = allowed.pipeline_id {
                     span.record("tappass.pipeline_id", pipeline);
                 }

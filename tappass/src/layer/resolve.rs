@@ -249,7 +249,8 @@ impl Route {
 
 /// Finishes a response in the request's scope: reports the close of a session
 /// opened for the request, puts the session's correlation headers on the
-/// response (and the layer's `Server-Timing` entry, when it adds one), and
+/// response (with `X-TapPass-Degraded` when a call made for the request was
+/// degraded, and the layer's `Server-Timing` entry when it adds one), and
 /// keeps the session in scope while a streamed body is polled.
 ///
 /// The body comes back as an `axum::body::Body`: one that already is passes
@@ -264,6 +265,13 @@ where
         .lent()
         .is_some_and(|lent| lent.server_timing)
         .then(|| scope.governance_time());
+    // A request that met a degraded call says so, whatever its status.
+    if let Some(reason) = crate::resilience::DegradedReason::header_of(scope.degraded()) {
+        response.headers_mut().insert(
+            crate::resilience::DEGRADED_HEADER,
+            http::HeaderValue::from_static(reason),
+        );
+    }
     let state = scope.into_state();
     if let Some(on_close) = state.on_close {
         on_close(response.status());

@@ -18,6 +18,7 @@ use std::cell::{Cell, RefCell};
 use std::future::{Future, IntoFuture};
 use std::mem;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -82,6 +83,10 @@ pub(crate) struct Scope {
     /// `http.route`).
     #[cfg(feature = "otel")]
     route: Option<axum::extract::MatchedPath>,
+    /// How degraded the calls made in this request were (0: none; the
+    /// agent says what each level means), shared with the scopes of work it
+    /// spawns through [`scope`] so that the layer marks its response.
+    degraded: Arc<AtomicU8>,
 }
 
 /// What a layer lends every request it serves: its services by type (an
@@ -130,6 +135,7 @@ impl Scope {
             governance_time: Cell::new(Duration::ZERO),
             #[cfg(feature = "otel")]
             route: None,
+            degraded: Arc::default(),
         }
     }
 
@@ -138,6 +144,20 @@ impl Scope {
     pub(crate) fn with_route(mut self, route: Option<axum::extract::MatchedPath>) -> Scope {
         self.route = route;
         self
+    }
+
+    /// The same scope, marking its degraded calls on `degraded` (its
+    /// parent's).
+    fn marking(mut self, degraded: Option<Arc<AtomicU8>>) -> Scope {
+        if let Some(degraded) = degraded {
+            self.degraded = degraded;
+        }
+        self
+    }
+
+    /// The highest level of degradation a call made in this scope met (0: none).
+    pub(crate) fn degraded(&self) -> u8 {
+        self.degraded.load(Ordering::Relaxed)
     }
 
     /// A scope with only `session`: for work run beside the request's own
@@ -303,6 +323,17 @@ pub(crate) fn add_governance_time(waited: Duration) {
     });
 }
 
+/// Records, on the current task's scope, that a call made there was
+/// degraded at `level` (the highest level met is kept; outside a scope,
+/// nothing is recorded).
+pub(crate) fn mark_degraded(level: u8) {
+    with(|scope| {
+        if let Some(scope) = scope {
+            scope.degraded.fetch_max(level, Ordering::Relaxed);
+        }
+    });
+}
+
 /// The service of type `T` that the layer of the current task lends it, if
 /// any (cloned: services are reference counts).
 pub(crate) fn lent<T: Clone + Send + Sync + 'static>() -> Option<T> {
@@ -317,12 +348,17 @@ pub(crate) fn resuming<F: IntoFuture>(
     resume_token: HeaderValue,
     future: F,
 ) -> Scoped<F::IntoFuture> {
-    let (current, lent) = with(|scope| {
-        scope
-            .map(|scope| (scope.session(), scope.lent.clone()))
-            .unwrap_or_default()
+    let (current, lent, degraded) = with(|scope| match scope {
+        Some(scope) => (
+            scope.session(),
+            scope.lent.clone(),
+            Some(scope.degraded.clone()),
+        ),
+        None => (None, None, None),
     });
-    Scope::new(session.or(current), None, lent, Some(resume_token)).enter(future.into_future())
+    Scope::new(session.or(current), None, lent, Some(resume_token))
+        .marking(degraded)
+        .enter(future.into_future())
 }
 
 /// The session of the current task, or `None` outside a session.
@@ -355,12 +391,17 @@ pub fn current_session() -> Option<Session> {
 /// # }
 /// ```
 pub fn scope<F: IntoFuture>(session: Session, future: F) -> impl Future<Output = F::Output> {
-    let (lent, token) = with(|scope| {
-        scope
-            .map(|scope| (scope.lent.clone(), scope.resume_token.clone()))
-            .unwrap_or_default()
+    let (lent, token, degraded) = with(|scope| match scope {
+        Some(scope) => (
+            scope.lent.clone(),
+            scope.resume_token.clone(),
+            Some(scope.degraded.clone()),
+        ),
+        None => (None, None, None),
     });
-    Scope::new(Some(session), None, lent, token).enter(future.into_future())
+    Scope::new(Some(session), None, lent, token)
+        .marking(degraded)
+        .enter(future.into_future())
 }
 
 #[cfg(test)]
