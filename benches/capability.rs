@@ -23,6 +23,8 @@
 #[allow(dead_code)]
 mod support;
 
+// The virtualenv only: the bench serves no FastAPI app.
+#[allow(dead_code)]
 #[path = "../tests/support/python.rs"]
 mod python;
 

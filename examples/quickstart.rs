@@ -16,6 +16,12 @@
 //! development server in-process (with its default policy), so it runs on a
 //! fresh machine with nothing else installed. It listens on
 //! `127.0.0.1:$PORT` (3000 by default).
+//!
+//! With `--features otel`, its spans (the request's, each chat's, with the
+//! governance decision on them) go over OTLP/HTTP to the dev server, whose
+//! console shows them as a waterfall on each session's page; to
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` when that is set (and with a hosted TapPass,
+//! only then).
 
 use std::net::SocketAddr;
 
@@ -72,19 +78,44 @@ pub(crate) fn app(layer: TapPassLayer) -> Router {
         .layer(layer)
 }
 
+/// The log filter: `RUST_LOG`, else info.
+fn filter() -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())
+}
+
+/// With `--features otel`: a tracer provider that exports the spans over
+/// OTLP/HTTP to the collector at `endpoint` (batched, through tappass's own
+/// HTTP client), and the subscriber that logs them and hands them to it.
+#[cfg(feature = "otel")]
+pub(crate) fn telemetry(
+    endpoint: &str,
+) -> Result<
+    (
+        opentelemetry_sdk::trace::SdkTracerProvider,
+        impl tracing::Subscriber + Send + Sync,
+    ),
+    tappass::Error,
+> {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::prelude::*;
+
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_batch_exporter(tappass::otel::span_exporter(endpoint)?)
+        .with_resource(
+            opentelemetry_sdk::Resource::builder()
+                .with_service_name("quickstart")
+                .build(),
+        )
+        .build();
+    let subscriber = tracing_subscriber::registry()
+        .with(filter())
+        .with(tracing_subscriber::fmt::layer())
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("quickstart")));
+    Ok((provider, subscriber))
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // tappass logs through `tracing` (decisions at info, failures at warn, a
-    // 5xx's details at error): without a subscriber they go nowhere. The
-    // one line is `tracing_subscriber::fmt::init();`; this one also reads
-    // RUST_LOG.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tappass=info".into()),
-        )
-        .init();
-
     // A hosted TapPass when TAPPASS_URL says so; the embedded dev server otherwise.
     let (dev, layer) = match std::env::var("TAPPASS_URL") {
         Ok(url) if !url.trim().is_empty() => {
@@ -110,6 +141,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
 
+    // tappass logs through `tracing` (decisions at info, failures at warn, a
+    // 5xx's details at error): without a subscriber they go nowhere. The
+    // one line is `tracing_subscriber::fmt::init();`; this one also reads
+    // RUST_LOG. With `--features otel` the spans also go to a collector.
+    #[cfg(feature = "otel")]
+    let provider = {
+        let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .ok()
+            .filter(|e| !e.trim().is_empty())
+            .or_else(|| dev.as_ref().map(DevServer::url));
+        match endpoint {
+            Some(endpoint) => {
+                let (provider, subscriber) = telemetry(&endpoint)?;
+                tracing::subscriber::set_global_default(subscriber)?;
+                println!("Exporting spans over OTLP/HTTP to {endpoint}");
+                Some(provider)
+            }
+            None => {
+                tracing_subscriber::fmt().with_env_filter(filter()).init();
+                None
+            }
+        }
+    };
+    #[cfg(not(feature = "otel"))]
+    tracing_subscriber::fmt().with_env_filter(filter()).init();
+
     let port: u16 = match std::env::var("PORT") {
         Ok(p) => p
             .parse()
@@ -128,8 +185,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
 
-    // Deliver the queued audit events before leaving.
+    // Deliver the queued audit events (and spans) before leaving.
     layer.flush().await;
+    #[cfg(feature = "otel")]
+    if let Some(provider) = provider {
+        // Blocking: off the runtime's threads, which serve the dev server.
+        tokio::task::spawn_blocking(move || provider.shutdown()).await??;
+    }
     if let Some(dev) = dev {
         dev.shutdown().await;
     }

@@ -50,4 +50,14 @@ pub enum Error {
         /// What failed.
         problem: String,
     },
+
+    /// The database file of [`DevServerBuilder::db`](crate::DevServerBuilder::db)
+    /// (`--db FILE`) could not be opened, read or set up.
+    #[error("cannot use the database `{}`: {problem}; pass a file this process may create, read and write (a new file starts empty)", path.display())]
+    Db {
+        /// The file asked for.
+        path: PathBuf,
+        /// What SQLite said.
+        problem: String,
+    },
 }

@@ -26,7 +26,8 @@
 //! - `server.rs`: [`DevServer`] and its builder, and the router that puts
 //!   the routes and the console together;
 //! - `routes/`: the HTTP routes of the protocol, one file per route or family
-//!   (`chat`, `govern`, `approvals`, `events`, `mandates`, `health`), and the
+//!   (`chat`, `govern`, `approvals`, `events`, `mandates`, `capability`,
+//!   `health`), and the
 //!   middleware they run behind (`auth`, `idempotency`);
 //! - `console/`: the pages for people, mounted beside the routes (the audit
 //!   route hands a browser the console's page of the session);
@@ -35,7 +36,8 @@
 //!   writes them itself rather than with the client's types is said there);
 //! - `state.rs`: what every route and page shares; `stores/`: what the
 //!   server remembers (approvals, the event log, idempotent answers,
-//!   mandates and their keys, the agents seen), each bounded;
+//!   mandates and their keys, capability tokens and their key, the agents
+//!   seen), each bounded;
 //! - at the bottom, `policy/` (the policy file: its model, reader and
 //!   matching), `reply.rs` (plain JSON answers and body reading), `ids.rs`
 //!   and `error.rs`.
@@ -58,7 +60,9 @@ mod testing;
 pub use error::Error;
 pub use policy::{Policy, PolicyError, DEFAULT_POLICY};
 pub use server::{DevServer, DevServerBuilder};
+pub use state::Availability;
 pub use stores::approvals::ApprovalRecord;
+pub use stores::capability_tokens::IssuedCapabilityToken;
 pub use stores::mandates::IssuedMandate;
 
 /// The workspace README's examples, compiled as doctests here: they run

@@ -1,7 +1,7 @@
 //! `tappass-dev`: the TapPass-compatible development server, as a program.
 //!
 //! ```text
-//! tappass-dev [--listen ADDR] [--policy FILE] [--signing-key FILE]
+//! tappass-dev [--listen ADDR] [--policy FILE] [--signing-key FILE] [--db FILE]
 //! ```
 
 use std::net::SocketAddr;
@@ -15,11 +15,11 @@ const HELP: &str = "\
 tappass-dev: a local TapPass-compatible server for development and tests
 
 It answers governed chats with a deterministic echo model, decides tool calls,
-keeps approvals and audit events in memory, and applies a small TOML policy whose
-demo triggers produce every kind of governance decision.
+keeps approvals and audit events in memory (or in SQLite with --db), and applies
+a small TOML policy whose demo triggers produce every kind of governance decision.
 
 USAGE:
-    tappass-dev [--listen ADDR] [--policy FILE] [--signing-key FILE]
+    tappass-dev [--listen ADDR] [--policy FILE] [--signing-key FILE] [--db FILE]
 
 OPTIONS:
     --listen ADDR            Address to listen on [default: 127.0.0.1:9620]
@@ -28,12 +28,19 @@ OPTIONS:
                              authentication)
     --policy FILE            Policy file in TOML [default: the built-in policy]
     --signing-key FILE       P-256 private key (PKCS#8 PEM) that signs mandates
-                             [default: a key generated at start]
+                             [default: a key generated at start, or with --db
+                             the key of the last run]
+    --db FILE                Keep sessions, audit events, approvals, mandates and
+                             idempotency records in this SQLite file (created
+                             when missing), so that a restart keeps them
+                             [default: in memory]
     --print-default-policy   Print the built-in policy and exit
     -h, --help               Print this help and exit
     -V, --version            Print the version and exit
 
-Any API key that starts with `tp_` is accepted. Stop the server with Ctrl-C.";
+Any API key that starts with `tp_` is accepted. The console's Availability page
+makes the API unavailable on purpose, to rehearse an outage. Stop the server
+with Ctrl-C.";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq)]
@@ -42,6 +49,7 @@ enum Command {
         listen: SocketAddr,
         policy: Option<String>,
         signing_key: Option<String>,
+        db: Option<String>,
     },
     Help,
     Version,
@@ -52,6 +60,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
     let mut listen: Option<SocketAddr> = None;
     let mut policy: Option<String> = None;
     let mut signing_key: Option<String> = None;
+    let mut db: Option<String> = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -91,6 +100,12 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
                 }
                 signing_key = Some(value("--signing-key")?);
             }
+            "--db" => {
+                if db.is_some() {
+                    return Err("`--db` is given twice".into());
+                }
+                db = Some(value("--db")?);
+            }
             other => return Err(format!("unexpected argument `{other}`")),
         }
     }
@@ -98,6 +113,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
         listen: listen.unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("a valid default")),
         policy,
         signing_key,
+        db,
     })
 }
 
@@ -112,7 +128,7 @@ async fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(format_args!("{e}\nRun `tappass-dev --help` for usage.")),
     };
-    let (listen, policy_path, signing_key) = match command {
+    let (listen, policy_path, signing_key, db) = match command {
         Command::Help => {
             println!("{HELP}");
             return ExitCode::SUCCESS;
@@ -129,7 +145,8 @@ async fn main() -> ExitCode {
             listen,
             policy,
             signing_key,
-        } => (listen, policy, signing_key),
+            db,
+        } => (listen, policy, signing_key, db),
     };
     let (policy, policy_name) = match &policy_path {
         Some(path) => match Policy::from_file(path) {
@@ -146,6 +163,9 @@ async fn main() -> ExitCode {
             Err(e) => return fail(e),
         };
     }
+    if let Some(path) = &db {
+        builder = builder.db(path);
+    }
     let server = match builder.start().await {
         Ok(s) => s,
         Err(e) => return fail(e),
@@ -156,6 +176,14 @@ async fn main() -> ExitCode {
         env!("CARGO_PKG_VERSION")
     );
     println!("policy: {policy_name} ({rules} rules)");
+    match &db {
+        Some(path) => println!(
+            "state: kept in {path} ({} audit events, {} pending approvals)",
+            server.event_count(),
+            server.pending_approvals().len()
+        ),
+        None => println!("state: in memory (gone when the server stops; keep it with --db FILE)"),
+    }
     println!("console: {url}/ (sessions, approvals, mandates and the policy, in a browser)");
     if !server.is_loopback() {
         eprintln!(
@@ -228,6 +256,7 @@ mod tests {
                 listen: "127.0.0.1:9620".parse().unwrap(),
                 policy: None,
                 signing_key: None,
+                db: None,
             }
         );
         assert_eq!(
@@ -236,14 +265,23 @@ mod tests {
                 listen: "0.0.0.0:8080".parse().unwrap(),
                 policy: Some("p.toml".into()),
                 signing_key: None,
+                db: None,
             }
         );
         assert_eq!(
-            parse(&["--listen=[::1]:0", "--signing-key", "k.pem"]).unwrap(),
+            parse(&[
+                "--listen=[::1]:0",
+                "--signing-key",
+                "k.pem",
+                "--db",
+                "state.db"
+            ])
+            .unwrap(),
             Command::Serve {
                 listen: "[::1]:0".parse().unwrap(),
                 policy: None,
                 signing_key: Some("k.pem".into()),
+                db: Some("state.db".into()),
             }
         );
         assert_eq!(parse(&["--policy", "x", "-h"]).unwrap(), Command::Help);

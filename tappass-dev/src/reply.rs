@@ -110,7 +110,7 @@ pub(crate) async fn not_found(method: Method, uri: Uri) -> Response {
         StatusCode::NOT_FOUND,
         "not_found",
         &format!(
-            "no route for {method} {}; the dev server serves GET /health, POST /v1/chat/completions, POST /v1/govern, POST /v1/events, GET /v1/me/approvals/{{request_id}}[/wait], GET /v1/audit/sessions/{{session_id}}, GET /.well-known/jwks.json, GET /v1/mandates/revoked and POST /v1/mandates/{{mandate_id}}/revoke",
+            "no route for {method} {}; the dev server serves GET /health, POST /v1/chat/completions, POST /v1/govern, POST /v1/events, GET /v1/me/approvals/{{request_id}}[/wait], GET /v1/audit/sessions/{{session_id}}, GET /.well-known/jwks.json, GET /v1/mandates/revoked, POST /v1/mandates/{{mandate_id}}/revoke and POST /v1/traces (OTLP/HTTP)",
             uri.path()
         ),
     )

@@ -22,10 +22,13 @@ use crate::origin;
 use crate::policy::{Policy, PolicyError};
 use crate::reply::{method_not_allowed, not_found, MAX_BODY_BYTES};
 use crate::routes::{
-    approvals, auth, chat, events, govern, health, idempotency, mandates, signature,
+    approvals, auth, capability, chat, events, govern, health, idempotency, mandates, outage,
+    signature, traces,
 };
-use crate::state::Shared;
+use crate::state::{Availability, Shared};
 use crate::stores::approvals::ApprovalRecord;
+use crate::stores::capability_tokens::IssuedCapabilityToken;
+use crate::stores::db::Db;
 use crate::stores::event_log::DEFAULT_MAX_LOG_BYTES;
 use crate::stores::mandates::{IssuedMandate, Signer};
 use tappass::agent::ApprovalState;
@@ -81,6 +84,8 @@ impl DevServer {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             max_event_log_bytes: DEFAULT_MAX_LOG_BYTES,
             signing_key: None,
+            capability_key: None,
+            db: None,
         }
     }
 
@@ -118,6 +123,23 @@ impl DevServer {
     /// The recorded audit events whose `session_id` is `session_id`.
     pub fn events_for_session(&self, session_id: &str) -> Vec<Value> {
         self.inner.shared.events().for_session(session_id)
+    }
+
+    /// The traces of session `session_id` that exporters sent to
+    /// `POST /v1/traces` (OTLP/HTTP), the most recently exported first (at
+    /// most 20): a trace belongs to the session when one of its spans
+    /// carries the id as `gen_ai.conversation.id` or `tappass.session_id`.
+    /// Each is `{"trace_id", "spans": [...]}`, its spans earliest first, each
+    /// `{"name", "span_id", "parent_span_id", "kind", "service",
+    /// "start_unix_nano", "end_unix_nano", "status", "status_message",
+    /// "attributes", "events"}` with the attribute values as text and the
+    /// events as `{"name", "time_unix_nano", "attributes"}`.
+    pub fn traces_for_session(&self, session_id: &str) -> Vec<Value> {
+        let traces = self.inner.shared.traces().of_session(session_id);
+        traces
+            .iter()
+            .map(crate::stores::traces::Trace::to_json)
+            .collect()
     }
 
     /// How many audit events the server holds now (what [`events`](DevServer::events)
@@ -194,6 +216,37 @@ impl DevServer {
             && self.inner.shared.signing_keys().register(agent_id, key)
     }
 
+    /// Makes the API unavailable (`false`: every API route answers `503`
+    /// without a decision) or available again (`true`), to rehearse an
+    /// outage; the console keeps answering. See [`set_availability`](Self::set_availability)
+    /// for a server that hangs instead.
+    pub fn set_available(&self, available: bool) {
+        self.set_availability(if available {
+            Availability::Available
+        } else {
+            Availability::Unavailable
+        });
+    }
+
+    /// Makes the API available, unavailable (`503`) or hanging (requests
+    /// accepted and never answered until the server is available again or
+    /// stops), to rehearse an outage; the console keeps answering, and
+    /// its Availability page does the same by hand.
+    pub fn set_availability(&self, availability: Availability) {
+        self.inner.shared.set_availability(availability);
+    }
+
+    /// Whether the API answers now.
+    pub fn availability(&self) -> Availability {
+        self.inner.shared.availability()
+    }
+
+    /// The SQLite file the server keeps its state in ([`DevServerBuilder::db`]),
+    /// `None` when it keeps it in memory.
+    pub fn db_path(&self) -> Option<std::path::PathBuf> {
+        self.inner.shared.db_path().map(Path::to_owned)
+    }
+
     /// Where the server publishes its mandate keys: `{url}/.well-known/jwks.json`.
     pub fn jwks_url(&self) -> String {
         format!("{}/.well-known/jwks.json", self.inner.shared.base_url)
@@ -209,6 +262,26 @@ impl DevServer {
     /// still verify.
     pub fn rotate_signing_key(&self) -> String {
         self.inner.shared.mandates().rotate(Signer::generate())
+    }
+
+    /// The Ed25519 public key the server mints capability tokens with: the
+    /// trusted root of a tool service that verifies them
+    /// (`Authorizer::builder().trusted_root(server.capability_public_key())`),
+    /// also published at [`capability_key_url`](Self::capability_key_url).
+    pub fn capability_public_key(&self) -> tappass::capability::PublicKey {
+        self.inner.shared.capability_tokens().public_key()
+    }
+
+    /// Where the server publishes that key: `{url}/v1/capability/public-key`
+    /// (`{"public_key": "<64 hex>", "algorithm": "Ed25519"}`, no API key).
+    pub fn capability_key_url(&self) -> String {
+        format!("{}/v1/capability/public-key", self.inner.shared.base_url)
+    }
+
+    /// Every capability token the server minted in a chat answer, oldest
+    /// first (at most 10,000: the oldest go first).
+    pub fn capability_tokens(&self) -> Vec<IssuedCapabilityToken> {
+        self.inner.shared.capability_tokens().issued()
     }
 
     /// Stops the server gracefully: pending approvals are cancelled (waiters
@@ -263,6 +336,10 @@ pub struct DevServerBuilder {
     max_event_log_bytes: usize,
     /// PKCS#8 PEM of the mandate signing key; `None`: generated at start.
     signing_key: Option<String>,
+    /// The capability token key; `None`: generated at start.
+    capability_key: Option<tappass::capability::SigningKey>,
+    /// The SQLite file the state is kept in; `None`: in memory.
+    db: Option<std::path::PathBuf>,
 }
 
 impl DevServerBuilder {
@@ -311,6 +388,30 @@ impl DevServerBuilder {
         Ok(self.signing_key_pem(pem))
     }
 
+    /// Mints capability tokens with this Ed25519 key instead of one
+    /// generated at start, so that tool services can trust its public key
+    /// across restarts (`SigningKey::from_hex`, `SigningKey::from_env`).
+    pub fn capability_key(mut self, key: tappass::capability::SigningKey) -> Self {
+        self.capability_key = Some(key);
+        self
+    }
+
+    /// Keeps the server's state in the SQLite database `path` (created when
+    /// missing), as `tappass-dev --db FILE` does: sessions and their audit
+    /// events, approvals (a pending one can still be decided after a
+    /// restart), the mandates issued and every mandate signing key (so
+    /// that they still verify; without [`signing_key_pem`](Self::signing_key_pem)
+    /// the key of the last run goes on signing), and the idempotency
+    /// records of the chat, govern and events routes (a retry after a
+    /// restart is answered, not recorded twice). Each change is in the file
+    /// before the route that made it answers; a crash or kill of the server
+    /// loses nothing it acknowledged. The default keeps everything in
+    /// memory, gone when the server stops.
+    pub fn db(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.db = Some(path.into());
+        self
+    }
+
     /// Binds the address and starts serving on the current tokio runtime.
     ///
     /// On an address that is not loopback it logs a warning (`tracing`, level
@@ -321,8 +422,18 @@ impl DevServerBuilder {
     /// given to [`signing_key_pem`](Self::signing_key_pem) cannot be used.
     pub async fn start(self) -> Result<DevServer, Error> {
         let signer = match &self.signing_key {
-            Some(pem) => Signer::from_pem(pem)?,
-            None => Signer::generate(),
+            Some(pem) => Some(Signer::from_pem(pem)?),
+            None => None,
+        };
+        let db = match &self.db {
+            Some(path) => Some(Arc::new(Db::open(path)?)),
+            None => None,
+        };
+        let capability_key = match self.capability_key {
+            Some(key) => key,
+            None => tappass::capability::SigningKey::generate().map_err(|e| Error::SigningKey {
+                problem: format!("no capability token key: {e}"),
+            })?,
         };
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
@@ -345,12 +456,15 @@ impl DevServerBuilder {
             base_url(addr),
             self.max_event_log_bytes,
             signer,
-        ));
+            capability_key,
+            db,
+        )?);
         let (stop, mut stopped) = watch::channel(false);
         let on_stop = {
             let shared = shared.clone();
             async move {
                 let _ = stopped.wait_for(|s| *s).await;
+                shared.stopping();
                 shared.approvals().cancel_pending();
             }
         };
@@ -436,14 +550,28 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             signature::verify,
         ))
         .route_layer(middleware::from_fn(auth::authenticate));
-    Router::new()
+    // Every API route answers only while the server is available (an
+    // outage on purpose, `routes::outage`); the console always does.
+    let api = Router::new()
         .route("/health", get(health::health))
         .route("/.well-known/jwks.json", get(mandates::jwks))
+        // OTLP/HTTP spans, from any exporter: no API key, but nothing a web
+        // page of another site (or a name rebound to 127.0.0.1) sends.
+        .route(
+            "/v1/traces",
+            post(traces::receive)
+                .layer(DefaultBodyLimit::max(traces::MAX_EXPORT_BYTES))
+                .route_layer(middleware::from_fn(origin::same_origin_only)),
+        )
+        .route("/v1/capability/public-key", get(capability::public_key))
         .route(
             "/v1/audit/sessions/{session_id}",
             get(events::audit_session).route_layer(middleware::from_fn(origin::local_only)),
         )
         .merge(authenticated)
+        .route_layer(middleware::from_fn_with_state(shared.clone(), outage::gate));
+    Router::new()
+        .merge(api)
         .merge(console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -29,6 +29,7 @@ pub(super) struct Answer {
     pub(super) status: StatusCode,
     pub(super) headers: HeaderMap,
     pub(super) text: String,
+    pub(super) bytes: bytes::Bytes,
 }
 
 impl Answer {
@@ -43,12 +44,17 @@ impl Harness {
     }
 
     pub(super) fn with(policy: Policy) -> Harness {
-        let shared = Arc::new(Shared::new(
-            policy,
-            "http://dev.test".into(),
-            DEFAULT_MAX_LOG_BYTES,
-            Signer::generate(),
-        ));
+        let shared = Arc::new(
+            Shared::new(
+                policy,
+                "http://dev.test".into(),
+                DEFAULT_MAX_LOG_BYTES,
+                Some(Signer::generate()),
+                tappass::capability::SigningKey::from_bytes(&[7; 32]),
+                None,
+            )
+            .expect("an in-memory state"),
+        );
         Harness {
             app: router(shared.clone()),
             shared,
@@ -70,7 +76,8 @@ impl Harness {
         Answer {
             status,
             headers,
-            text: String::from_utf8(bytes.to_vec()).unwrap(),
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes,
         }
     }
 

@@ -1,12 +1,12 @@
 //! Procedural macros for `tappass`; use them through the `tappass` crate
-//! (`#[tappass::governed]`, `#[derive(tappass::GovernanceError)]`,
-//! `#[tappass::mcp::governed]`).
+//! (`#[tappass::governed]`, `#[tappass::guard]`,
+//! `#[derive(tappass::GovernanceError)]`, `#[tappass::mcp::governed]`).
 //!
 //! Generated code names only `::tappass::…` paths, so it works wherever
 //! `tappass` is a dependency (and inside `tappass` itself, which declares
 //! `extern crate self as tappass`).
 //!
-//! `tappass`'s documentation of `governed` and `GovernanceError` is their
+//! `tappass`'s documentation of `governed`, `guard` and `GovernanceError` is their
 //! reference, with examples that compile.
 
 #![deny(missing_docs)]
@@ -17,8 +17,10 @@ use syn::parse::Parse;
 mod errors;
 mod governance_error;
 mod governed;
+mod guard;
 mod mcp;
 mod meta;
+mod tool;
 
 /// `#[governed]`: makes an async axum handler governed.
 ///
@@ -30,6 +32,20 @@ mod meta;
 pub fn governed(args: TokenStream, item: TokenStream) -> TokenStream {
     expand(item, |item: proc_macro2::TokenStream| {
         Ok(governed::expand(args.into(), item))
+    })
+}
+
+/// `#[guard]`: checks each call of an async tool function against the
+/// capability token in scope.
+///
+/// Defined in `tappass-macros`, used through `tappass`
+/// (`#[tappass::guard]`, feature `capability`), whose documentation of it is
+/// the reference: the options, `#[constraint(…)]`, the scope, and the
+/// compile errors.
+#[proc_macro_attribute]
+pub fn guard(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(item, |item: proc_macro2::TokenStream| {
+        Ok(guard::expand(args.into(), item))
     })
 }
 

@@ -100,6 +100,27 @@ pub enum Error {
     )]
     #[error("TapPass answered outside its protocol: {0}")]
     Protocol(String),
+
+    /// A capability token refused a call (feature `capability`): a
+    /// `#[tappass::guard]` function's refusal, with the refusal's own
+    /// status and code ([`CapabilityRejection`](crate::capability::CapabilityRejection)).
+    #[cfg(feature = "capability")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "capability")))]
+    #[governance(transparent)]
+    #[error(transparent)]
+    Capability(Box<crate::capability::CapabilityRejection>),
+}
+
+#[cfg(feature = "capability")]
+impl From<crate::capability::CapabilityRejection> for Error {
+    fn from(rejection: crate::capability::CapabilityRejection) -> Self {
+        match rejection {
+            crate::capability::CapabilityRejection::Misconfigured(message) => {
+                Error::Config(message)
+            }
+            other => Error::Capability(Box::new(other)),
+        }
+    }
 }
 
 impl From<GovernanceDecision> for Error {

@@ -22,13 +22,19 @@ pub mod mcp;
 #[cfg(feature = "utoipa")]
 #[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
 pub mod openapi;
+#[cfg(feature = "otel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+pub mod otel;
 pub mod propagate;
+pub mod resilience;
 pub mod response;
 pub mod session;
 #[cfg(feature = "signing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "signing")))]
 pub mod signing;
 mod timestamp;
+#[cfg(feature = "otel")]
+mod trace_context;
 
 #[doc(hidden)]
 #[path = "private/mod.rs"]
@@ -45,6 +51,14 @@ pub use timestamp::{ParseTimestampError, Timestamp};
 #[doc = include_str!("docs/governed.md")]
 #[doc(inline)]
 pub use tappass_macros::governed;
+
+#[cfg_attr(feature = "capability", doc = include_str!("docs/guard.md"))]
+#[cfg_attr(
+    not(feature = "capability"),
+    doc = "Checks each call of an async tool function against the capability token in scope (feature `capability`: its documentation is that build's)."
+)]
+#[doc(inline)]
+pub use tappass_macros::guard;
 
 #[doc = include_str!("docs/derive.md")]
 #[doc(inline)]

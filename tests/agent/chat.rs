@@ -52,7 +52,7 @@ async fn chat_parses_content_usage_tool_calls_and_envelope() {
             answer.audit_url.as_deref(),
             Some("https://dash/sessions/ses_9")
         );
-        assert!(!answer.degraded);
+        assert_eq!(answer.degraded(), None);
         assert_eq!(answer.raw["tappass"]["classification"], "PUBLIC");
     })
     .await

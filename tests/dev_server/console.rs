@@ -254,8 +254,9 @@ async fn a_sessions_timeline_shows_every_event_with_its_details() {
     assert!(server.approve(&id));
     post_events(
         &server,
+        // The timeline is in the order events occurred: the close, now.
         json!([{"event_type": "session_close", "session_id": session, "agent_id": "agt-1",
-                "occurred_at": "2026-01-01T00:00:09Z", "details": {}}]),
+                "occurred_at": tappass::Timestamp::now(), "details": {}}]),
     )
     .await;
 

@@ -49,6 +49,7 @@ async fn a_rebound_host_reads_and_changes_nothing() {
         "/approvals".to_owned(),
         format!("/approvals/{id}"),
         "/mandates".to_owned(),
+        "/capabilities".to_owned(),
         "/policy".to_owned(),
         "/v1/audit/sessions/ses_victim".to_owned(),
     ] {

@@ -62,7 +62,7 @@ async fn wait_for_human_returns_allow_once_approved() {
             verdict.reason.contains("approved by a human"),
             "{verdict:?}"
         );
-        assert!(!verdict.audit_only && !verdict.degraded);
+        assert!(!verdict.audit_only && verdict.degraded().is_none());
     })
     .await;
 }

@@ -14,9 +14,6 @@
 //!   audit URL, sent as the SDK has them): the Rust layer joins it, and the
 //!   Rust chat lands in the Python session.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use axum::routing::post;
@@ -26,67 +23,16 @@ use tappass::propagate::PropagateSession;
 use tappass::{Agent, TapPassLayer};
 use tappass_dev::DevServer;
 
+use crate::support::python::Uvicorn;
+
 const KEY: &str = "tp_estate";
 
-/// The FastAPI app under uvicorn on a free port, stopped on drop.
-struct Uvicorn {
-    child: Child,
-    url: String,
-}
-
-impl Uvicorn {
-    fn start(dev: &DevServer) -> Uvicorn {
-        let app_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python");
-        let mut child = Command::new(crate::support::python::python())
-            .args(["-m", "uvicorn", "--app-dir", app_dir, "estate_app:app"])
-            .args(["--host", "127.0.0.1", "--port", "0", "--log-level", "info"])
-            .env("TAPPASS_URL", dev.url())
-            .env("TAPPASS_API_KEY", KEY)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("uvicorn starts from the test virtualenv");
-        // uvicorn says where it listens; keep draining its log after.
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            let mut log = String::new();
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                log.push_str(&line);
-                log.push('\n');
-                if let Some(rest) = line.split("Uvicorn running on ").nth(1) {
-                    let url = rest
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned();
-                    if let Some(tx) = tx.take() {
-                        let _sent = tx.send(Ok(url));
-                    }
-                }
-            }
-            if let Some(tx) = tx.take() {
-                let _sent = tx.send(Err(log));
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(Ok(url)) => Uvicorn { child, url },
-            other => {
-                let _killed = child.kill();
-                panic!("the FastAPI service did not start: {other:?}");
-            }
-        }
-    }
-}
-
-impl Drop for Uvicorn {
-    fn drop(&mut self) {
-        let _killed = self.child.kill();
-        let _reaped = self.child.wait();
-    }
+/// The FastAPI app (`tests/python/estate_app.py`) on `dev`.
+fn python_service(dev: &DevServer) -> Uvicorn {
+    Uvicorn::start(
+        "estate_app:app",
+        &[("TAPPASS_URL", dev.url()), ("TAPPASS_API_KEY", KEY.into())],
+    )
 }
 
 async fn serve(app: Router) -> String {
@@ -168,7 +114,7 @@ async fn post_json(url: &str, body: Value) -> Value {
 #[tokio::test]
 async fn rust_to_python_after_an_answer_one_session_two_chats() {
     let dev = DevServer::start().await.unwrap();
-    let python = Uvicorn::start(&dev);
+    let python = python_service(&dev);
     let rust = rust_service(&dev, &python.url).await;
     let answer = post_json(&format!("{rust}/relay"), json!({"chat_first": true})).await;
     let session = answer["session"].as_str().unwrap();
@@ -187,7 +133,7 @@ async fn rust_to_python_after_an_answer_one_session_two_chats() {
 #[tokio::test]
 async fn rust_to_python_before_any_answer_still_lands_in_the_rust_session() {
     let dev = DevServer::start().await.unwrap();
-    let python = Uvicorn::start(&dev);
+    let python = python_service(&dev);
     let rust = rust_service(&dev, &python.url).await;
     let answer = post_json(&format!("{rust}/relay"), json!({"chat_first": false})).await;
     let session = answer["session"].as_str().unwrap();
@@ -201,7 +147,7 @@ async fn rust_to_python_before_any_answer_still_lands_in_the_rust_session() {
 #[tokio::test]
 async fn python_to_rust_from_a_session_opened_in_python() {
     let dev = DevServer::start().await.unwrap();
-    let python = Uvicorn::start(&dev);
+    let python = python_service(&dev);
     let rust = rust_service(&dev, &python.url).await;
     let answer = post_json(
         &format!("{}/call-rust", python.url),

@@ -8,11 +8,16 @@
 //! The virtualenv keeps the requirements' hash and is made again when the
 //! file changes. Without python3, its `venv` module or network access to
 //! the package index, the tests that need it fail with what to install.
+//!
+//! [`Uvicorn`] serves an app of `tests/python/` (a FastAPI service with the
+//! SDK) on a free port, with that Python.
 
 use std::fs::{self, File};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, OnceLock};
+use std::time::Duration;
 
 /// The virtualenv's interpreter, made ready on first use.
 pub fn python() -> &'static Path {
@@ -110,4 +115,72 @@ fn provision() -> PathBuf {
     fs::write(&stamp, &wanted).expect("the virtualenv's stamp can be written");
     drop(lock);
     python
+}
+
+/// An app of `tests/python/` under uvicorn on a free port of `127.0.0.1`,
+/// stopped on drop.
+pub struct Uvicorn {
+    child: Child,
+    /// Where it listens, e.g. `http://127.0.0.1:43817`.
+    pub url: String,
+}
+
+impl Uvicorn {
+    /// Serves `app` (`module:attribute`, e.g. `estate_app:app`) with `env`
+    /// set, once uvicorn says where it listens (within a minute).
+    pub fn start(app: &str, env: &[(&str, String)]) -> Uvicorn {
+        let app_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python");
+        let mut command = Command::new(python());
+        command
+            .args(["-m", "uvicorn", "--app-dir", app_dir, app])
+            .args(["--host", "127.0.0.1", "--port", "0", "--log-level", "info"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command
+            .spawn()
+            .expect("uvicorn starts from the test virtualenv");
+        // uvicorn says where it listens; keep draining its log after.
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            let mut log = String::new();
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                log.push_str(&line);
+                log.push('\n');
+                if let Some(rest) = line.split("Uvicorn running on ").nth(1) {
+                    let url = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    if let Some(tx) = tx.take() {
+                        let _sent = tx.send(Ok(url));
+                    }
+                }
+            }
+            if let Some(tx) = tx.take() {
+                let _sent = tx.send(Err(log));
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(Ok(url)) => Uvicorn { child, url },
+            other => {
+                let _killed = child.kill();
+                panic!("the FastAPI service {app} did not start: {other:?}");
+            }
+        }
+    }
+}
+
+impl Drop for Uvicorn {
+    fn drop(&mut self) {
+        let _killed = self.child.kill();
+        let _reaped = self.child.wait();
+    }
 }

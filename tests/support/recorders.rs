@@ -57,6 +57,10 @@ pub fn capture_logs() -> (Logs, impl Sized) {
         .with_writer(logs.clone())
         .finish()
         .set_default();
+    // A callsite first met on another thread while this subscriber was being
+    // set may have cached "never" from the global default alone; recompute,
+    // so that a test running beside others sees every line of its thread.
+    tracing::callsite::rebuild_interest_cache();
     (logs, guard)
 }
 

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 use serde_json::Value;
 
-use crate::state::{Shared, SERVER_VERSION};
+use crate::state::{Availability, Shared, SERVER_VERSION};
 use tappass::Timestamp;
 
 /// A part of the console, as the navigation lists it.
@@ -17,16 +17,20 @@ pub(super) enum Section {
     Sessions,
     Approvals,
     Mandates,
+    Capabilities,
     Policy,
+    Availability,
 }
 
 impl Section {
     /// Every section, in navigation order.
-    const ALL: [Section; 4] = [
+    const ALL: [Section; 6] = [
         Section::Sessions,
         Section::Approvals,
         Section::Mandates,
+        Section::Capabilities,
         Section::Policy,
+        Section::Availability,
     ];
 
     fn href(self) -> &'static str {
@@ -34,7 +38,9 @@ impl Section {
             Section::Sessions => "/",
             Section::Approvals => "/approvals",
             Section::Mandates => "/mandates",
+            Section::Capabilities => "/capabilities",
             Section::Policy => "/policy",
+            Section::Availability => "/availability",
         }
     }
 
@@ -43,7 +49,9 @@ impl Section {
             Section::Sessions => "Sessions",
             Section::Approvals => "Approvals",
             Section::Mandates => "Mandates",
+            Section::Capabilities => "Capability tokens",
             Section::Policy => "Policy",
+            Section::Availability => "Availability",
         }
     }
 }
@@ -73,6 +81,8 @@ pub(super) fn page(
     body: Markup,
 ) -> Response {
     let pending = shared.approvals().pending().len();
+    let availability = shared.availability();
+    let kept = shared.db_path().map(|path| path.display().to_string());
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
@@ -98,6 +108,9 @@ pub(super) fn page(
                                 @if s == Section::Approvals && pending > 0 {
                                     " " span.count title="pending approvals" { (pending) }
                                 }
+                                @if s == Section::Availability && availability != Availability::Available {
+                                    " " span.count title="the API does not answer" { (availability.as_str()) }
+                                }
                             }
                         }
                     }
@@ -106,7 +119,11 @@ pub(super) fn page(
                 main { (body) }
                 footer {
                     "tappass-dev " (SERVER_VERSION)
-                    " · in memory · any API key that starts with " code { "tp_" }
+                    @match &kept {
+                        Some(path) => { " · kept in " code { (path) } }
+                        None => { " · in memory" }
+                    }
+                    " · any API key that starts with " code { "tp_" }
                     @if refresh == Refresh::Auto { " · this page reloads every " (REFRESH_SECONDS) " s" }
                 }
             }

@@ -2,14 +2,17 @@
 //!
 //! One module per page — [`sessions`] (`/`), [`session`] (a session's
 //! `audit_url`, for a browser), [`approvals`] (`/approvals`), [`mandates`]
-//! (`/mandates`) and [`policy`] (`/policy`) — rendered with maud (which escapes every value it is given)
+//! (`/mandates`), [`capabilities`] (`/capabilities`), [`policy`] (`/policy`)
+//! and [`availability`] (`/availability`, an outage on purpose) — rendered
+//! with maud (which escapes every value it is given)
 //! into the shared [`layout`]. The pages work without JavaScript; a small
 //! served script only reloads them while they are open.
 //!
 //! Reading needs no key, but every page answers only when it is addressed to
 //! `localhost` or an IP address ([`origin`](crate::origin)): a page of
 //! another site whose name was rebound to 127.0.0.1 reads nothing. The state
-//! changes, deciding an approval and revoking a mandate, are forms that also
+//! changes, deciding an approval, revoking a mandate and making the API
+//! unavailable, are forms that also
 //! carry the server's token ([`form`]) and come from the console's own
 //! origin, so no other web page the developer visits can press the buttons.
 //!
@@ -17,13 +20,16 @@
 //! and settles approvals through the shared state, and imports no route.
 
 mod approvals;
+mod availability;
 mod browser;
+mod capabilities;
 mod form;
 mod layout;
 mod mandates;
 mod policy;
 mod session;
 mod sessions;
+mod traces;
 
 use std::sync::Arc;
 
@@ -54,7 +60,12 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/approvals/{request_id}/deny", post(approvals::deny))
         .route("/mandates", get(mandates::page))
         .route("/mandates/{mandate_id}/revoke", post(mandates::revoke))
+        .route("/capabilities", get(capabilities::page))
         .route("/policy", get(policy::page))
+        .route(
+            "/availability",
+            get(availability::page).post(availability::set),
+        )
         .route("/console.css", get(layout::stylesheet))
         .route("/console.js", get(layout::script))
         .route_layer(middleware::from_fn(local_only))

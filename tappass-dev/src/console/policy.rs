@@ -39,7 +39,12 @@ pub(super) async fn page(State(shared): State<Arc<Shared>>) -> Response {
                                 td { ul.conds { @for (k, v) in &conditions { li { (k) " = " (format!("{v:?}")) } } } }
                                 td {
                                     span class=(format!("badge {}", decision_class(decision))) { (decision) }
-                                    ul.conds { @for (k, v) in &settings { li.dim { (k) " = " (v) } } }
+                                    ul.conds {
+                                        @for (k, v) in &settings { li.dim { (k) " = " (v) } }
+                                        @if let Some(token) = &rule.token {
+                                            @for (k, v) in token.settings() { li.dim { (k) " = " (v) } }
+                                        }
+                                    }
                                 }
                                 td { (rule.reason) }
                             }

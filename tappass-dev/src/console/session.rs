@@ -9,7 +9,8 @@ use http::StatusCode;
 
 use super::layout::{self, decision_class, Refresh};
 use crate::state::Shared;
-use crate::stores::event_log::{EventLog, Stored};
+use crate::stores::event_log::{in_time_order, EventLog, Stored};
+use crate::stores::traces::Trace;
 
 /// Events per page of the timeline.
 const PER_PAGE: usize = 500;
@@ -29,10 +30,13 @@ struct Shown {
 
 /// Reads page `number` (1-based; clamped) of session `session_id` from `log`.
 fn read(log: &EventLog, session_id: &str, number: usize) -> Shown {
-    let all: Vec<&Stored> = log
+    let mut all: Vec<&Stored> = log
         .iter()
         .filter(|e| e.meta().session_id.as_deref() == Some(session_id))
         .collect();
+    // As the audit route answers: in the order they occurred, so that a
+    // `session_open` reported after the session's first calls comes first.
+    in_time_order(&mut all);
     let pages = all.len().div_ceil(PER_PAGE).max(1);
     let number = number.clamp(1, pages);
     let at = |e: Option<&&Stored>| {
@@ -67,18 +71,19 @@ fn read(log: &EventLog, session_id: &str, number: usize) -> Shown {
 /// a page (`?page=N`).
 pub(crate) fn page(shared: &Shared, session_id: &str, query: Option<&str>) -> Response {
     let shown = read(&shared.events(), session_id, layout::page_number(query));
+    let traces = shared.traces().of_session(session_id);
     layout::page(
         shared,
         StatusCode::OK,
         None,
         &format!("Session {session_id}"),
         Refresh::Off,
-        timeline(session_id, &shown),
+        timeline(session_id, &shown, &traces),
     )
 }
 
 /// The facts of the session and its timeline.
-fn timeline(session_id: &str, shown: &Shown) -> Markup {
+fn timeline(session_id: &str, shown: &Shown, traces: &[Trace]) -> Markup {
     let href = layout::session_href(session_id);
     html! {
         p.dim { a href="/" { "Sessions" } " / session" }
@@ -89,6 +94,7 @@ fn timeline(session_id: &str, shown: &Shown) -> Markup {
             div { "Decisions" b { (shown.decisions) } }
             div { "First" b { (layout::when(shown.first_at.as_ref())) } }
             div { "Last" b { (layout::when(shown.last_at.as_ref())) } }
+            div { "Traces" b { a href="#traces" { (traces.len()) } } }
         }
         div.panel {
             @if shown.events.is_empty() {
@@ -106,6 +112,7 @@ fn timeline(session_id: &str, shown: &Shown) -> Markup {
                 @if shown.number < shown.pages { a rel="next" href=(format!("{href}?page={}", shown.number + 1)) { "Later →" } }
             }
         }
+        (super::traces::section(traces))
     }
 }
 
@@ -153,6 +160,15 @@ fn item(event: &Value) -> Markup {
                         "approval " span class=(format!("badge {}", decision_class(&state))) { (state) }
                         @if let Some(tool) = text("tool") { " for tool " code { (tool) } }
                         @if let Some(id) = text("request_id") { " " span.dim.mono { (id) } }
+                    }
+                    "degraded_call" => {
+                        // Recorded by an agent while TapPass was unavailable, sent once it answered.
+                        span.badge.note title="TapPass was unavailable: the agent reused a cached allow or let the call through ungoverned" {
+                            "degraded: " (text("reason").unwrap_or_default())
+                        }
+                        @if let Some(tool) = text("tool") { " tool " code { (tool) } }
+                        @if let Some(model) = text("model") { " chat with " code { (model) } }
+                        @if let Some(mode) = text("fail_mode") { " (" (mode) ")" }
                     }
                     "session_open" => { "session opened" }
                     "session_close" => { "session closed" }

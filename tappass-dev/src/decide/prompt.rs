@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::correlate::Correlation;
 use super::stop::Stop;
 use crate::ids;
-use crate::policy::{Action, Matcher};
+use crate::policy::{Action, Matcher, TokenGrant};
 use crate::reply::Failure;
 use crate::state::Shared;
 use crate::stores::approvals::{Asked, NewApproval, Resume};
@@ -29,6 +29,8 @@ pub(crate) enum Outcome {
         prompt: String,
         redactions: Vec<Redaction>,
         steps: Vec<Value>,
+        /// The capability token the allowing rule grants, with the rule's name.
+        token: Option<(String, TokenGrant)>,
     },
     Stop {
         stop: Stop,
@@ -76,6 +78,7 @@ fn evaluate(
     let mut prompt = prompt.to_owned();
     let mut redactions = Vec::new();
     let mut steps = Vec::new();
+    let mut token = None;
     for rule in shared.policy.rules() {
         let Matcher::Prompt(m) = &rule.matcher else {
             continue;
@@ -88,6 +91,7 @@ fn evaluate(
         match &rule.action {
             Action::Allow => {
                 steps.push(step(&rule.name, "allow", true, &rule.reason, started));
+                token = rule.token.clone().map(|grant| (rule.name.clone(), grant));
                 break;
             }
             Action::Redact { replacement } => {
@@ -185,5 +189,6 @@ fn evaluate(
         prompt,
         redactions,
         steps,
+        token,
     }
 }

@@ -160,5 +160,5 @@ mod read;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use model::{Action, Grant, Matcher, Rule};
+pub(crate) use model::{Action, Grant, Matcher, Rule, TokenGrant};
 use read::parse;

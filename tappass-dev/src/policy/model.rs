@@ -10,9 +10,11 @@
 //! client's are `tappass::decision`; the [`decide`](crate::decide) module
 //! says why the server keeps its own.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use regex::Regex;
+use tappass::capability::{Clearance, ConstraintSet};
 
 use super::detect::Detector;
 
@@ -28,6 +30,49 @@ pub(crate) struct Rule {
     pub(crate) action: Action,
     /// What the mandate of an `allow` grants (tool rules only).
     pub(crate) grant: Grant,
+    /// The capability token a chat answer carries when this rule allows
+    /// its prompt (`allow` prompt rules only).
+    pub(crate) token: Option<TokenGrant>,
+}
+
+/// How long a capability token lasts unless its rule says `ttl_seconds`:
+/// 5 minutes (the Python SDK's `DEFAULT_TTL_SECS`).
+pub(crate) const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(300);
+
+/// What the capability token of a chat answer grants: its tools with their
+/// argument constraints, clearance, trust score and lifetime.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenGrant {
+    pub(crate) tools: BTreeMap<String, ConstraintSet>,
+    pub(crate) clearance: Clearance,
+    pub(crate) trust_score: u32,
+    pub(crate) ttl: Duration,
+}
+
+impl TokenGrant {
+    /// The grant as the policy file writes it, for the console.
+    pub(crate) fn settings(&self) -> Vec<Setting> {
+        let mut out: Vec<Setting> = self
+            .tools
+            .iter()
+            .map(|(tool, set)| {
+                (
+                    "capability_token.tools",
+                    format!("{tool} {}", set.to_dict()),
+                )
+            })
+            .collect();
+        out.push((
+            "capability_token.clearance",
+            self.clearance.name().to_owned(),
+        ));
+        out.push(("capability_token.trust_score", self.trust_score.to_string()));
+        out.push((
+            "capability_token.ttl_seconds",
+            self.ttl.as_secs().to_string(),
+        ));
+        out
+    }
 }
 
 /// The mandate an `allow` of a tool call carries: its capabilities (empty:

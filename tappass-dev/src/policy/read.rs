@@ -9,7 +9,11 @@ use regex::Regex;
 use toml::{Table, Value as Toml};
 
 use super::detect::Detector;
-use super::model::{Action, Grant, Matcher, PromptMatch, Rule, ToolMatch, DEFAULT_MANDATE_TTL};
+use super::model::{
+    Action, Grant, Matcher, PromptMatch, Rule, TokenGrant, ToolMatch, DEFAULT_MANDATE_TTL,
+    DEFAULT_TOKEN_TTL,
+};
+use tappass::capability::{Clearance, ConstraintSet, MAX_TOKEN_TTL_SECS};
 
 const PROMPT_KEYS: &[&str] = &["prompt_contains", "prompt_regex", "detector"];
 const TOOL_KEYS: &[&str] = &["tool", "tool_regex", "args_contains", "args_regex"];
@@ -61,7 +65,11 @@ const KIND_FIELDS: &[(&str, &[&str])] = &[
     ("violation", &["tool_integrity_violation"]),
     ("capabilities", &["allow"]),
     ("mandate_ttl_seconds", &["allow"]),
+    ("capability_token", &["allow"]),
 ];
+
+/// The keys of a rule's `capability_token` table.
+const TOKEN_KEYS: &[&str] = &["tools", "clearance", "trust_score", "ttl_seconds"];
 
 /// The longest `expires_in_seconds` a rule may ask for: 30 days.
 const MAX_EXPIRY_SECONDS: u64 = 30 * 24 * 3600;
@@ -348,6 +356,7 @@ fn parse_rule(index: usize, item: &Toml, problems: &mut Vec<String>) -> Option<R
         decision.map(|(d, _)| parse_action(d, name.as_deref().unwrap_or(""), &matcher, &mut r));
     let reason = r.string("reason");
     let grant = parse_grant(&matcher, &mut r);
+    let token = parse_token(&matcher, &mut r);
 
     if r.problems.len() != before {
         return None;
@@ -360,6 +369,112 @@ fn parse_rule(index: usize, item: &Toml, problems: &mut Vec<String>) -> Option<R
         matcher,
         action,
         grant,
+        token,
+    })
+}
+
+/// `capability_token`: what the capability token of a chat answer that the
+/// rule allows grants. Its tools' constraints are the Python SDK's
+/// dictionaries (`{ type = "subpath", root = "/data" }`), read by
+/// `ConstraintSet::from_dict`.
+fn parse_token(matcher: &Option<Matcher>, r: &mut Reader<'_>) -> Option<TokenGrant> {
+    let value = r.table.get("capability_token")?;
+    if let Some(Matcher::Tool(_)) = matcher {
+        r.problem(
+            "`capability_token` comes with a chat answer, so it applies to prompt rules; a tool call's `allow` carries a mandate (`capabilities`, `mandate_ttl_seconds`)",
+        );
+        return None;
+    }
+    let Some(table) = value.as_table() else {
+        let found = value.type_str();
+        r.problem(format_args!(
+            "`capability_token` must be a table (`capability_token.tools.read_file.path = {{ type = \"subpath\", root = \"/data\" }}`), not a {found}"
+        ));
+        return None;
+    };
+    let mut t = Reader {
+        label: r.label.clone(),
+        table,
+        prefix: "capability_token.",
+        problems: r.problems,
+    };
+    for key in table.keys() {
+        if !TOKEN_KEYS.contains(&key.as_str()) {
+            t.problem(format_args!(
+                "unknown key `capability_token.{key}`; expected capability_token.{}",
+                TOKEN_KEYS.join(", capability_token.")
+            ));
+        }
+    }
+    let mut tools = std::collections::BTreeMap::new();
+    match table.get("tools") {
+        Some(Toml::Table(entries)) if !entries.is_empty() => {
+            for (tool, spec) in entries {
+                if tool != "*" {
+                    if let Err(e) = crate::ids::check_tool_name(tool) {
+                        let e = e.replacen("`payload.tool`", "the name", 1);
+                        t.problem(format_args!("`capability_token.tools.{tool}`: {e}"));
+                        continue;
+                    }
+                }
+                let json = match serde_json::to_value(spec) {
+                    Ok(json) if json.is_object() => json,
+                    _ => {
+                        t.problem(format_args!(
+                            "`capability_token.tools.{tool}` must be a table of the tool's arguments and their constraints (`{{}}` for none)"
+                        ));
+                        continue;
+                    }
+                };
+                match ConstraintSet::from_dict(&json) {
+                    Ok(set) => {
+                        tools.insert(tool.clone(), set);
+                    }
+                    Err(e) => t.problem(format_args!("`capability_token.tools.{tool}`: {e}")),
+                }
+            }
+        }
+        Some(_) => t.problem(
+            "`capability_token.tools` must be a table that names at least one tool: `capability_token.tools.search = {}`",
+        ),
+        None => t.problem(
+            "`capability_token` needs `tools`: the tools the token grants, each with its argument constraints",
+        ),
+    }
+    let clearance = match t.string("clearance") {
+        None => Clearance::Internal,
+        Some(name) => name.parse().unwrap_or_else(|e| {
+            t.problem(format_args!(
+                "`capability_token.clearance` is `{name}`: {e}"
+            ));
+            Clearance::Internal
+        }),
+    };
+    let trust_score = match table.get("trust_score") {
+        None => 0,
+        Some(Toml::Integer(n)) if (0..=1000).contains(n) => *n as u32,
+        Some(_) => {
+            t.problem("`capability_token.trust_score` must be a whole number from 0 to 1000");
+            0
+        }
+    };
+    let ttl = match table.get("ttl_seconds") {
+        None => DEFAULT_TOKEN_TTL,
+        Some(Toml::Integer(n)) if (1..=MAX_TOKEN_TTL_SECS).contains(n) => {
+            Duration::from_secs(n.unsigned_abs())
+        }
+        Some(_) => {
+            t.problem(format_args!(
+                "`capability_token.ttl_seconds` must be a whole number of seconds from 1 to {MAX_TOKEN_TTL_SECS} (90 days)"
+            ));
+            DEFAULT_TOKEN_TTL
+        }
+    };
+    Some(TokenGrant {
+        tools,
+        clearance,
+        trust_score,
+        ttl,
     })
 }
 

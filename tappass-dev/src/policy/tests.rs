@@ -410,3 +410,72 @@ fn display_lists_problems_and_converts_into_a_config_error() {
         .to_string()
         .contains("`/nonexistent/policy.toml`: cannot read the file"));
 }
+
+#[test]
+fn a_prompt_rule_grants_a_capability_token_and_every_mistake_is_named() {
+    let policy = Policy::from_toml(
+        r#"
+[[rule]]
+name = "reader"
+match.prompt_contains = "report"
+decision = "allow"
+capability_token.tools.read_file = { path = { type = "subpath", root = "/data" } }
+capability_token.tools."*" = {}
+capability_token.clearance = "privileged"
+capability_token.trust_score = 80
+capability_token.ttl_seconds = 60
+"#,
+    )
+    .unwrap();
+    let token = policy.rules()[0].token.as_ref().unwrap();
+    assert_eq!(token.tools.len(), 2);
+    assert_eq!(token.clearance, tappass::capability::Clearance::Privileged);
+    assert_eq!((token.trust_score, token.ttl.as_secs()), (80, 60));
+
+    let found = problems(
+        r#"
+[[rule]]
+name = "bad"
+match.prompt_contains = "x"
+decision = "allow"
+capability_token.tools.read_file = { path = { type = "teleport" } }
+capability_token.tools."a:b" = {}
+capability_token.clearance = "SECRET"
+capability_token.trust_score = 1001
+capability_token.ttl_seconds = 0
+capability_token.audience = "x"
+
+[[rule]]
+name = "on_a_tool"
+match.tool = "search"
+decision = "allow"
+capability_token.tools.search = {}
+
+[[rule]]
+name = "no_tools"
+match.prompt_contains = "y"
+decision = "allow"
+capability_token.clearance = "INTERNAL"
+
+[[rule]]
+name = "blocks"
+match.prompt_contains = "z"
+decision = "policy_block"
+capability_token.tools.search = {}
+"#,
+    );
+    let all = found.join("\n");
+    for expected in [
+        "rule `bad`: `capability_token.tools.read_file`",
+        "rule `bad`: `capability_token.tools.a:b`",
+        "rule `bad`: `capability_token.clearance` is `SECRET`",
+        "rule `bad`: `capability_token.trust_score` must be a whole number from 0 to 1000",
+        "rule `bad`: `capability_token.ttl_seconds` must be",
+        "rule `bad`: unknown key `capability_token.audience`",
+        "rule `on_a_tool`: `capability_token` comes with a chat answer",
+        "rule `no_tools`: `capability_token` needs `tools`",
+        "rule `blocks`: `capability_token` does not apply to decision `policy_block`",
+    ] {
+        assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
+    }
+}

@@ -5,6 +5,16 @@
 //! non-2xx decision body. What passes, redacted, is answered
 //! `"Echo: " + prompt`, as one OpenAI-shaped JSON body with the `tappass`
 //! envelope or as Server-Sent Events, and recorded as a `chat_call` event.
+//!
+//! When the rule that allowed the prompt has a `capability_token`, the
+//! answer carries one in `tappass.capability_token` (the Python SDK's shape:
+//! `{"token", "token_id", "classification", "tools", "ops", "checks_passed",
+//! "expires_at", "ttl"}`), bound to the agent's key: the key the request was
+//! signed with (the agent's registered key, see
+//! [`signature`](super::signature)), else the key the request names in
+//! `X-TapPass-Holder-Key` (64 hex digits). A signed request that names
+//! another key is refused (`400`); a request with neither gets no token, and
+//! a `capability_token` step that says why.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -24,8 +34,11 @@ use super::auth::Caller;
 use crate::decide::correlate::{server_event, Correlation};
 use crate::decide::prompt::{evaluate_off_worker, Outcome};
 use crate::ids;
+use crate::policy::TokenGrant;
 use crate::reply::{body_bytes, parse_json, with_headers, Failure};
 use crate::state::{Shared, MAX_FIELD_BYTES};
+use crate::stores::capability_tokens::NewToken;
+use tappass::capability::PublicKey;
 
 /// How many words go into one streamed chunk, at least.
 const WORDS_PER_CHUNK: usize = 3;
@@ -120,6 +133,90 @@ fn words(text: &str) -> u64 {
     text.split_whitespace().count() as u64
 }
 
+/// The header in which an agent that does not sign its requests names its
+/// public key, the holder of the capability tokens minted for it.
+const HOLDER_KEY: &str = "x-tappass-holder-key";
+
+/// The key a capability token minted for this request is bound to, and how
+/// it reached the server; see the module's documentation.
+fn holder(
+    shared: &Shared,
+    caller: &Caller,
+    headers: &HeaderMap,
+) -> Result<Option<(PublicKey, &'static str)>, Failure> {
+    let named = match headers.get(HOLDER_KEY) {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|hex| PublicKey::from_hex(hex.trim()).ok())
+                .ok_or_else(|| {
+                    Failure::invalid(
+                        "`X-TapPass-Holder-Key` is not an Ed25519 public key: send the agent's public key as 64 hexadecimal digits",
+                    )
+                })?,
+        ),
+    };
+    let signed = caller
+        .signed_by
+        .as_deref()
+        .and_then(|agent| shared.signing_keys().key(agent));
+    match (signed, named) {
+        (Some(signed), Some(named)) if signed != named => Err(Failure::invalid(
+            "`X-TapPass-Holder-Key` names another key than the one that signed the request: a capability token is bound to the key that signed its request; leave the header out",
+        )),
+        (Some(signed), _) => Ok(Some((signed, "signed request"))),
+        (None, Some(named)) => Ok(Some((named, "header"))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The envelope's `capability_token` (and a step when none could be
+/// minted), for the grant of the rule that allowed the prompt.
+#[allow(clippy::too_many_arguments)]
+fn mint_token(
+    shared: &Shared,
+    corr: &Correlation,
+    rule: &str,
+    grant: &TokenGrant,
+    holder: Option<(PublicKey, &'static str)>,
+    classification: &str,
+    steps: &mut Vec<Value>,
+) -> Result<Value, Failure> {
+    let Some((holder, holder_from)) = holder else {
+        steps.push(json!({
+            "step": "capability_token",
+            "action": "skipped",
+            "detected": false,
+            "message": format!("rule `{rule}` grants a capability token, but the request named no holder key: sign the request with the agent's registered key, or send its public key in X-TapPass-Holder-Key"),
+            "duration_ms": 0.0,
+        }));
+        return Ok(Value::Null);
+    };
+    let (token, row) = shared
+        .capability_tokens()
+        .mint(NewToken {
+            rule,
+            grant,
+            holder,
+            holder_from,
+            session_id: &corr.session_id,
+            agent_uuid: &corr.agent_uuid,
+        })
+        .map_err(Failure::internal)?;
+    Ok(json!({
+        "token": token.encode(),
+        "token_id": row.token_id,
+        "classification": classification,
+        "tools": token.tools().map(|(name, _)| name).collect::<Vec<_>>(),
+        "ops": [],
+        "checks_passed": steps.len(),
+        "expires_at": token.expires_at(),
+        "ttl": grant.ttl.as_secs(),
+    }))
+}
+
 /// `POST /v1/chat/completions`.
 pub(crate) async fn completions(
     State(shared): State<Arc<Shared>>,
@@ -138,10 +235,12 @@ pub(crate) async fn completions(
         None,
     )?;
 
+    let holder = holder(&shared, &caller, &headers)?;
+
     // Only the evaluated prompt counts from here on.
     let original = std::mem::take(&mut request.messages[request.last_user].1);
     let resume_token = resume_token(&headers);
-    let (prompt, redactions, steps) =
+    let (prompt, redactions, mut steps, token) =
         match evaluate_off_worker(&shared, &corr, original, resume_token).await? {
             Outcome::Stop { stop, rule, reason } => {
                 let body = stop.body(&reason, &corr);
@@ -162,7 +261,8 @@ pub(crate) async fn completions(
                 prompt,
                 redactions,
                 steps,
-            } => (prompt, redactions, steps),
+                token,
+            } => (prompt, redactions, steps, token),
         };
 
     let reply = format!("Echo: {prompt}");
@@ -186,13 +286,26 @@ pub(crate) async fn completions(
     });
     let redacted = !redactions.is_empty();
     let classification = if redacted { "CONFIDENTIAL" } else { "PUBLIC" };
+    let capability_token = match &token {
+        Some((rule, grant)) => mint_token(
+            &shared,
+            &corr,
+            rule,
+            grant,
+            holder,
+            classification,
+            &mut steps,
+        )?,
+        None => Value::Null,
+    };
     let mut envelope = serde_json::Map::new();
     corr.write_fields(&mut envelope);
     envelope.insert("blocked".into(), false.into());
     envelope.insert("blocked_by".into(), "".into());
     envelope.insert("classification".into(), classification.into());
     envelope.insert("steps".into(), steps.into());
-    envelope.insert("capability_token".into(), Value::Null);
+    let token_id = capability_token.get("token_id").cloned();
+    envelope.insert("capability_token".into(), capability_token);
     envelope.insert("redactions".into(), json!(redactions));
     envelope.insert(
         "redacted_content".into(),
@@ -213,6 +326,7 @@ pub(crate) async fn completions(
             "total_tokens": prompt_tokens + completion_tokens,
             "redactions": redactions.len(),
             "classification": classification,
+            "capability_token": token_id,
         }),
     ));
 

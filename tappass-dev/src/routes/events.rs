@@ -92,15 +92,15 @@ pub(crate) async fn ingest(
         shared.saw_agent(agent);
     }
     drop(batch);
-    let mut log = shared.events();
-    if let Some(key) = key {
-        if !log.remember(idempotency::scoped(&caller, "/v1/events", key)) {
-            return Ok(Json(json!({ "accepted": 0, "duplicate": true })).into_response());
-        }
-    }
     let accepted = admitted.len();
-    for (json, meta) in admitted {
-        log.insert(json, meta);
+    let key = key.map(|key| idempotency::scoped(&caller, "/v1/events", key));
+    let recorded = shared.events().record_batch(key, admitted).map_err(|e| {
+        Failure::internal(format!(
+            "the dev server could not write the events to its database ({e}); nothing was recorded"
+        ))
+    })?;
+    if !recorded {
+        return Ok(Json(json!({ "accepted": 0, "duplicate": true })).into_response());
     }
     Ok((
         StatusCode::ACCEPTED,

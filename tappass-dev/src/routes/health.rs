@@ -1,4 +1,4 @@
-//! `GET /health`: the server's version, its storage and how many agents it has seen.
+//! `GET /health`: the server's version, its storage and how many agents it has seen and spans it holds.
 
 use std::sync::Arc;
 
@@ -16,6 +16,7 @@ pub(crate) async fn health(State(shared): State<Arc<Shared>>) -> Response {
         "version": SERVER_VERSION,
         "storage": "memory",
         "agents": shared.agent_count(),
+        "spans": shared.traces().len(),
         "uptime_seconds": shared.uptime().as_secs(),
         "server": "tappass-dev",
     }))

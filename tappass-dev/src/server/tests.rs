@@ -20,6 +20,7 @@ async fn health_needs_no_key() {
     assert_eq!(v["version"], "0.6.3");
     assert_eq!(v["storage"], "memory");
     assert_eq!(v["agents"], 0);
+    assert_eq!(v["spans"], 0);
     assert!(v["uptime_seconds"].is_u64());
 }
 

@@ -11,8 +11,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use tokio::sync::watch;
+
+use super::db::{Db, StoredAnswer};
+use crate::error::Error;
 
 /// How many answers the server remembers.
 pub(crate) const MAX_ANSWERS: usize = 10_000;
@@ -57,6 +60,39 @@ pub(crate) struct Answers {
     order: VecDeque<String>,
     /// The sum of the costs of `Done` slots.
     bytes: usize,
+    /// The database the answers are written to (`--db`).
+    db: Option<Arc<Db>>,
+}
+
+/// `name: value` lines of `headers` (values that are not visible ASCII are
+/// not kept; the dev server writes none).
+fn header_lines(headers: &HeaderMap) -> String {
+    let mut out = String::new();
+    for (name, value) in headers {
+        if let Ok(value) = value.to_str() {
+            out.push_str(name.as_str());
+            out.push_str(": ");
+            out.push_str(value);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The headers of [`header_lines`].
+fn parse_header_lines(lines: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for line in lines.lines() {
+        if let Some((name, value)) = line.split_once(": ") {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.append(name, value);
+            }
+        }
+    }
+    headers
 }
 
 /// What a request with a key does: replay the answer, wait for the first
@@ -68,6 +104,25 @@ pub(crate) enum Begin {
 }
 
 impl Answers {
+    /// The answers kept in `db` (`--db`), read back and written to from now on.
+    pub(crate) fn with_db(db: Arc<Db>) -> Result<Answers, Error> {
+        let mut answers = Answers::default();
+        for stored in db.load_answers()? {
+            let Ok(status) = StatusCode::from_u16(stored.status) else {
+                continue;
+            };
+            let answer = Answer {
+                request: stored.request,
+                status,
+                headers: parse_header_lines(&stored.headers),
+                body: Bytes::from(stored.body),
+            };
+            answers.keep(&stored.key, answer);
+        }
+        answers.db = Some(db);
+        Ok(answers)
+    }
+
     /// What a request with `key` does; a new key is marked running.
     pub(crate) fn begin(&mut self, key: &str) -> Begin {
         match self.slots.entry(key.to_owned()) {
@@ -93,17 +148,35 @@ impl Answers {
     /// Remembers the answer of a running slot, forgetting the oldest answers
     /// until both caps hold.
     pub(crate) fn finish(&mut self, key: &str, answer: Answer) {
-        let cost = answer.cost(key);
-        if cost > MAX_ANSWER_BYTES {
+        if answer.cost(key) > MAX_ANSWER_BYTES {
             self.abandon(key);
             return;
         }
+        if let Some(db) = &self.db {
+            db.put_answer(&StoredAnswer {
+                key: key.to_owned(),
+                request: answer.request,
+                status: answer.status.as_u16(),
+                headers: header_lines(&answer.headers),
+                body: answer.body.to_vec(),
+            });
+        }
+        self.keep(key, answer);
+    }
+
+    /// Keeps an answer in memory, forgetting the oldest (in the database
+    /// too) until both caps hold.
+    fn keep(&mut self, key: &str, answer: Answer) {
+        let cost = answer.cost(key);
         while self.order.len() >= MAX_ANSWERS || self.bytes + cost > MAX_TOTAL_BYTES {
             let Some(old) = self.order.pop_front() else {
                 break;
             };
             if let Some(Slot::Done(answer)) = self.slots.remove(&old) {
                 self.bytes -= answer.cost(&old);
+            }
+            if let Some(db) = &self.db {
+                db.delete_answer(&old);
             }
         }
         self.bytes += cost;

@@ -16,11 +16,14 @@
 //! one type for one thing, whichever side of the wire holds it.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 use tokio::sync::watch;
 
+use super::db::Db;
+use crate::error::Error;
 use crate::ids;
 use tappass::agent::ApprovalState;
 use tappass::Timestamp;
@@ -104,11 +107,82 @@ struct Entry {
 }
 
 impl Entry {
-    /// Times the row out when its deadline has passed.
-    fn refresh(&mut self, now: Timestamp) {
+    /// Times the row out when its deadline has passed; `true` when it did.
+    fn refresh(&mut self, now: Timestamp) -> bool {
         if self.row.state == ApprovalState::Pending && now >= self.row.expires_at {
             self.settle(ApprovalState::TimedOut, self.row.expires_at);
+            return true;
         }
+        false
+    }
+
+    /// The entry as the database keeps it.
+    fn to_json(&self) -> String {
+        let (kind, first, second) = match &self.asked {
+            Asked::Prompt(text) => ("prompt", text.as_str(), ""),
+            Asked::Tool { name, args } => ("tool", name.as_str(), args.as_str()),
+        };
+        serde_json::json!({
+            "row": self.row,
+            "asked": [kind, first, second],
+            "agent": self.agent,
+            "caller": self.caller,
+            "bound_session": self.bound_session,
+            "resume_token": self.resume_token,
+        })
+        .to_string()
+    }
+
+    /// An entry the database kept; `None` when it does not read.
+    fn from_json(text: &str) -> Option<Entry> {
+        let value: serde_json::Value = serde_json::from_str(text).ok()?;
+        let str_of = |v: &serde_json::Value, key: &str| v.get(key)?.as_str().map(str::to_owned);
+        let time_of = |v: &serde_json::Value, key: &str| -> Option<Option<Timestamp>> {
+            match v.get(key) {
+                None | Some(serde_json::Value::Null) => Some(None),
+                Some(t) => t.as_str()?.parse().ok().map(Some),
+            }
+        };
+        let row = value.get("row")?;
+        let state = match row.get("state")?.as_str()? {
+            "pending" => ApprovalState::Pending,
+            "approved" => ApprovalState::Approved,
+            "denied" => ApprovalState::Denied,
+            "timed_out" => ApprovalState::TimedOut,
+            "cancelled" => ApprovalState::Cancelled,
+            _ => return None,
+        };
+        let asked = value.get("asked")?.as_array()?;
+        let part = |i: usize| asked.get(i).and_then(|v| v.as_str()).map(str::to_owned);
+        let asked = match part(0)?.as_str() {
+            "prompt" => Asked::Prompt(part(1)?),
+            _ => Asked::Tool {
+                name: part(1)?,
+                args: part(2)?,
+            },
+        };
+        let record = ApprovalRecord {
+            request_id: str_of(row, "request_id")?,
+            state: state.clone(),
+            fingerprint: str_of(row, "fingerprint")?,
+            tool: str_of(row, "tool"),
+            created_at: time_of(row, "created_at")??,
+            expires_at: time_of(row, "expires_at")??,
+            decided_at: time_of(row, "decided_at")?,
+            reason: str_of(row, "reason")?,
+            session_id: str_of(row, "session_id")?,
+            used_at: time_of(row, "used_at")?,
+        };
+        let (changes, _) = watch::channel(state);
+        Some(Entry {
+            row: record,
+            asked,
+            agent: str_of(&value, "agent")?,
+            caller: str_of(&value, "caller")?,
+            bound_session: str_of(&value, "bound_session")?,
+            resume_token: str_of(&value, "resume_token")?,
+            changes,
+        })
     }
 
     /// Whether a request may still resume it: not timed out, cancelled,
@@ -179,6 +253,8 @@ pub(crate) struct Approvals {
     /// The approval each resume token resumes.
     by_token: HashMap<String, String>,
     order: VecDeque<String>,
+    /// The database the rows are written to (`--db`).
+    db: Option<Arc<Db>>,
 }
 
 /// The most of a prompt or of tool arguments an approval keeps to show, in bytes.
@@ -256,6 +332,51 @@ pub(crate) struct NewApproval<'a> {
 }
 
 impl Approvals {
+    /// The store kept in `db` (`--db`): its rows are read back, pending ones
+    /// still pending, and every change is written to it.
+    pub(crate) fn with_db(db: Arc<Db>) -> Result<Approvals, Error> {
+        let mut approvals = Approvals::default();
+        for text in db.load_approvals()? {
+            let Some(entry) = Entry::from_json(&text) else {
+                tracing::warn!(
+                    "tappass-dev skipped an approval of its database that does not read"
+                );
+                continue;
+            };
+            let id = entry.row.request_id.clone();
+            approvals.by_request.insert(
+                request_key(&entry.row.fingerprint, &entry.bound_session),
+                id.clone(),
+            );
+            approvals
+                .by_token
+                .insert(entry.resume_token.clone(), id.clone());
+            approvals.order.push_back(id.clone());
+            approvals.rows.insert(id, entry);
+        }
+        approvals.db = Some(db);
+        Ok(approvals)
+    }
+
+    /// Writes the row of `request_id` to the database, if any.
+    fn persist(&self, request_id: &str) {
+        if let (Some(db), Some(entry)) = (&self.db, self.rows.get(request_id)) {
+            db.put_approval(request_id, &entry.to_json());
+        }
+    }
+
+    /// Refreshes the row of `request_id` (see [`Entry::refresh`]), writing
+    /// it when it timed out.
+    fn refresh(&mut self, request_id: &str, now: Timestamp) {
+        let changed = self
+            .rows
+            .get_mut(request_id)
+            .is_some_and(|entry| entry.refresh(now));
+        if changed {
+            self.persist(request_id);
+        }
+    }
+
     /// What a request that hits an approval rule resumes: its
     /// `X-TapPass-Resume-Token`'s approval when that is for the same request
     /// (`fingerprint`), else the latest approval of this request in this
@@ -273,9 +394,9 @@ impl Approvals {
         token: Option<&str>,
     ) -> Resume {
         let now = Timestamp::now();
-        if let Some(id) = token.and_then(|t| self.by_token.get(t)) {
-            if let Some(entry) = self.rows.get_mut(id) {
-                entry.refresh(now);
+        if let Some(id) = token.and_then(|t| self.by_token.get(t)).cloned() {
+            self.refresh(&id, now);
+            if let Some(entry) = self.rows.get_mut(&id) {
                 if entry.row.fingerprint == fingerprint {
                     let request_id = entry.row.request_id.clone();
                     if entry.bound_session != session_id || entry.caller != caller {
@@ -285,20 +406,28 @@ impl Approvals {
                         return Resume::Used { request_id };
                     }
                     if entry.stands(now) {
-                        return Resume::Found(Box::new(entry.resume(now, true)));
+                        let found = entry.resume(now, true);
+                        self.persist(&id);
+                        return Resume::Found(Box::new(found));
                     }
                 }
             }
         }
-        let Some(id) = self.by_request.get(&request_key(fingerprint, session_id)) else {
+        let Some(id) = self
+            .by_request
+            .get(&request_key(fingerprint, session_id))
+            .cloned()
+        else {
             return Resume::Ask;
         };
-        let Some(entry) = self.rows.get_mut(id) else {
+        self.refresh(&id, now);
+        let Some(entry) = self.rows.get_mut(&id) else {
             return Resume::Ask;
         };
-        entry.refresh(now);
         if entry.caller == caller && entry.stands(now) {
-            Resume::Found(Box::new(entry.resume(now, false)))
+            let found = entry.resume(now, false);
+            self.persist(&id);
+            Resume::Found(Box::new(found))
         } else {
             Resume::Ask
         }
@@ -343,6 +472,7 @@ impl Approvals {
                 changes,
             },
         );
+        self.persist(&row.request_id);
         Found {
             row,
             resume_token,
@@ -363,6 +493,9 @@ impl Approvals {
         let Some(old) = self.order.remove(settled.unwrap_or(0)) else {
             return;
         };
+        if let Some(db) = &self.db {
+            db.delete_approval(&old);
+        }
         if let Some(entry) = self.rows.remove(&old) {
             let key = request_key(&entry.row.fingerprint, &entry.bound_session);
             if self.by_request.get(&key) == Some(&old) {
@@ -442,9 +575,11 @@ impl Approvals {
         let now = Timestamp::now();
         entry.refresh(now);
         if entry.row.state != ApprovalState::Pending {
+            self.persist(request_id);
             return false;
         }
         entry.settle(state, now);
+        self.persist(request_id);
         true
     }
 
@@ -458,13 +593,22 @@ impl Approvals {
         Some((entry.changes.subscribe(), entry.row.expires_at))
     }
 
-    /// Cancels every pending approval, waking whoever waits on them.
+    /// At shutdown: cancels every pending approval, waking whoever waits on
+    /// them. With a database, the pending rows stay pending (in the file and
+    /// here): their waiters are woken and answered "still pending", and the
+    /// approvals can be decided after a restart.
     pub(crate) fn cancel_pending(&mut self) {
         let now = Timestamp::now();
+        let keep = self.db.is_some();
         for entry in self.rows.values_mut() {
             entry.refresh(now);
             if entry.row.state == ApprovalState::Pending {
-                entry.settle(ApprovalState::Cancelled, now);
+                if keep {
+                    // Wakes the waiters; the row itself is unchanged.
+                    entry.changes.send_replace(ApprovalState::Cancelled);
+                } else {
+                    entry.settle(ApprovalState::Cancelled, now);
+                }
             }
         }
     }

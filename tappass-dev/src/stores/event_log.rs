@@ -7,8 +7,12 @@
 //! would be passed.
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 
 use serde_json::Value;
+
+use super::db::Db;
+use crate::error::Error;
 
 /// How many events the server keeps; the oldest go first.
 pub(crate) const MAX_EVENTS: usize = 100_000;
@@ -97,7 +101,15 @@ pub(crate) struct EventLog {
     next_seq: u64,
     keys: HashSet<String>,
     key_order: VecDeque<String>,
+    /// The database the log writes through to (`--db`).
+    db: Option<Arc<Db>>,
+    /// Events evicted since the database last forgot them.
+    evicted: usize,
 }
+
+/// How many evictions the log lets pile up before it deletes them from the
+/// database in one statement.
+const DB_EVICTION_BATCH: usize = 64;
 
 /// Which events a page holds: `limit` events at most, after `after` (a cursor
 /// from an earlier page), of one session or of all.
@@ -113,7 +125,7 @@ pub(crate) struct PageQuery<'a> {
 /// `session_open` off its hot path, in a batch that may arrive after the
 /// calls made in that session, which the server records as they come. A
 /// page in which some event's time cannot be read keeps the order of arrival.
-fn in_time_order(events: &mut [&Stored]) {
+pub(crate) fn in_time_order(events: &mut [&Stored]) {
     let times: Option<Vec<tappass::Timestamp>> = events
         .iter()
         .map(|e| e.meta.occurred_at.as_deref()?.parse().ok())
@@ -162,7 +174,27 @@ impl EventLog {
             next_seq: 0,
             keys: HashSet::new(),
             key_order: VecDeque::new(),
+            db: None,
+            evicted: 0,
         }
+    }
+
+    /// The log kept in `db` (`--db`): what it holds is read back (the newest
+    /// events and keys, within the caps) and every change is written to it.
+    pub(crate) fn with_db(max_bytes: usize, db: Arc<Db>) -> Result<EventLog, Error> {
+        let mut log = EventLog::new(max_bytes);
+        for (seq, json) in db.load_events(MAX_EVENTS)? {
+            let meta = serde_json::from_str(&json)
+                .map(|event: Value| Meta::of(&event))
+                .unwrap_or_default();
+            log.next_seq = seq;
+            log.insert_memory(json, meta);
+        }
+        for key in db.load_event_keys(MAX_KEYS)? {
+            log.remember_memory(key);
+        }
+        log.db = Some(db);
+        Ok(log)
     }
 
     /// Records one event the server built itself.
@@ -172,8 +204,51 @@ impl EventLog {
     }
 
     /// Records one event as its compact JSON text, evicting the oldest events
-    /// until both caps hold.
+    /// until both caps hold (and writing it to the database, if any).
     pub(crate) fn insert(&mut self, json: String, meta: Meta) {
+        if let Some(db) = &self.db {
+            if let Err(e) = db.insert_events(None, &[(self.next_seq, &json)]) {
+                tracing::error!(error = %e, "tappass-dev could not write an event to its database");
+            }
+        }
+        self.insert_memory(json, meta);
+    }
+
+    /// Records a posted batch of events (already checked), with its
+    /// idempotency key when it has one: `Ok(false)` when the key was seen
+    /// before (nothing is recorded). With a database, the batch and its key
+    /// are written in one transaction before anything is kept in memory, so
+    /// an acknowledged batch survives a crash and a repeated one is
+    /// recognised after a restart; `Err` when that write failed.
+    pub(crate) fn record_batch(
+        &mut self,
+        key: Option<String>,
+        batch: Vec<(String, Meta)>,
+    ) -> Result<bool, String> {
+        if key.as_ref().is_some_and(|key| self.keys.contains(key)) {
+            return Ok(false);
+        }
+        if let Some(db) = &self.db {
+            let numbered: Vec<(u64, &str)> = batch
+                .iter()
+                .enumerate()
+                .map(|(i, (json, _))| (self.next_seq + i as u64, json.as_str()))
+                .collect();
+            if !db.insert_events(key.as_deref(), &numbered)? {
+                return Ok(false);
+            }
+        }
+        if let Some(key) = key {
+            self.remember_memory(key);
+        }
+        for (json, meta) in batch {
+            self.insert_memory(json, meta);
+        }
+        Ok(true)
+    }
+
+    /// [`insert`](Self::insert) in memory only.
+    fn insert_memory(&mut self, json: String, meta: Meta) {
         let stored = Stored {
             seq: self.next_seq,
             meta,
@@ -195,10 +270,17 @@ impl EventLog {
         {
             if let Some(old) = self.events.pop_front() {
                 self.bytes -= old.cost();
+                self.evicted += 1;
             }
         }
         self.bytes += cost;
         self.events.push_back(stored);
+        if self.evicted >= DB_EVICTION_BATCH {
+            self.evicted = 0;
+            if let (Some(db), Some(first)) = (&self.db, self.events.front()) {
+                db.delete_events_before(first.seq);
+            }
+        }
     }
 
     /// How many events the log holds.
@@ -279,19 +361,22 @@ impl EventLog {
         }
     }
 
-    /// Remembers an idempotency key; `false` when it was seen before.
-    pub(crate) fn remember(&mut self, key: String) -> bool {
+    /// Remembers an idempotency key in memory, forgetting the oldest (in
+    /// the database too) beyond [`MAX_KEYS`].
+    fn remember_memory(&mut self, key: String) {
         if self.keys.contains(&key) {
-            return false;
+            return;
         }
         if self.key_order.len() >= MAX_KEYS {
             if let Some(old) = self.key_order.pop_front() {
                 self.keys.remove(&old);
+                if let Some(db) = &self.db {
+                    db.delete_event_key(&old);
+                }
             }
         }
         self.keys.insert(key.clone());
         self.key_order.push_back(key);
-        true
     }
 }
 

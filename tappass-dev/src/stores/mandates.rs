@@ -9,10 +9,11 @@ use std::time::Duration;
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use p256::ecdsa::SigningKey;
-use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use rand::RngExt;
 use serde_json::{json, Value};
 
+use super::db::Db;
 use crate::error::Error;
 use crate::ids;
 use tappass::Timestamp;
@@ -49,6 +50,8 @@ pub(crate) struct Signer {
     key: EncodingKey,
     kid: String,
     jwk: Value,
+    /// The key as PKCS#8 PEM, for the database (`--db`).
+    pem: String,
 }
 
 impl Signer {
@@ -77,6 +80,10 @@ impl Signer {
             problem: e.to_string(),
         };
         let der = key.to_pkcs8_der().map_err(|e| fail(&e))?;
+        let pem = key
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| fail(&e))?
+            .to_string();
         let key = EncodingKey::from_ec_der(der.as_bytes());
         let mut jwk = Jwk::from_encoding_key(&key, Algorithm::ES256).map_err(|e| fail(&e))?;
         // The RFC 7638 thumbprint: the same key always has the same `kid`.
@@ -86,7 +93,7 @@ impl Signer {
         jwk.common.key_id = Some(kid.clone());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
         let jwk = serde_json::to_value(&jwk).map_err(|e| fail(&e))?;
-        Ok(Signer { key, kid, jwk })
+        Ok(Signer { key, kid, jwk, pem })
     }
 }
 
@@ -96,6 +103,46 @@ pub(crate) struct Mandates {
     signers: Vec<Arc<Signer>>,
     issued: Vec<IssuedMandate>,
     revoked: HashSet<String>,
+    /// The database keys and mandates are written to (`--db`).
+    db: Option<Arc<Db>>,
+}
+
+/// An issued mandate's row as the database keeps it.
+fn mandate_json(m: &IssuedMandate) -> String {
+    json!({
+        "mandate_id": m.mandate_id,
+        "tool": m.tool,
+        "capabilities": m.capabilities,
+        "session_id": m.session_id,
+        "agent_uuid": m.agent_uuid,
+        "issued_at": m.issued_at,
+        "expires_at": m.expires_at,
+        "kid": m.kid,
+        "revoked": m.revoked,
+    })
+    .to_string()
+}
+
+/// A row of [`mandate_json`]; `None` when it does not read.
+fn mandate_from_json(text: &str) -> Option<IssuedMandate> {
+    let v: Value = serde_json::from_str(text).ok()?;
+    let s = |key: &str| v.get(key)?.as_str().map(str::to_owned);
+    Some(IssuedMandate {
+        mandate_id: s("mandate_id")?,
+        tool: s("tool")?,
+        capabilities: v
+            .get("capabilities")?
+            .as_array()?
+            .iter()
+            .filter_map(|c| c.as_str().map(str::to_owned))
+            .collect(),
+        session_id: s("session_id")?,
+        agent_uuid: s("agent_uuid")?,
+        issued_at: s("issued_at")?.parse().ok()?,
+        expires_at: s("expires_at")?.parse().ok()?,
+        kid: s("kid")?,
+        revoked: v.get("revoked")?.as_bool()?,
+    })
 }
 
 /// What a mandate is issued for.
@@ -113,7 +160,51 @@ impl Mandates {
             signers: vec![Arc::new(signer)],
             issued: Vec::new(),
             revoked: HashSet::new(),
+            db: None,
         }
+    }
+
+    /// The store kept in `db` (`--db`): every signing key the file holds is
+    /// published again (mandates issued before a restart still verify), the
+    /// issued mandates are read back, and `signer` signs from now on unless
+    /// it was given none and the file has keys (`signer` is then `None` and
+    /// the file's newest key goes on signing).
+    pub(crate) fn with_db(signer: Option<Signer>, db: Arc<Db>) -> Result<Mandates, Error> {
+        let mut signers = Vec::new();
+        for pem in db.load_signing_keys()? {
+            match Signer::from_pem(&pem) {
+                Ok(kept) => signers.push(Arc::new(kept)),
+                Err(_) => tracing::warn!(
+                    "tappass-dev skipped a signing key of its database that does not read"
+                ),
+            }
+        }
+        let signer = match signer {
+            Some(signer) => Some(signer),
+            None if signers.is_empty() => Some(Signer::generate()),
+            None => None,
+        };
+        if let Some(signer) = signer {
+            db.put_signing_key(&signer.kid, &signer.pem);
+            signers.retain(|s| s.kid != signer.kid);
+            signers.push(Arc::new(signer));
+        }
+        let mut issued = Vec::new();
+        let mut revoked = HashSet::new();
+        for text in db.load_mandates()? {
+            if let Some(m) = mandate_from_json(&text) {
+                if m.revoked {
+                    revoked.insert(m.mandate_id.clone());
+                }
+                issued.push(m);
+            }
+        }
+        Ok(Mandates {
+            signers,
+            issued,
+            revoked,
+            db: Some(db),
+        })
     }
 
     /// The JWK Set: every key, current and previous.
@@ -136,6 +227,9 @@ impl Mandates {
     /// Signs with a new key from now on; the old ones stay published.
     pub(crate) fn rotate(&mut self, signer: Signer) -> String {
         let kid = signer.kid.clone();
+        if let Some(db) = &self.db {
+            db.put_signing_key(&kid, &signer.pem);
+        }
         self.signers.push(Arc::new(signer));
         kid
     }
@@ -168,7 +262,10 @@ impl Mandates {
         let token = jsonwebtoken::encode(&header, &claims, &signer.key)
             .map_err(|e| format!("could not sign the mandate: {e}"))?;
         if self.issued.len() >= MAX_ISSUED {
-            self.issued.remove(0);
+            let old = self.issued.remove(0);
+            if let Some(db) = &self.db {
+                db.delete_mandate(&old.mandate_id);
+            }
         }
         self.issued.push(IssuedMandate {
             mandate_id,
@@ -181,6 +278,9 @@ impl Mandates {
             kid: signer.kid.clone(),
             revoked: false,
         });
+        if let (Some(db), Some(row)) = (&self.db, self.issued.last()) {
+            db.put_mandate(&row.mandate_id, &mandate_json(row));
+        }
         Ok(token)
     }
 
@@ -190,6 +290,9 @@ impl Mandates {
             return false;
         };
         row.revoked = true;
+        if let Some(db) = &self.db {
+            db.put_mandate(mandate_id, &mandate_json(row));
+        }
         self.revoked.insert(mandate_id.to_owned());
         true
     }

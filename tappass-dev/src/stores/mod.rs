@@ -6,6 +6,9 @@
 pub(crate) mod agents;
 pub(crate) mod answers;
 pub(crate) mod approvals;
+pub(crate) mod capability_tokens;
+pub(crate) mod db;
 pub(crate) mod event_log;
 pub(crate) mod mandates;
 pub(crate) mod signing_keys;
+pub(crate) mod traces;

@@ -25,6 +25,10 @@ pub(crate) struct Case<'a> {
     /// The path that matches this case in a pattern: `Self` or `Self::Variant`.
     pub path: TokenStream,
     pub attrs: CaseAttrs,
+    /// The variant's `#[cfg(…)]` attributes, repeated on everything generated
+    /// for it (its match arms, its schema), so that a variant compiled out is
+    /// out of the impls too.
+    pub cfgs: Vec<&'a syn::Attribute>,
     /// The doc comment of the struct or the variant.
     pub docs: Option<String>,
     pub fields: Vec<Field<'a>>,
@@ -54,6 +58,7 @@ impl<'a> Input<'a> {
                 let case = Case::new(
                     &input.ident,
                     quote!(Self),
+                    Vec::new(),
                     attrs,
                     docs.clone(),
                     &data.fields,
@@ -75,9 +80,15 @@ impl<'a> Input<'a> {
                         let (_, attrs) = attr::case_attrs(&variant.attrs, Place::Variant, errors);
                         let ident = &variant.ident;
                         let docs = attr::docs(&variant.attrs);
+                        let cfgs = variant
+                            .attrs
+                            .iter()
+                            .filter(|a| a.path().is_ident("cfg"))
+                            .collect();
                         Case::new(
                             ident,
                             quote!(Self::#ident),
+                            cfgs,
                             attrs,
                             docs,
                             &variant.fields,
@@ -110,6 +121,7 @@ impl<'a> Case<'a> {
     fn new(
         ident: &'a Ident,
         path: TokenStream,
+        cfgs: Vec<&'a syn::Attribute>,
         attrs: CaseAttrs,
         docs: Option<String>,
         fields: &'a Fields,
@@ -136,6 +148,7 @@ impl<'a> Case<'a> {
         Case {
             ident,
             path,
+            cfgs,
             attrs,
             docs,
             fields,

@@ -121,12 +121,13 @@ fn dispatch<'c, 'a>(input: &'c Input<'a>, arm: fn(&'c Case<'a>) -> Arm<'c, 'a>) 
     let arms = input.cases.iter().map(|case| {
         let Arm { fields, body } = arm(case);
         let path = &case.path;
+        let cfgs = &case.cfgs;
         let bindings = fields.iter().map(|field| {
             let member = &field.member;
             let binding = &field.binding;
             quote!(#member: #binding)
         });
-        quote!(#path { #(#bindings,)* .. } => { #body })
+        quote!(#(#cfgs)* #path { #(#bindings,)* .. } => { #body })
     });
     quote! {
         match self {

@@ -35,7 +35,12 @@ pub(crate) fn impls(input: &Input<'_>, openapi: &Keyed<Option<LitStr>>) -> Token
         }
     };
     let docs = opt_str(input.docs.as_deref());
-    let cases = input.cases.iter().map(case);
+    // One push per case, under the case's own `#[cfg]`s.
+    let cases = input.cases.iter().map(|c| {
+        let cfgs = &c.cfgs;
+        let schema = case(c);
+        quote!(#(#cfgs)* __cases.push(#schema);)
+    });
     let openapi_macro = quote_spanned!(openapi.key.span()=> ::tappass::__openapi!);
     let schema_type = schema_type();
 
@@ -47,7 +52,9 @@ pub(crate) fn impls(input: &Input<'_>, openapi: &Keyed<Option<LitStr>>) -> Token
                 fn __tappass_openapi_schema(
                     __references: &mut ::tappass::__private::openapi::Schemas,
                 ) -> #schema_type {
-                    ::tappass::__private::openapi::cases(#docs, ::std::vec![#(#cases),*])
+                    let mut __cases = ::std::vec::Vec::new();
+                    #(#cases)*
+                    ::tappass::__private::openapi::cases(#docs, __cases)
                 }
             }
 

@@ -1,5 +1,6 @@
 //! Rewrites a valid handler: with `capability = "…"` the mandate check first
 //! (before anything else runs, the route's session and the body included),
+//! with `tool = "…"` the capability token's check of the call next,
 //! the governed context next (it resolves the
 //! route's session and fills the `Session` parameters), the injected `Agent`
 //! extractors next, the other parameters after them in their order (so the
@@ -83,18 +84,7 @@ pub(crate) fn handler(options: &Options, handler: &Handler<'_>) -> TokenStream {
             // time for this concrete `T`, as the `Agent` is.
             let (state_items, param) = match handler.state_type() {
                 Some(state) => (
-                    quote! {
-                        const _: () = {
-                            #[automatically_derived]
-                            impl ::tappass::__private::VerifierSource<#state> for #source {
-                                fn verifier(state: &#state) -> ::core::option::Option<::tappass::mandate::MandateVerifier> {
-                                    #[allow(unused_imports)]
-                                    use ::tappass::__private::{VerifierViaFromRef as _, VerifierViaNothing as _};
-                                    (&&::tappass::__private::Probe::<#state>::new()).verifier_from_state(state)
-                                }
-                            }
-                        };
-                    },
+                    state_source(&source, state, quote!(::tappass::mandate::MandateVerifier)),
                     quote!(_: ::tappass::__mandate_param!(#source, #state),),
                 ),
                 None => (
@@ -110,6 +100,51 @@ pub(crate) fn handler(options: &Options, handler: &Handler<'_>) -> TokenStream {
                     #[automatically_derived]
                     impl ::tappass::__private::Capabilities for #source {
                         const REQUIRED: &'static [&'static str] = &[#(#capabilities),*];
+                    }
+                    #state_items
+                }
+            };
+            (items, param)
+        }
+    };
+    // With `tool = "…"`: a hidden parameter, before everything but the
+    // mandate's, that verifies the capability token and the call. Without
+    // the `capability` feature, `__capability!` is the error, at the tool's
+    // name.
+    let (tool_items, call_param) = match &options.call.tool {
+        None => (TokenStream::new(), TokenStream::new()),
+        Some(tool) => {
+            let source = format_ident!("__TapPassTool_{}", ident);
+            let path_params = &options.call.path_params;
+            let query = &options.call.query;
+            let min_clearance = match &options.call.min_clearance {
+                Some((_, level)) => {
+                    let level = level.tokens();
+                    quote!(::core::option::Option::Some(#level))
+                }
+                None => quote!(::core::option::Option::None),
+            };
+            let (state_items, param) = match handler.state_type() {
+                Some(state) => (
+                    state_source(&source, state, quote!(::tappass::capability::Authorizer)),
+                    quote!(_: ::tappass::__capability_param!(#source, #state),),
+                ),
+                None => (
+                    TokenStream::new(),
+                    quote!(_: ::tappass::__capability_param!(#source),),
+                ),
+            };
+            let items = quote_spanned! {tool.span()=>
+                #[doc(hidden)]
+                #[allow(non_camel_case_types, dead_code)]
+                #vis struct #source;
+                ::tappass::__capability! {
+                    #[automatically_derived]
+                    impl ::tappass::__private::ToolRoute for #source {
+                        const TOOL: &'static ::core::primitive::str = #tool;
+                        const PATH_PARAMS: &'static [&'static ::core::primitive::str] = &[#(#path_params),*];
+                        const QUERY: &'static [&'static ::core::primitive::str] = &[#(#query),*];
+                        const MIN_CLEARANCE: ::core::option::Option<::tappass::capability::Clearance> = #min_clearance;
                     }
                     #state_items
                 }
@@ -197,10 +232,12 @@ pub(crate) fn handler(options: &Options, handler: &Handler<'_>) -> TokenStream {
     quote! {
         #source_items
         #capability_items
+        #tool_items
         #checks
         #(#attrs)*
         #vis #constness #asyncness #unsafety #abi #fn_token #ident #generics (
             #mandate_param
+            #call_param
             #ctx: #context,
             #(#injected,)*
             #(#others,)*
@@ -267,6 +304,24 @@ fn checks(options: &Options, handler: &Handler<'_>) -> TokenStream {
         });
     }
     out
+}
+
+/// The hidden impl by which the handler's `State<#state>` lends a `#service`
+/// (a mandate verifier, an authorizer) when `#service: FromRef<#state>`,
+/// found at compile time for this concrete state.
+fn state_source(source: &Ident, state: &Type, service: TokenStream) -> TokenStream {
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl ::tappass::__private::ServiceSource<#state, #service> for #source {
+                fn service(state: &#state) -> ::core::option::Option<#service> {
+                    #[allow(unused_imports)]
+                    use ::tappass::__private::{ServiceViaFromRef as _, ServiceViaNothing as _};
+                    (&&::tappass::__private::ServiceProbe::<#state, #service>::new()).service_from_state(state)
+                }
+            }
+        };
+    }
 }
 
 /// Whether `ty` holds an `impl Trait`, which cannot be named in a turbofish.

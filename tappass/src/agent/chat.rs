@@ -13,6 +13,7 @@ use super::{Agent, Correlation};
 use crate::decision::GovernanceDecision;
 use crate::decision::{Redaction, RedactionApplied};
 use crate::error::Error;
+use crate::resilience::DegradedReason;
 
 /// One chat message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,9 +197,8 @@ pub struct ChatResponse {
     pub redactions: Vec<Redaction>,
     /// The prompt after redaction, when the server redacted it.
     pub redacted_content: Option<String>,
-    /// True when the control plane was unreachable and the agent is configured
-    /// to fail open: the call was **not** governed and `content` is empty.
-    pub degraded: bool,
+    /// Why the call was not governed, when it was not: see [`degraded`](Self::degraded).
+    pub(crate) degraded: Option<DegradedReason>,
     /// The whole JSON answer, for fields this type does not name.
     pub raw: Value,
 }
@@ -245,9 +245,21 @@ impl ChatResponse {
                 })
                 .unwrap_or_default(),
             redacted_content: env_str("redacted_content"),
-            degraded: false,
+            degraded: None,
             raw,
         })
+    }
+
+    /// Why this answer was not governed by the server, when it was not
+    /// (`None` for a governed answer): TapPass was unavailable and the
+    /// agent's [`Resilience`](crate::resilience::Resilience) let the call
+    /// through, either with the last allow of the identical call
+    /// ([`DegradedReason::Cached`]: `content` is that call's answer) or
+    /// ungoverned ([`DegradedReason::Ungoverned`]: `content` is empty).
+    /// Behind [`TapPassLayer`](crate::TapPassLayer), the response of the
+    /// request that made the call carries `X-TapPass-Degraded` too.
+    pub fn degraded(&self) -> Option<DegradedReason> {
+        self.degraded
     }
 
     /// What the governance pipeline did with this call, read from the answer's
@@ -271,6 +283,46 @@ impl ChatResponse {
     /// ```
     pub fn pipeline(&self) -> Pipeline {
         Pipeline::from_envelope(self.raw.get("tappass").and_then(Value::as_object))
+    }
+
+    /// The capability token the control plane issued with this answer
+    /// (`tappass.capability_token`), decoded: what the agent presents, with
+    /// a proof of possession, to the tool services it calls
+    /// ([`PresentCapability::with_capability`](crate::propagate::PresentCapability::with_capability)).
+    /// `Ok(None)` when the answer carries none; decoded anew at each call
+    /// (keep the token rather than asking again).
+    ///
+    /// The token is bound to the agent's key (its holder): the dev server
+    /// mints one for a request signed with the agent's registered key, or
+    /// one that names its public key in `X-TapPass-Holder-Key`
+    /// (`tappass-dev/README.md`, "Capability tokens").
+    ///
+    /// ```
+    /// use tappass::capability::{CapabilityToken, SigningKey};
+    ///
+    /// let control_plane = SigningKey::from_bytes(&[1; 32]);
+    /// let agent = SigningKey::from_bytes(&[2; 32]);
+    /// let token = CapabilityToken::builder()
+    ///     .holder(agent.public_key())
+    ///     .tool("search", Default::default())
+    ///     .sign(&control_plane)?;
+    /// let answer = tappass::agent::ChatResponse::from_json(serde_json::json!({
+    ///     "choices": [{"message": {"content": "hi"}}],
+    ///     "tappass": {"capability_token": {"token": token.encode(), "tools": ["search"]}}
+    /// }))?;
+    /// assert_eq!(answer.capability_token()?, Some(token));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "capability")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "capability")))]
+    pub fn capability_token(
+        &self,
+    ) -> Result<Option<crate::capability::CapabilityToken>, crate::capability::DecodeError> {
+        let envelope = self.raw.get("tappass").and_then(Value::as_object);
+        envelope
+            .and_then(issued_token)
+            .map(|header| crate::capability::CapabilityToken::decode(&header))
+            .transpose()
     }
 
     /// The redaction as a decision, when the server redacted the prompt.
@@ -301,7 +353,11 @@ pub struct Pipeline {
     pub classification: Option<String>,
     /// The steps that ran, in order.
     pub steps: Vec<PipelineStep>,
-    /// The capability token the server issued for the call, when it did.
+    /// The capability token the server issued for the call, when it did:
+    /// the `X-TapPass-Token` header value (the envelope's
+    /// `capability_token.token`, as the Python SDK reads it, or a bare
+    /// string). [`ChatResponse::capability_token`] decodes it (feature
+    /// `capability`).
     pub capability_token: Option<String>,
 }
 
@@ -335,8 +391,18 @@ impl Pipeline {
                 .and_then(Value::as_array)
                 .map(|steps| steps.iter().filter_map(PipelineStep::from_json).collect())
                 .unwrap_or_default(),
-            capability_token: str_field(Some(envelope), "capability_token"),
+            capability_token: issued_token(envelope),
         }
+    }
+}
+
+/// The envelope's `capability_token`: an object with its header value under
+/// `token` (what the Python SDK's `CapabilityToken.from_dict` reads), or the
+/// header value itself.
+fn issued_token(envelope: &Map<String, Value>) -> Option<String> {
+    match envelope.get("capability_token")? {
+        Value::Object(issued) => str_field(Some(issued), "token"),
+        _ => str_field(Some(envelope), "capability_token"),
     }
 }
 
@@ -416,36 +482,69 @@ impl Agent {
 
     /// Sends a prepared [`ChatRequest`].
     pub async fn chat_request(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
-        let span = tracing::info_span!(
-            "tappass.chat",
-            model = request.model.as_deref().unwrap_or(self.model()),
-            session_id = tracing::field::Empty,
-            outcome = tracing::field::Empty,
-        );
-        let result = crate::agent::in_span(&span, self.chat_inner(request)).await;
-        crate::agent::record_outcome(&span, &result);
-        match result {
-            Err(err) if self.fails_open(&err) => {
-                tracing::warn!(error = %err, "TapPass is unavailable; failing OPEN: this chat was not governed");
-                Ok(ChatResponse {
-                    degraded: true,
-                    correlation: Correlation {
-                        session_id: crate::session::with_current(|s| s.map(|s| s.id().to_owned())),
-                        ..Correlation::default()
-                    },
-                    ..ChatResponse::default()
-                })
+        let body = request.to_body(self, false)?;
+        let operation = super::telemetry::Operation::chat(self, request, false);
+        let slot = self.chat_slot(&body);
+        let mut answer = None;
+        let result =
+            crate::agent::in_span(&operation.span, self.chat_inner(body, &mut answer)).await;
+        self.remember_chat(slot.as_ref(), &result, answer);
+        // The span records what the caller gets: a degraded call's answer,
+        // or the error of a call that could not be degraded.
+        let result = match result {
+            Err(err) if self.degrades(&err) => {
+                let reused = || {
+                    let (cached, age) = self.cached_chat(slot.as_ref()?)?;
+                    Some((cached.answer()?, age))
+                };
+                let call = super::resilient::Call::Chat {
+                    model: request.model.as_deref().unwrap_or(self.model()),
+                    messages: request.messages.len(),
+                };
+                match self.degrade(err, call, reused) {
+                    Err(err) => Err(err),
+                    Ok(super::resilient::Degraded::Cached(mut response, age)) => {
+                        response.degraded = Some(DegradedReason::Cached { age });
+                        Ok(response)
+                    }
+                    Ok(super::resilient::Degraded::Ungoverned) => Ok(ChatResponse {
+                        degraded: Some(DegradedReason::Ungoverned),
+                        correlation: Correlation {
+                            session_id: crate::session::with_current(|s| {
+                                s.map(|s| s.id().to_owned())
+                            }),
+                            ..Correlation::default()
+                        },
+                        ..ChatResponse::default()
+                    }),
+                }
             }
             other => other,
-        }
+        };
+        operation.finish_chat(self, &result);
+        result
     }
 
-    async fn chat_inner(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
+    /// The call itself; `answer` keeps the answer's bytes for the
+    /// last-known-good cache.
+    async fn chat_inner(
+        &self,
+        body: bytes::Bytes,
+        answer: &mut Option<bytes::Bytes>,
+    ) -> Result<ChatResponse, Error> {
         self.ensure_version().await?;
-        let body = request.to_body(self, false)?;
-        let raw = self
-            .send_json(Method::POST, super::transport::CHAT_PATH, Some(body))
-            .await?;
+        let path = super::transport::CHAT_PATH;
+        let sent = self.send(Method::POST, path, Some(body), false).await?;
+        let bytes =
+            super::transport::read_limited(sent.response, self.inner.max_response_bytes).await?;
+        let raw = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::Protocol(format!(
+                "{path} answered 2xx with a body that is not JSON ({e})"
+            ))
+        })?;
+        if self.resilient().is_some() {
+            *answer = Some(bytes);
+        }
         let response = ChatResponse::from_json(raw)?;
         response.correlation.teach_session();
         if self.inner.redaction_as_error {

@@ -29,7 +29,8 @@ pub struct AgentBuilder {
     retry: RetryPolicy,
     max_response_bytes: usize,
     redaction_as_error: bool,
-    fail_open: bool,
+    resilience: Option<crate::resilience::Resilience>,
+    audit_spool: Option<crate::resilience::AuditSpool>,
     event_queue: usize,
     agent_id: Option<String>,
     audit_only: bool,
@@ -37,6 +38,9 @@ pub struct AgentBuilder {
     approval_base_url: Option<String>,
     #[cfg(feature = "signing")]
     signing_key: Option<crate::signing::SigningKey>,
+    capture_content: bool,
+    #[cfg(feature = "otel")]
+    metrics: Option<super::metrics::Metrics>,
 }
 
 /// The setting the API key came from, named in the messages about the key so
@@ -60,12 +64,14 @@ impl fmt::Debug for AgentBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
-            .field("fail_open", &self.fail_open)
+            .field("resilience", &self.resilience)
+            .field("audit_spool", &self.audit_spool)
             .field("agent_id", &self.agent_id)
             .field("audit_only", &self.audit_only)
             .field("root_certificates", &self.root_certificates.len())
             .field("approval_base_url", &self.approval_base_url)
             .field("signs", &self.signs())
+            .field("capture_content", &self.capture_content)
             .finish_non_exhaustive()
     }
 }
@@ -93,7 +99,8 @@ impl AgentBuilder {
             },
             max_response_bytes: 8 * 1024 * 1024,
             redaction_as_error: false,
-            fail_open: false,
+            resilience: None,
+            audit_spool: None,
             event_queue: 4096,
             agent_id: None,
             audit_only: false,
@@ -101,7 +108,43 @@ impl AgentBuilder {
             approval_base_url: None,
             #[cfg(feature = "signing")]
             signing_key: None,
+            capture_content: false,
+            #[cfg(feature = "otel")]
+            metrics: None,
         }
+    }
+
+    /// Records the prompts, the answers and the tools' arguments on the
+    /// agent's spans (`gen_ai.input.messages`, `gen_ai.output.messages`,
+    /// `gen_ai.tool.call.arguments`). Off by default, as the OpenTelemetry
+    /// GenAI conventions recommend: they may hold personal data, and the
+    /// store of the traces is seldom where that may go. The API key is never
+    /// recorded.
+    pub fn capture_content(mut self, on: bool) -> Self {
+        self.capture_content = on;
+        self
+    }
+
+    /// Makes the agent's metrics with `provider`'s meter (feature `otel`;
+    /// see [`crate::otel`]) instead of the global meter provider's.
+    ///
+    /// ```
+    /// # fn demo() -> Result<(), tappass::Error> {
+    /// let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+    /// let agent = tappass::Agent::builder("http://127.0.0.1:9620")
+    ///     .api_key("tp_example")
+    ///     .meter_provider(&provider)
+    ///     .build()?;
+    /// # drop(agent); Ok(()) }
+    /// ```
+    #[cfg(feature = "otel")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+    pub fn meter_provider<P>(mut self, provider: &P) -> Self
+    where
+        P: opentelemetry::metrics::MeterProvider + ?Sized,
+    {
+        self.metrics = Some(super::metrics::Metrics::new(provider));
+        self
     }
 
     /// Signs every request to the control plane with `key`, as the Python
@@ -229,14 +272,64 @@ impl AgentBuilder {
         self
     }
 
-    /// **Risky: off by default.** When the control plane is unreachable (a
-    /// connection error, a timeout, or a 5xx without a decision, after the
-    /// retries), let calls through ungoverned instead of failing closed:
+    /// What the agent does while TapPass is down (default: fail closed, every
+    /// call tried, no breaker): [`Resilience::fail_closed`],
+    /// [`Resilience::fail_open_cached`] or [`Resilience::fail_open_logged`],
+    /// each with a circuit breaker that the agent's clones share. See
+    /// [when TapPass is down](crate::agent#when-tappass-is-down).
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), tappass::Error> {
+    /// use std::time::Duration;
+    /// use tappass::resilience::{AuditSpool, Resilience};
+    ///
+    /// let agent = tappass::Agent::builder("https://tappass.example.com")
+    ///     .api_key("tp_...")
+    ///     .resilience(Resilience::fail_open_cached(Duration::from_secs(300)).failure_threshold(3))
+    ///     .audit_spool(AuditSpool::new("/var/lib/my-service/tappass-spool"))
+    ///     .build()?;
+    /// # let _ = agent; Ok(()) }
+    /// ```
+    ///
+    /// [`Resilience::fail_closed`]: crate::resilience::Resilience::fail_closed
+    /// [`Resilience::fail_open_cached`]: crate::resilience::Resilience::fail_open_cached
+    /// [`Resilience::fail_open_logged`]: crate::resilience::Resilience::fail_open_logged
+    pub fn resilience(mut self, resilience: crate::resilience::Resilience) -> Self {
+        self.resilience = Some(resilience);
+        self
+    }
+
+    /// Keeps audit events that cannot be delivered now in a durable local
+    /// spool (JSON Lines files under the spool's directory, bounded in
+    /// bytes), flushed in order when TapPass answers again, also after a
+    /// restart of the process: a degraded call's event is written there
+    /// before the call returns, and an event the in-memory queue cannot hold
+    /// goes there instead of being dropped. [`build`](Self::build) fails
+    /// with [`Error::Config`] when the directory cannot be created or read.
+    /// See [the audit spool](crate::agent#the-audit-spool).
+    pub fn audit_spool(mut self, spool: crate::resilience::AuditSpool) -> Self {
+        self.audit_spool = Some(spool);
+        self
+    }
+
+    /// **Risky: off by default.** Shorthand: `fail_open(true)` is
+    /// [`resilience(Resilience::fail_open_logged())`](Self::resilience) and
+    /// `fail_open(false)` is `resilience(Resilience::fail_closed())`, each
+    /// with its circuit breaker (three failed calls in a row open it for 30
+    /// seconds).
+    ///
+    /// Failing open, while the control plane is unreachable (a connection
+    /// error, a timeout, or a 5xx without a decision, after the retries; or
+    /// the open breaker), calls go through ungoverned:
     /// [`Agent::chat`](super::Agent::chat) returns a
-    /// [`ChatResponse`](super::ChatResponse) with `degraded: true` and empty
-    /// content, [`Agent::govern_tool`](super::Agent::govern_tool) a
-    /// [`ToolVerdict`](super::ToolVerdict) with `degraded: true`, and each logs
-    /// a warning.
+    /// [`ChatResponse`](super::ChatResponse) whose
+    /// [`degraded()`](super::ChatResponse::degraded) is
+    /// [`Ungoverned`](crate::resilience::DegradedReason::Ungoverned), with
+    /// empty content, [`Agent::govern_tool`](super::Agent::govern_tool) a
+    /// [`ToolVerdict`](super::ToolVerdict) marked the same way, and each is
+    /// recorded as a `degraded_call` audit event (durably with
+    /// [`audit_spool`](Self::audit_spool)). A warning is logged when calls
+    /// start being degraded and when TapPass answers again.
     ///
     /// Nothing else fails open: not decisions, not configuration,
     /// authentication or protocol failures, and not a `429`: a server that
@@ -245,12 +338,14 @@ impl AgentBuilder {
     /// fail closed.
     ///
     /// The risk: while TapPass is down, prompts and tool calls reach the model
-    /// and the tools with no policy applied and no audit trail on the server.
-    /// Only turn this on where availability matters more than governance,
-    /// and alert on the warnings.
-    pub fn fail_open(mut self, on: bool) -> Self {
-        self.fail_open = on;
-        self
+    /// and the tools with no policy applied. Only turn this on where
+    /// availability matters more than governance, and alert on the warnings.
+    pub fn fail_open(self, on: bool) -> Self {
+        self.resilience(if on {
+            crate::resilience::Resilience::fail_open_logged()
+        } else {
+            crate::resilience::Resilience::fail_closed()
+        })
     }
 
     /// How many audit events may wait for delivery before new ones are dropped
@@ -346,6 +441,9 @@ impl AgentBuilder {
             .build()
             .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?;
         let endpoints = super::transport::Endpoints::new(&base_url)?;
+        let server = url::Url::parse(&base_url)
+            .ok()
+            .and_then(|url| Some((url.host_str()?.to_owned(), url.port_or_known_default()?)));
         #[cfg(feature = "signing")]
         let signer = match self.signing_key {
             None => None,
@@ -361,7 +459,21 @@ impl AgentBuilder {
                 Some(super::transport::Signer { agent_id, key })
             }
         };
-        Ok(Agent {
+        let reporter = Reporter::new(self.event_queue);
+        let spool = match self.audit_spool {
+            None => None,
+            Some(config) => {
+                let dir = config.dir.display().to_string();
+                let spool = crate::resilience::spool::Spool::open(config, reporter.dropped_counter())
+                    .map_err(|e| {
+                        Error::config(format!(
+                            "the audit spool directory `{dir}` cannot be used ({e}); pass a directory this process may create, read and write"
+                        ))
+                    })?;
+                Some(super::spooler::Spooler::new(spool))
+            }
+        };
+        let agent = Agent {
             inner: Arc::new(Inner {
                 http,
                 endpoints,
@@ -373,18 +485,29 @@ impl AgentBuilder {
                 timeout: self.timeout,
                 max_response_bytes: self.max_response_bytes,
                 redaction_as_error: self.redaction_as_error,
-                fail_open: self.fail_open,
+                resilience: self.resilience.map(super::resilient::Resilient::new),
+                spool,
                 agent_id: self.agent_id,
                 audit_only: self.audit_only,
                 version: super::VersionCheck::default(),
-                events: Reporter::new(self.event_queue),
+                events: reporter,
                 key_setting,
                 url_setting,
                 approval_base_url,
                 #[cfg(feature = "signing")]
                 signer,
+                capture_content: self.capture_content,
+                server,
+                #[cfg(feature = "otel")]
+                metrics: self.metrics.unwrap_or_else(super::metrics::Metrics::global),
             }),
-        })
+        };
+        // What a process that stopped had spooled is flushed from now on,
+        // when there is a runtime to run the flush on (else at the first call).
+        if agent.spooled_events() > 0 {
+            agent.start_flusher();
+        }
+        Ok(agent)
     }
 }
 

@@ -3,8 +3,11 @@
 //!
 //! Events go into a bounded queue; a background task sends them in batches,
 //! each with an `Idempotency-Key` so that a retried batch is recorded once. A
-//! full queue never blocks or slows a request: the event is dropped, counted
-//! ([`Agent::dropped_events`](crate::Agent::dropped_events)) and logged.
+//! full queue never blocks or slows a request: the event goes to the audit
+//! spool when the agent has one, else it is dropped, counted
+//! ([`Agent::dropped_events`](crate::Agent::dropped_events)) and logged. A
+//! batch the server did not take goes to the spool too, with the key it was
+//! sent with, so that it is recorded once however often it is sent.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -93,6 +96,11 @@ impl Reporter {
         self.dropped.load(Ordering::Relaxed)
     }
 
+    /// The counter of lost events, shared with the spool.
+    pub(crate) fn dropped_counter(&self) -> Arc<AtomicU64> {
+        self.dropped.clone()
+    }
+
     fn count_drop(&self, why: &str) {
         count_drop(&self.dropped, 1, why);
     }
@@ -134,6 +142,7 @@ impl Agent {
                     rx,
                     batch: Vec::with_capacity(BATCH),
                     dropped: reporter.dropped.clone(),
+                    spool: self.inner.spool.as_ref().map(|s| s.spool.clone()),
                 },
             ));
             *sender = Some(tx);
@@ -142,24 +151,38 @@ impl Agent {
             return;
         };
         if let Err(err) = sender.try_send(Command::Event(event)) {
-            let why = match err {
-                mpsc::error::TrySendError::Full(_) => "the audit queue is full",
-                mpsc::error::TrySendError::Closed(_) => "the audit reporter has stopped",
+            let (event, why) = match err {
+                mpsc::error::TrySendError::Full(Command::Event(e)) => {
+                    (e, "the audit queue is full")
+                }
+                mpsc::error::TrySendError::Closed(Command::Event(e)) => {
+                    (e, "the audit reporter has stopped")
+                }
+                _ => unreachable!("an event was sent"),
             };
-            reporter.count_drop(why);
+            // TapPass is slow or away: the spool keeps what memory cannot.
+            let spooled = self.inner.spool.is_some()
+                && crate::agent::json_bytes(&[&event]).is_ok_and(|body| {
+                    let key = crate::agent::transport::idempotency_key();
+                    self.spool_batch(key.to_str().expect("hex digits"), &body)
+                });
+            if !spooled {
+                reporter.count_drop(why);
+            }
         }
     }
 
-    /// Delivers queued events now; see [`Agent::flush_events`].
+    /// Delivers queued events now, then the spool's; see [`Agent::flush_events`].
     pub(crate) async fn flush_reporter(&self) {
-        let Some(sender) = self.inner.events.lock().clone() else {
-            return;
-        };
-        let (tx, rx) = oneshot::channel();
-        if sender.send(Command::Flush(tx)).await.is_ok() {
-            // An error here means the task died first; it counted what it held.
-            let _delivered_or_dead = rx.await;
+        let sender = self.inner.events.lock().clone();
+        if let Some(sender) = sender {
+            let (tx, rx) = oneshot::channel();
+            if sender.send(Command::Flush(tx)).await.is_ok() {
+                // An error here means the task died first; it counted what it held.
+                let _delivered_or_dead = rx.await;
+            }
         }
+        self.flush_spool().await;
     }
 }
 
@@ -170,15 +193,34 @@ struct Queue {
     /// The events of the next batch, kept here until the server took them.
     batch: Vec<AuditEvent>,
     dropped: Arc<AtomicU64>,
+    /// The agent's spool: what the queue still holds when it is dropped goes there.
+    spool: Option<Arc<crate::resilience::spool::Spool>>,
 }
 
 impl Drop for Queue {
     fn drop(&mut self) {
         self.rx.close();
-        let mut lost = self.batch.len() as u64;
+        let mut left = std::mem::take(&mut self.batch);
         while let Ok(command) = self.rx.try_recv() {
-            if let Command::Event(_) = command {
-                lost += 1;
+            if let Command::Event(e) = command {
+                left.push(e);
+            }
+        }
+        if left.is_empty() {
+            return;
+        }
+        let mut lost = left.len() as u64;
+        if let Some(spool) = &self.spool {
+            for chunk in left.chunks(BATCH) {
+                let key = crate::agent::transport::idempotency_key();
+                let kept = crate::agent::json_bytes(chunk).is_ok_and(|body| {
+                    spool
+                        .append(key.to_str().expect("hex digits"), &body)
+                        .is_ok()
+                });
+                if kept {
+                    lost -= chunk.len() as u64;
+                }
             }
         }
         if lost > 0 {
@@ -245,22 +287,32 @@ async fn deliver(agent: &Weak<crate::agent::Inner>, queue: &mut Queue) {
         return;
     };
     let agent = Agent { inner };
-    let result = match crate::agent::json_bytes(&queue.batch) {
-        // Retries are the transport's; its `Idempotency-Key` makes them safe.
-        Ok(body) => agent
-            .send_with(
-                Method::POST,
-                "/v1/events",
-                Some(body),
-                &crate::agent::Opts::default(),
-            )
-            .await
-            .map(drop),
-        Err(err) => Err(err),
+    let body = match crate::agent::json_bytes(&queue.batch) {
+        Ok(body) => body,
+        Err(err) => {
+            queue.batch.clear();
+            count_drop(&queue.dropped, n, "the audit batch could not be encoded");
+            tracing::debug!(error = %err, "audit batch not delivered");
+            return;
+        }
     };
+    // Retries are the transport's; its `Idempotency-Key` makes them safe,
+    // and the spool keeps the same key for a batch it takes over.
+    let key = crate::agent::transport::idempotency_key();
+    let opts = crate::agent::Opts {
+        idempotency_key: Some(key.clone()),
+        ..crate::agent::Opts::default()
+    };
+    let result = agent
+        .send_with(Method::POST, "/v1/events", Some(body.clone()), &opts)
+        .await;
     queue.batch.clear();
     if let Err(err) = result {
-        count_drop(&queue.dropped, n, "the server did not take the audit batch");
-        tracing::debug!(error = %err, "audit batch not delivered");
+        let kept = !matches!(err, crate::Error::Protocol(_))
+            && agent.spool_batch(key.to_str().expect("hex digits"), &body);
+        if !kept {
+            count_drop(&queue.dropped, n, "the server did not take the audit batch");
+        }
+        tracing::debug!(error = %err, spooled = kept, "audit batch not delivered");
     }
 }

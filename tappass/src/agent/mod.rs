@@ -5,7 +5,12 @@ mod chat;
 mod config;
 mod correlation;
 mod events;
+#[cfg(feature = "otel")]
+mod metrics;
+mod resilient;
+mod spooler;
 mod stream;
+mod telemetry;
 mod tools;
 mod transport;
 
@@ -17,12 +22,16 @@ pub use crate::key::ApiKey;
 pub use chat::{
     ChatCall, ChatRequest, ChatResponse, Message, Pipeline, PipelineStep, ToolCall, Usage,
 };
+#[cfg(feature = "otel")]
+pub(crate) use config::normalize_url;
 pub use config::AgentBuilder;
 pub use correlation::Correlation;
 pub use events::AuditEvent;
 pub(crate) use events::Reporter;
 pub use stream::{ChatChunk, ChatStream, StreamCall};
 pub use tools::{ApprovalState, ApprovalStatus, ToolCallRequest, ToolVerdict};
+#[cfg(feature = "otel")]
+pub(crate) use transport::read_limited;
 pub(crate) use transport::{json_bytes, Opts};
 
 /// A client of the TapPass server: governed chat, streaming and tool calls.
@@ -48,7 +57,11 @@ pub(crate) struct Inner {
     pub(crate) timeout: Duration,
     pub(crate) max_response_bytes: usize,
     pub(crate) redaction_as_error: bool,
-    pub(crate) fail_open: bool,
+    /// [`AgentBuilder::resilience`]: the mode, the breaker and the caches;
+    /// `None`: fail closed, every call tried (no breaker).
+    pub(crate) resilience: Option<resilient::Resilient>,
+    /// [`AgentBuilder::audit_spool`] and its flush.
+    pub(crate) spool: Option<spooler::Spooler>,
     /// The client's own agent id (`AgentBuilder::agent_id`).
     pub(crate) agent_id: Option<String>,
     /// Every tool call only recorded, never governed (`AgentBuilder::audit_only`).
@@ -64,6 +77,15 @@ pub(crate) struct Inner {
     /// [`AgentBuilder::signing_key`] and the agent id it signs as.
     #[cfg(feature = "signing")]
     pub(crate) signer: Option<transport::Signer>,
+    /// [`AgentBuilder::capture_content`]: prompts, answers and tool
+    /// arguments recorded on the spans.
+    pub(crate) capture_content: bool,
+    /// The control plane's host and port, for the spans' `server.address`
+    /// and `server.port`.
+    pub(crate) server: Option<(String, u16)>,
+    /// The agent's instruments (feature `otel`).
+    #[cfg(feature = "otel")]
+    pub(crate) metrics: metrics::Metrics,
 }
 
 /// How a failed call to the control plane is retried.
@@ -123,29 +145,38 @@ impl Agent {
         &self.inner.model
     }
 
-    /// Whether this agent lets calls through when the control plane is
-    /// unreachable (see [`AgentBuilder::fail_open`]).
+    /// Whether this agent lets calls through in some form when the control
+    /// plane is unreachable: its [`Resilience`](crate::resilience::Resilience)
+    /// mode is `fail_open_cached` or `fail_open_logged` (see
+    /// [`AgentBuilder::resilience`]).
     pub fn is_fail_open(&self) -> bool {
-        self.inner.fail_open
+        self.resilient().is_some_and(|r| r.config.fails_open())
     }
 
-    /// How many audit events were dropped because the reporter's queue was full
-    /// or the server refused them.
+    /// The agent's resilience, when one was configured
+    /// ([`AgentBuilder::resilience`], [`AgentBuilder::fail_open`]).
+    pub fn resilience(&self) -> Option<&crate::resilience::Resilience> {
+        self.resilient().map(|r| &r.config)
+    }
+
+    /// Where the agent's circuit breaker stands (shared by its clones);
+    /// `None` without [`AgentBuilder::resilience`].
+    pub fn breaker_state(&self) -> Option<crate::resilience::BreakerState> {
+        self.resilient().map(|r| r.breaker.state())
+    }
+
+    /// How many audit events were lost: dropped because the reporter's queue
+    /// was full and there is no spool, because the server refused them, or
+    /// because a full spool dropped its oldest ([`WhenFull::DropOldest`](crate::resilience::WhenFull::DropOldest)).
     pub fn dropped_events(&self) -> u64 {
         self.inner.events.dropped()
     }
 
     /// Sends the queued audit events now and waits until they are delivered (or
-    /// given up on). Call it on graceful shutdown.
+    /// given up on), then the audit spool's records, in order, until it is
+    /// empty or TapPass does not take one. Call it on graceful shutdown.
     pub async fn flush_events(&self) {
         self.flush_reporter().await
-    }
-
-    /// Whether `err` lets a call through ungoverned: only when the agent fails
-    /// open and the control plane was unreachable (never on a decision, a
-    /// `429`, or a configuration, key or protocol failure).
-    pub(crate) fn fails_open(&self, err: &crate::error::Error) -> bool {
-        self.inner.fail_open && err.is_unavailable()
     }
 
     /// Checks once per agent that the server speaks protocol 0.6.0 or later.
@@ -155,6 +186,10 @@ impl Agent {
     /// call's retry budget instead of queueing behind one another. A failed
     /// check is tried again by the next call that finds it finished.
     pub(crate) async fn ensure_version(&self) -> Result<(), crate::error::Error> {
+        if self.inner.spool.is_some() {
+            // A restarted process resumes the flush of what it spooled.
+            self.start_flusher();
+        }
         let check = &self.inner.version;
         if check.version.get().is_some() {
             return Ok(());
@@ -256,6 +291,10 @@ fn duplicate(err: &crate::error::Error) -> crate::error::Error {
             key_setting,
         },
         Error::Protocol(message) => Error::Protocol(message.clone()),
+        // No version check is refused by a capability token; kept whole in
+        // its message, should one ever be.
+        #[cfg(feature = "capability")]
+        Error::Capability(rejection) => Error::Protocol(rejection.to_string()),
     }
 }
 
@@ -280,41 +319,17 @@ pub(crate) async fn in_span<F: std::future::Future>(span: &tracing::Span, future
     }
 }
 
-/// Records a call's outcome on its span: `allowed`, the decision's kind, or
-/// the failure; decisions are logged at info, failures at warn.
-pub(crate) fn record_outcome<T>(span: &tracing::Span, result: &Result<T, crate::error::Error>) {
-    use crate::response::GovernanceError as _;
-    match result {
-        Ok(_) => {
-            span.record("outcome", "allowed");
-        }
-        Err(crate::error::Error::Governance(decision)) => {
-            span.record("outcome", decision.code());
-            span.in_scope(|| {
-                tracing::info!(
-                    decision = decision.code(),
-                    reason = decision.reason(),
-                    "TapPass decision"
-                )
-            });
-        }
-        Err(err) => {
-            span.record("outcome", err.code());
-            span.in_scope(|| tracing::warn!(error = %err, "TapPass call failed"));
-        }
-    }
-    if let Some(session) = crate::session::current_session() {
-        span.record("session_id", session.id());
-    }
-}
-
 impl fmt::Debug for Agent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Agent")
             .field("url", &self.inner.base_url)
             .field("api_key", &self.inner.key)
             .field("model", &self.inner.model)
-            .field("fail_open", &self.inner.fail_open)
+            .field("resilience", &self.resilience())
+            .field(
+                "audit_spool",
+                &self.inner.spool.as_ref().map(|s| s.spool.dir()),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -104,6 +104,9 @@ impl Future for StreamCall<'_> {
 /// [`Error::Unavailable`] and then ends.
 pub struct ChatStream {
     inner: Pin<Box<dyn Stream<Item = Result<ChatChunk, Error>> + Send>>,
+    /// The stream's `chat` span, held (never read) so that it ends when the
+    /// stream is dropped.
+    _span: tracing::Span,
 }
 
 impl fmt::Debug for ChatStream {
@@ -414,15 +417,15 @@ impl Agent {
 
     /// Starts a stream for a prepared [`ChatRequest`].
     pub async fn stream_request(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
-        let span = tracing::info_span!(
-            "tappass.stream",
-            model = request.model.as_deref().unwrap_or(self.model()),
-            session_id = tracing::field::Empty,
-            outcome = tracing::field::Empty,
-        );
-        let result = super::in_span(&span, self.start_stream(request)).await;
-        super::record_outcome(&span, &result);
-        result
+        let operation = super::telemetry::Operation::chat(self, request, true);
+        let result = super::in_span(&operation.span, self.start_stream(request)).await;
+        operation.finish_stream_start(self, &result);
+        // The span lasts as long as the stream: it ends when the stream is
+        // dropped (after its last chunk, or when the client goes away).
+        result.map(|stream| ChatStream {
+            _span: operation.span,
+            ..stream
+        })
     }
 
     async fn start_stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
@@ -465,6 +468,7 @@ impl Agent {
             };
             return Ok(ChatStream {
                 inner: Box::pin(futures_util::stream::iter([Ok(chunk)])),
+                _span: tracing::Span::none(),
             });
         }
         let mut state = SseState {
@@ -501,6 +505,7 @@ impl Agent {
         let stream = futures_util::StreamExt::chain(futures_util::stream::iter(first), rest);
         Ok(ChatStream {
             inner: Box::pin(stream),
+            _span: tracing::Span::none(),
         })
     }
 }

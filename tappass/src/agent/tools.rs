@@ -16,6 +16,7 @@ use super::{Agent, AuditEvent, Opts};
 use crate::decision::GovernanceDecision;
 use crate::decision::{ApprovalRequired, PolicyBlock};
 use crate::error::Error;
+use crate::resilience::DegradedReason;
 use crate::timestamp::Timestamp;
 
 /// The longest single long-poll asked of the server.
@@ -143,27 +144,50 @@ impl Future for ToolCallRequest<'_> {
 
 impl ToolCall<'_> {
     async fn run(self) -> Result<ToolVerdict, Error> {
-        let span = tracing::info_span!(
-            "tappass.govern_tool",
-            tool = %self.tool,
-            session_id = tracing::field::Empty,
-            outcome = tracing::field::Empty,
-        );
-        let result = super::in_span(&span, self.agent.govern(&self)).await;
-        super::record_outcome(&span, &result);
-        match result {
-            Err(err) if self.agent.fails_open(&err) => {
-                tracing::warn!(tool = %self.tool, error = %err, "TapPass is unavailable; failing OPEN: this tool call was not governed");
-                Ok(ToolVerdict {
-                    reason:
-                        "not governed: the control plane was unavailable and the agent fails open"
-                            .to_owned(),
-                    degraded: true,
-                    ..ToolVerdict::default()
-                })
+        let operation = super::telemetry::Operation::tool(self.agent, &self.tool, &self.args);
+        let agent = self.agent;
+        let audit_only = self.audit_only || agent.inner.audit_only;
+        let slot = if audit_only {
+            None
+        } else {
+            agent.tool_slot(
+                &self.tool,
+                &self.args,
+                self.server.as_deref(),
+                self.org_id.as_deref(),
+            )
+        };
+        let result = super::in_span(&operation.span, agent.govern(&self)).await;
+        agent.remember_tool(slot.as_ref(), &result);
+        // The span records what the caller gets: a degraded call's verdict,
+        // or the error of a call that could not be degraded.
+        let result = match result {
+            Err(err) if agent.degrades(&err) => {
+                let call = super::resilient::Call::Tool {
+                    tool: &self.tool,
+                    args: &self.args,
+                    server: self.server.as_deref(),
+                };
+                let reused = || agent.cached_tool(slot.as_ref()?);
+                match agent.degrade(err, call, reused) {
+                    Err(err) => Err(err),
+                    Ok(super::resilient::Degraded::Cached(mut verdict, age)) => {
+                        verdict.degraded = Some(DegradedReason::Cached { age });
+                        Ok(verdict)
+                    }
+                    Ok(super::resilient::Degraded::Ungoverned) => Ok(ToolVerdict {
+                        reason:
+                            "not governed: the control plane was unavailable and the agent fails open"
+                                .to_owned(),
+                        degraded: Some(DegradedReason::Ungoverned),
+                        ..ToolVerdict::default()
+                    }),
+                }
             }
             other => other,
-        }
+        };
+        operation.finish_tool(agent, &result);
+        result
     }
 }
 
@@ -173,10 +197,11 @@ impl ToolCall<'_> {
 /// It is not a verdict that can say "no": a refusal (`block`) or a pause
 /// for a human (`needs_approval`, `escalate`) comes back as the `Err` of the
 /// same call, a governance decision ([`PolicyBlock`], [`ApprovalRequired`]),
-/// so `?` in a handler answers it with its status. A verdict with
-/// `degraded: true` is the one exception to "the server allowed it": the
-/// control plane was down and the agent is configured to
-/// [fail open](super::AgentBuilder::fail_open), so the call was not governed.
+/// so `?` in a handler answers it with its status. A verdict whose
+/// [`degraded()`](Self::degraded) is `Some` is the one exception to "the
+/// server allowed it now": the control plane was down and the agent's
+/// [resilience](super::AgentBuilder::resilience) reused the last allow of the
+/// identical call, or let it through ungoverned.
 ///
 /// Its `Debug` shows `raw` with the mandate replaced by `<redacted>`: the
 /// mandate is a bearer credential and must not reach the logs.
@@ -193,9 +218,8 @@ pub struct ToolVerdict {
     pub decided_at: Option<Timestamp>,
     /// The whole decision object.
     pub raw: Value,
-    /// True when the control plane was unavailable and the agent is configured
-    /// to fail open: the call was **not** governed.
-    pub degraded: bool,
+    /// Why the call was not governed now, when it was not: see [`degraded`](Self::degraded).
+    pub(crate) degraded: Option<DegradedReason>,
     /// True when the call was only recorded as an audit event, in audit-only
     /// mode ([`ToolCallRequest::audit_only`]): it was **not** governed.
     pub audit_only: bool,
@@ -220,6 +244,16 @@ impl fmt::Debug for ToolVerdict {
 }
 
 impl ToolVerdict {
+    /// Why this verdict was not given by the server now, when it was not
+    /// (`None` for a governed call): TapPass was unavailable and the agent's
+    /// [`Resilience`](crate::resilience::Resilience) reused the last allow
+    /// of the identical call ([`DegradedReason::Cached`]; its mandate is not
+    /// reused: [`mandate`](Self::mandate) is `None`) or let the call through
+    /// ungoverned ([`DegradedReason::Ungoverned`]).
+    pub fn degraded(&self) -> Option<DegradedReason> {
+        self.degraded
+    }
+
     /// The mandate TapPass issued with this `allow` (the decision's
     /// `mandate`, a compact JWS), to send to the service that performs the
     /// action in `X-TapPass-Mandate`:
@@ -451,7 +485,7 @@ impl Agent {
                 pipeline_id: text("pipeline_id"),
                 decided_at: text("decided_at").and_then(|s| Timestamp::parse_answered(&s)),
                 raw,
-                degraded: false,
+                degraded: None,
                 audit_only: false,
             }),
             "block" | "blocked" | "deny" => Err(GovernanceDecision::PolicyBlock(PolicyBlock {

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::Agent;
 use crate::error::Error;
+use crate::resilience::breaker::Admit;
 use crate::response::GovernanceError as _;
 use crate::session;
 
@@ -93,6 +94,10 @@ pub(crate) struct Opts<'a> {
     pub(crate) extra: &'a [(&'a str, &'a str)],
     /// Non-2xx statuses handed back as answers rather than errors.
     pub(crate) pass: &'a [u16],
+    /// The `Idempotency-Key` of a `POST` whose key was chosen before (a
+    /// spooled record's, a batch that may go to the spool); a fresh one
+    /// when `None`.
+    pub(crate) idempotency_key: Option<http::HeaderValue>,
 }
 
 /// A successful (2xx) answer.
@@ -146,8 +151,48 @@ impl Agent {
         self.send_with(method, path, body, &opts).await
     }
 
-    /// [`send`](Self::send) with options.
+    /// [`send`](Self::send) with options, through the agent's circuit
+    /// breaker when it has one: while the breaker is open, the call fails
+    /// at once with [`Error::Unavailable`], without a connection attempt.
     pub(crate) async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+        opts: &Opts<'_>,
+    ) -> Result<Answer, Error> {
+        let Some(resilient) = &self.inner.resilience else {
+            return self.send_attempts(method, path, body, opts).await;
+        };
+        let probe = match resilient.breaker.admit() {
+            Admit::Refuse => return Err(resilient.refused()),
+            Admit::Call => false,
+            Admit::Probe => true,
+        };
+        // A probe dropped before its outcome (its caller gave up) reopens
+        // the breaker rather than leaving it half-open for ever.
+        let mut guard = ProbeGuard {
+            breaker: probe.then_some(&resilient.breaker),
+        };
+        let result = self.send_attempts(method, path, body, opts).await;
+        guard.breaker = None;
+        match &result {
+            Err(err) if err.is_unavailable() => resilient.unavailable(probe),
+            Err(Error::Config(_)) if probe => resilient.breaker.abandon_probe(),
+            Err(Error::Config(_)) => {}
+            _ => {
+                resilient.answered(probe);
+                if probe {
+                    // TapPass answers again: what was spooled meanwhile goes now.
+                    self.wake_flusher();
+                }
+            }
+        }
+        result
+    }
+
+    /// The attempts of one call: [`send_with`](Self::send_with) without the breaker.
+    async fn send_attempts(
         &self,
         method: Method,
         path: &str,
@@ -165,7 +210,12 @@ impl Agent {
         // One key for the call, the same on each of its retries, so that a
         // server that got an attempt whose answer we lost answers the retry
         // with that answer instead of governing or recording the call twice.
-        let idempotency_key = (method == Method::POST).then(idempotency_key);
+        let idempotency_key = (method == Method::POST)
+            .then(|| opts.idempotency_key.clone().unwrap_or_else(idempotency_key));
+        // The W3C trace context of the call's span: TapPass's own spans join
+        // the caller's trace.
+        #[cfg(feature = "otel")]
+        let trace_context = crate::trace_context::current_headers();
         // A server that said "slow down" once in this call is alive: whatever
         // the later attempts meet, the call must not fail open.
         let mut rate_limited = false;
@@ -189,6 +239,10 @@ impl Agent {
             }
             if let Some(token) = &resume_token {
                 request = request.header(session::RESUME_TOKEN, token.clone());
+            }
+            #[cfg(feature = "otel")]
+            if !trace_context.is_empty() {
+                request = request.headers(trace_context.clone());
             }
             if let Some(body) = &body {
                 request = request
@@ -284,6 +338,19 @@ impl Agent {
                 "{path} answered 2xx with a body that is not JSON ({e})"
             ))
         })
+    }
+}
+
+/// Reopens a half-open breaker whose probe was dropped unfinished.
+struct ProbeGuard<'a> {
+    breaker: Option<&'a crate::resilience::breaker::Breaker>,
+}
+
+impl Drop for ProbeGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(breaker) = self.breaker {
+            breaker.abandon_probe();
+        }
     }
 }
 

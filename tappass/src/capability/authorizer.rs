@@ -4,12 +4,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::cache::{Cache, Presented};
+use super::clearance::Clearance;
 use super::constraints::ArgFailure;
 use super::delegation::verify_chain;
 use super::errors::{BuildError, Rejection};
 use super::pop::Pop;
 use super::token::{
-    unix_now, CapabilityToken, Clearance, TokenType, MAX_DELEGATION_DEPTH, MAX_TOKEN_TTL_SECS,
+    unix_now, CapabilityToken, TokenType, MAX_DELEGATION_DEPTH, MAX_TOKEN_TTL_SECS,
 };
 use crate::signing::keys::PublicKey;
 
@@ -253,8 +254,20 @@ impl Authorizer {
         })
     }
 
-    /// Decides a call with a token already decoded; `pop` is the header
-    /// value of the proof of possession.
+    /// Decides a call with a token already decoded (an agent's own, for a
+    /// guarded function); `pop` is the header value of the proof of
+    /// possession.
+    pub fn authorize(
+        &self,
+        token: impl Into<Arc<CapabilityToken>>,
+        pop: Option<&str>,
+        tool: &str,
+        args: &Args,
+    ) -> Result<AuthResult, Rejection> {
+        self.authorize_at(token, pop, tool, args, unix_now())
+    }
+
+    /// As [`authorize`](Self::authorize), at `now` (Unix seconds).
     pub fn authorize_at(
         &self,
         token: impl Into<Arc<CapabilityToken>>,
@@ -284,23 +297,7 @@ impl Authorizer {
         let grant = token.grant(tool).ok_or_else(|| Rejection::ToolNotGranted {
             tool: tool.to_owned(),
         })?;
-        check_times(token, now)?;
-        if token.trust_score() < self.inner.min_trust_score {
-            return Err(Rejection::TrustScore {
-                score: token.trust_score(),
-                min: self.inner.min_trust_score,
-            });
-        }
-        if token.depth() > self.inner.max_depth {
-            return Err(Rejection::BrokenChain {
-                depth: token.depth(),
-                reason: "deeper than this authorizer accepts",
-            });
-        }
-        presented
-            .chain
-            .get_or_init(|| verify_chain(token, &self.inner.roots))
-            .clone()?;
+        self.in_force(presented, now)?;
         grant.check(args).map_err(|failure| match failure {
             ArgFailure::Unknown(argument) => Rejection::UnknownArgument { argument },
             ArgFailure::Violated {
@@ -326,6 +323,57 @@ impl Authorizer {
             Ok(false) => Err(Rejection::PopInvalid),
             Err(_) => Err(Rejection::ArgumentsTooDeep),
         }
+    }
+
+    /// What holds of the token alone, whatever the call: its times, its
+    /// trust score, its depth, then its chain and signatures (remembered per
+    /// token). The one place both [`decide`](Self::decide) and
+    /// [`validate_at`](Self::validate_at) ask.
+    fn in_force(&self, presented: &Presented, now: i64) -> Result<(), Rejection> {
+        let token = &*presented.token;
+        check_times(token, now)?;
+        if token.trust_score() < self.inner.min_trust_score {
+            return Err(Rejection::TrustScore {
+                score: token.trust_score(),
+                min: self.inner.min_trust_score,
+            });
+        }
+        if token.depth() > self.inner.max_depth {
+            return Err(Rejection::BrokenChain {
+                depth: token.depth(),
+                reason: "deeper than this authorizer accepts",
+            });
+        }
+        presented
+            .chain
+            .get_or_init(|| verify_chain(token, &self.inner.roots))
+            .clone()
+    }
+
+    /// Checks a token without a call: an execution token, in force (not
+    /// expired, not from the future, living at most 90 days), with the
+    /// minimum trust score, and signed back to a trusted root (its chain
+    /// included). No tool, argument or proof of possession is checked: this
+    /// says that the control plane issued the token and that it is in
+    /// force, not that the caller holds it. It is what
+    /// [`RequireCapability::new`](super::RequireCapability::new) asks of
+    /// every request; a call is decided by [`check`](Self::check).
+    pub fn validate(&self, token: Option<&str>) -> Result<Arc<CapabilityToken>, Rejection> {
+        self.validate_at(token, unix_now())
+    }
+
+    /// As [`validate`](Self::validate), at `now` (Unix seconds).
+    pub fn validate_at(
+        &self,
+        token: Option<&str>,
+        now: i64,
+    ) -> Result<Arc<CapabilityToken>, Rejection> {
+        let presented = self.present(token)?;
+        if presented.token.token_type() != TokenType::Execution {
+            return Err(Rejection::NotExecution);
+        }
+        self.in_force(&presented, now)?;
+        Ok(presented.token.clone())
     }
 
     /// Explains the decision on a call: the same outcome as

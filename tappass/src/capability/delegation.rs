@@ -18,9 +18,10 @@
 //!   depth and expiry no higher, issued no earlier, and never an issuer
 //!   token under an execution token.
 
+use super::clearance::Clearance;
 use super::constraints::ConstraintSet;
 use super::errors::{MintError, Rejection};
-use super::token::{fresh_id, unix_now, CapabilityToken, Clearance, Payload};
+use super::token::{fresh_id, unix_now, CapabilityToken, Payload};
 use crate::signing::keys::{PublicKey, SigningKey};
 
 /// What a child widens, if anything: the one place both the verifier and

@@ -4,7 +4,7 @@
 //! No message here repeats a token, a proof of possession or an argument's
 //! value: they can be logged and sent to a caller as they are.
 
-use super::token::Clearance;
+use super::clearance::Clearance;
 
 /// A token that is not a capability token: bad base64, bad JSON, a field
 /// missing or of the wrong type, an unknown constraint type.

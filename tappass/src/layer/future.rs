@@ -46,26 +46,19 @@ impl<F> ResponseFuture<F> {
         }
     }
 
-    /// Calls the inner service with `call` in `scope`, and runs the future
-    /// it returns in the same scope.
-    pub(crate) fn scoped(scope: Scope, call: impl FnOnce() -> F) -> Self
+    /// Calls the inner service with `call` in `scope` and `span`, and runs
+    /// the future it returns in both.
+    pub(crate) fn scoped(scope: Scope, span: tracing::Span, call: impl FnOnce() -> F) -> Self
     where
         F: Future,
     {
-        let span = scope.with_session(|session| match session {
-            Some(session) => tracing::info_span!(
-                "tappass.request",
-                session_id = session.id(),
-                agent_uuid = session.agent_uuid(),
-                opened = session.is_opened_here(),
-            ),
-            None => tracing::Span::none(),
-        });
+        let future = if span.is_disabled() {
+            scope.enter_with(call)
+        } else {
+            span.in_scope(|| scope.enter_with(call))
+        };
         ResponseFuture {
-            kind: Kind::Scoped {
-                future: scope.enter_with(call),
-                span,
-            },
+            kind: Kind::Scoped { future, span },
         }
     }
 }
@@ -90,6 +83,7 @@ where
                     ready!(future.as_mut().poll(cx))?
                 };
                 let scope = future.take_scope().expect("polled after completion");
+                super::telemetry::end_request(span, response.status(), &scope);
                 Poll::Ready(Ok(resolve::finish(response, scope)))
             }
         }

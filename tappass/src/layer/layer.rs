@@ -23,9 +23,10 @@ pub struct TapPassLayer {
 /// extractors find it there without naming the layer.
 pub(crate) struct Shared {
     pub(crate) auto_open_session: bool,
-    /// The layer's `Agent` (none for a layer that only verifies mandates,
-    /// built without an API key) and `MandateVerifier`
-    /// (`TapPassLayerBuilder::mandates`), and its `problem_json` choice.
+    /// The layer's `Agent` (none for a layer that only verifies mandates or
+    /// capability tokens, built without an API key), `MandateVerifier`
+    /// (`TapPassLayerBuilder::mandates`) and `Authorizer`
+    /// (`TapPassLayerBuilder::capabilities`), and its `problem_json` choice.
     pub(crate) lent: Lent,
 }
 
@@ -45,15 +46,19 @@ impl TapPassLayer {
             agent: None,
             auto_open_session: false,
             problem_json: false,
+            server_timing: false,
             #[cfg(feature = "mandate")]
             mandates: None,
+            #[cfg(feature = "capability")]
+            capabilities: None,
             approval_base_url: None,
         }
     }
 
     /// The agent handlers receive; `None` for a layer built without an API
     /// key because it only verifies mandates (`TapPassLayerBuilder::mandates`,
-    /// feature `mandate`).
+    /// feature `mandate`) or capability tokens
+    /// (`TapPassLayerBuilder::capabilities`, feature `capability`).
     pub fn agent(&self) -> Option<&Agent> {
         self.shared.agent()
     }
@@ -65,6 +70,13 @@ impl TapPassLayer {
         self.shared.lent.get()
     }
 
+    /// The authorizer of the layer's capability tokens, when it was given one.
+    #[cfg(feature = "capability")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "capability")))]
+    pub fn capabilities(&self) -> Option<&crate::capability::Authorizer> {
+        self.shared.lent.get()
+    }
+
     /// Whether requests without a session get a fresh one.
     pub fn auto_open_session(&self) -> bool {
         self.shared.auto_open_session
@@ -73,6 +85,12 @@ impl TapPassLayer {
     /// Whether governance errors answer `application/problem+json`.
     pub fn problem_json(&self) -> bool {
         self.shared.lent.problem_json
+    }
+
+    /// Whether responses carry a `Server-Timing` entry for the time spent
+    /// waiting for TapPass.
+    pub fn server_timing(&self) -> bool {
+        self.shared.lent.server_timing
     }
 
     /// Delivers the audit events still queued; call it on graceful shutdown.
@@ -88,9 +106,12 @@ impl fmt::Debug for TapPassLayer {
         let mut f = f.debug_struct("TapPassLayer");
         f.field("agent", &self.agent())
             .field("auto_open_session", &self.auto_open_session())
-            .field("problem_json", &self.problem_json());
+            .field("problem_json", &self.problem_json())
+            .field("server_timing", &self.server_timing());
         #[cfg(feature = "mandate")]
         f.field("mandates", &self.mandates());
+        #[cfg(feature = "capability")]
+        f.field("capabilities", &self.capabilities());
         f.finish()
     }
 }
@@ -114,8 +135,11 @@ pub struct TapPassLayerBuilder {
     agent: Option<Agent>,
     auto_open_session: bool,
     problem_json: bool,
+    server_timing: bool,
     #[cfg(feature = "mandate")]
     mandates: Option<crate::mandate::MandateVerifier>,
+    #[cfg(feature = "capability")]
+    capabilities: Option<crate::capability::Authorizer>,
     approval_base_url: Option<String>,
 }
 
@@ -127,9 +151,12 @@ impl fmt::Debug for TapPassLayerBuilder {
             .field("agent", &self.agent)
             .field("auto_open_session", &self.auto_open_session)
             .field("problem_json", &self.problem_json)
+            .field("server_timing", &self.server_timing)
             .field("approval_base_url", &self.approval_base_url);
         #[cfg(feature = "mandate")]
         f.field("mandates", &self.mandates);
+        #[cfg(feature = "capability")]
+        f.field("capabilities", &self.capabilities);
         f.finish()
     }
 }
@@ -216,6 +243,38 @@ impl TapPassLayerBuilder {
         self
     }
 
+    /// Adds a `Server-Timing` entry to every response: how long the request
+    /// waited for TapPass (its agent's chat, stream and tool calls, summed),
+    /// so that a browser's devtools or a load balancer shows it beside the
+    /// rest of the request's time. Off by default: the header tells whoever
+    /// reads the response that the service is governed, and how slowly.
+    ///
+    /// The entry is `tappass;dur=<milliseconds>;desc="TapPass"`, appended to
+    /// any `Server-Timing` the handler set.
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use tower::ServiceExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tappass::Error> {
+    /// let layer = tappass::TapPassLayer::builder()
+    ///     .tappass_url("http://127.0.0.1:9620")
+    ///     .api_key("tp_example")
+    ///     .server_timing(true)
+    ///     .build()?;
+    /// let app = Router::new().route("/", get(|| async { "ok" })).layer(layer);
+    ///
+    /// let request = http::Request::get("/").body(axum::body::Body::empty()).unwrap();
+    /// let response = app.oneshot(request).await.unwrap();
+    /// // No call to TapPass was made: zero milliseconds.
+    /// assert_eq!(response.headers()["server-timing"], "tappass;dur=0.000;desc=\"TapPass\"");
+    /// # Ok(()) }
+    /// ```
+    pub fn server_timing(mut self, on: bool) -> Self {
+        self.server_timing = on;
+        self
+    }
+
     /// Verifies mandates with `verifier`: behind the layer, the
     /// [`Mandate`](crate::mandate::Mandate) extractor,
     /// `#[governed(capability = "…")]` routes and
@@ -249,6 +308,30 @@ impl TapPassLayerBuilder {
         self
     }
 
+    /// Verifies capability tokens with `authorizer`: behind the layer,
+    /// `#[governed(tool = "…")]` routes and
+    /// [`RequireCapability::from_extension`](crate::capability::RequireCapability::from_extension)
+    /// (or [`RequireCapability::tool`](crate::capability::RequireCapability::tool))
+    /// use it (before an `Extension<Authorizer>`). As with
+    /// [`mandates`](Self::mandates), a service that only verifies needs no
+    /// API key.
+    ///
+    /// ```
+    /// # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tappass::capability::{Authorizer, PublicKey};
+    ///
+    /// let control_plane = PublicKey::from_hex(&std::env::var("TAPPASS_CAPABILITY_KEY")?)?;
+    /// let authorizer = Authorizer::builder().trusted_root(control_plane).build()?;
+    /// let layer = tappass::TapPassLayer::builder().capabilities(authorizer).build()?; // no API key
+    /// # drop(layer); Ok(()) }
+    /// ```
+    #[cfg(feature = "capability")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "capability")))]
+    pub fn capabilities(mut self, authorizer: crate::capability::Authorizer) -> Self {
+        self.capabilities = Some(authorizer);
+        self
+    }
+
     /// Builds the layer. Fails with [`Error::Config`] for a bad URL or a
     /// missing key, saying which setting to fix.
     pub fn build(self) -> Result<TapPassLayer, Error> {
@@ -262,7 +345,7 @@ impl TapPassLayerBuilder {
             None if self.verifies_only() => {
                 if self.auto_open_session {
                     return Err(Error::config(
-                        "auto_open_session reports the sessions it opens to TapPass, which needs an API key: pass one with `.api_key(\"tp_...\")` or set TAPPASS_API_KEY, or leave auto_open_session off on a layer that only verifies mandates",
+                        "auto_open_session reports the sessions it opens to TapPass, which needs an API key: pass one with `.api_key(\"tp_...\")` or set TAPPASS_API_KEY, or leave auto_open_session off on a layer that only verifies mandates or capability tokens",
                     ));
                 }
                 None
@@ -286,30 +369,39 @@ impl TapPassLayerBuilder {
         if let Some(verifier) = self.mandates {
             services.insert(verifier);
         }
+        #[cfg(feature = "capability")]
+        if let Some(authorizer) = self.capabilities {
+            services.insert(authorizer);
+        }
         Ok(TapPassLayer {
             shared: Arc::new(Shared {
                 auto_open_session: self.auto_open_session,
                 lent: Lent {
                     services: Arc::new(services),
                     problem_json: self.problem_json,
+                    server_timing: self.server_timing,
                 },
             }),
         })
     }
 
-    /// Whether the layer only verifies mandates: it has a verifier and no
-    /// API key, given or in the environment.
+    /// Whether the layer only verifies mandates or capability tokens: it
+    /// has a verifier (or an authorizer) and no API key, given or in the
+    /// environment.
     fn verifies_only(&self) -> bool {
+        #[allow(unused_mut)]
+        let mut verifies = false;
         #[cfg(feature = "mandate")]
         {
-            self.mandates.is_some()
-                && self.api_key.is_none()
-                && std::env::var_os("TAPPASS_API_KEY")
-                    .is_none_or(|key| key.to_str().is_some_and(|key| key.trim().is_empty()))
+            verifies |= self.mandates.is_some();
         }
-        #[cfg(not(feature = "mandate"))]
+        #[cfg(feature = "capability")]
         {
-            false
+            verifies |= self.capabilities.is_some();
         }
+        verifies
+            && self.api_key.is_none()
+            && std::env::var_os("TAPPASS_API_KEY")
+                .is_none_or(|key| key.to_str().is_some_and(|key| key.trim().is_empty()))
     }
 }

@@ -6,6 +6,7 @@ mod future;
 mod layer;
 pub(crate) mod resolve;
 mod service;
+mod telemetry;
 
 pub use body::ResponseBody;
 pub use future::ResponseFuture;

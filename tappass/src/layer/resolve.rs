@@ -89,12 +89,16 @@ pub(crate) fn for_layer<B>(
         }
         None => (None, None),
     };
-    Ok(Scope::new(
-        session,
-        on_close,
-        Some(shared.lent.clone()),
-        resume_token,
-    ))
+    let scope = Scope::new(session, on_close, Some(shared.lent.clone()), resume_token);
+    // The route the request matched, for the metrics' `http.route`.
+    #[cfg(feature = "otel")]
+    let scope = scope.with_route(
+        parts
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .cloned(),
+    );
+    Ok(scope)
 }
 
 /// What a route's decision reads of a request: borrowed from its parts or
@@ -245,7 +249,9 @@ impl Route {
 
 /// Finishes a response in the request's scope: reports the close of a session
 /// opened for the request, puts the session's correlation headers on the
-/// response, and keeps the session in scope while a streamed body is polled.
+/// response (with `X-TapPass-Degraded` when a call made for the request was
+/// degraded, and the layer's `Server-Timing` entry when it adds one), and
+/// keeps the session in scope while a streamed body is polled.
 ///
 /// The body comes back as an `axum::body::Body`: one that already is passes
 /// through as it is (axum does not box it again), and only a streamed one
@@ -255,9 +261,32 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
+    let waited = scope
+        .lent()
+        .is_some_and(|lent| lent.server_timing)
+        .then(|| scope.governance_time());
+    // A request that met a degraded call says so, whatever its status.
+    if let Some(reason) = crate::resilience::DegradedReason::header_of(scope.degraded()) {
+        response.headers_mut().insert(
+            crate::resilience::DEGRADED_HEADER,
+            http::HeaderValue::from_static(reason),
+        );
+    }
     let state = scope.into_state();
     if let Some(on_close) = state.on_close {
         on_close(response.status());
+    }
+    if let Some(waited) = waited {
+        let entry = format!(
+            "tappass;dur={:.3};desc=\"TapPass\"",
+            waited.as_secs_f64() * 1000.0
+        );
+        if let Ok(value) = http::HeaderValue::from_str(&entry) {
+            response.headers_mut().append(
+                http::header::HeaderName::from_static("server-timing"),
+                value,
+            );
+        }
     }
     let session = state.session;
     if let Some(session) = &session {

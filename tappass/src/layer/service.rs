@@ -54,7 +54,8 @@ where
         };
         // `call` itself runs in the request's scope too (some services do
         // work there), and so does the future it returns.
+        let span = super::telemetry::request_span(&request, &scope);
         let inner = &mut self.inner;
-        ResponseFuture::scoped(scope, || inner.call(request))
+        ResponseFuture::scoped(scope, span, || inner.call(request))
     }
 }

@@ -4,15 +4,24 @@
 //! The generated code names only `::tappass::__private::…` paths and the
 //! hidden `::tappass::__…!` macros ([`macros.rs`](self)); the support that
 //! exists only for the macros lives in this folder (`governed.rs` for
-//! `#[governed]`, `mandate.rs` for its `capability = …`), and what the crate
+//! `#[governed]`, `mandate.rs` for its `capability = …`, `capability.rs` for
+//! its `tool = …`, `state.rs` for where both find their verifier in the
+//! router's state, `guard.rs` for `#[guard]`), and what the crate
 //! also uses itself (the renderer, `Retry-After`, the OpenAPI builders) is
 //! re-exported from where it lives.
 
+#[cfg(feature = "capability")]
+mod capability;
 mod governed;
+#[cfg(feature = "capability")]
+pub mod guard;
 mod macros;
 #[cfg(feature = "mandate")]
 mod mandate;
+mod state;
 
+#[cfg(feature = "capability")]
+pub use capability::{RequiredCall, ToolRoute};
 pub use governed::{
     check_answer, check_last_parameter, check_parameter, typed, AgentSource, Answer,
     AnswerViaIntoResponse, AnswerViaNothing, BodyExtractor, Governed, GovernedContext,
@@ -20,9 +29,10 @@ pub use governed::{
     Required, Respond, Route, RouteFlag, Unused, ViaFromRef, ViaNothing,
 };
 #[cfg(feature = "mandate")]
-pub use mandate::{
-    Capabilities, FromState, RequiredMandate, VerifierSource, VerifierViaFromRef,
-    VerifierViaNothing,
+pub use mandate::{Capabilities, RequiredMandate};
+pub use state::{
+    FromState, NoState, ServiceProbe, ServiceSource, ServiceViaFromRef, ServiceViaNothing,
+    StateService,
 };
 
 pub use crate::layer::resolve::Flag;

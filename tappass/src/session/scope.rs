@@ -14,12 +14,14 @@
 //! [`Lent`], put there by the layer and taken out by the extractors, and the
 //! report of a session's close is a hook the resolver hands in.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::{Future, IntoFuture};
 use std::mem;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use http::{Extensions, HeaderValue, StatusCode};
 use pin_project_lite::pin_project;
@@ -74,6 +76,17 @@ pub(crate) struct Scope {
     /// The request's `X-TapPass-Resume-Token`, checked: the agent sends it
     /// upstream with the governed calls made in this request.
     resume_token: Option<HeaderValue>,
+    /// How long the task has waited for the control plane so far (the
+    /// agent's calls made in it): the layer's `Server-Timing`.
+    governance_time: Cell<Duration>,
+    /// The route the request matched, when the router said (the metrics'
+    /// `http.route`).
+    #[cfg(feature = "otel")]
+    route: Option<axum::extract::MatchedPath>,
+    /// How degraded the calls made in this request were (0: none; the
+    /// agent says what each level means), shared with the scopes of work it
+    /// spawns through [`scope`] so that the layer marks its response.
+    degraded: Arc<AtomicU8>,
 }
 
 /// What a layer lends every request it serves: its services by type (an
@@ -84,6 +97,8 @@ pub(crate) struct Lent {
     pub(crate) services: Arc<Extensions>,
     /// `TapPassLayerBuilder::problem_json`.
     pub(crate) problem_json: bool,
+    /// `TapPassLayerBuilder::server_timing`.
+    pub(crate) server_timing: bool,
 }
 
 impl Lent {
@@ -117,7 +132,32 @@ impl Scope {
             state: RefCell::new(State { session, on_close }),
             lent,
             resume_token,
+            governance_time: Cell::new(Duration::ZERO),
+            #[cfg(feature = "otel")]
+            route: None,
+            degraded: Arc::default(),
         }
+    }
+
+    /// The scope, knowing the route its request matched.
+    #[cfg(feature = "otel")]
+    pub(crate) fn with_route(mut self, route: Option<axum::extract::MatchedPath>) -> Scope {
+        self.route = route;
+        self
+    }
+
+    /// The same scope, marking its degraded calls on `degraded` (its
+    /// parent's).
+    fn marking(mut self, degraded: Option<Arc<AtomicU8>>) -> Scope {
+        if let Some(degraded) = degraded {
+            self.degraded = degraded;
+        }
+        self
+    }
+
+    /// The highest level of degradation a call made in this scope met (0: none).
+    pub(crate) fn degraded(&self) -> u8 {
+        self.degraded.load(Ordering::Relaxed)
     }
 
     /// A scope with only `session`: for work run beside the request's own
@@ -144,6 +184,11 @@ impl Scope {
     /// The state, to change (the resolver's route override).
     pub(crate) fn state_mut(&self) -> std::cell::RefMut<'_, State> {
         self.state.borrow_mut()
+    }
+
+    /// How long the task has waited for the control plane so far.
+    pub(crate) fn governance_time(&self) -> Duration {
+        self.governance_time.get()
     }
 
     /// What the scope ended with.
@@ -261,6 +306,34 @@ pub(crate) fn resume_token() -> Option<HeaderValue> {
     with(|scope| scope?.resume_token.clone())
 }
 
+/// The route the current task's request matched, when known.
+#[cfg(feature = "otel")]
+pub(crate) fn route() -> Option<axum::extract::MatchedPath> {
+    with(|scope| scope?.route.clone())
+}
+
+/// Adds `waited` to the time the current task has waited for the control
+/// plane; nothing outside a scope.
+pub(crate) fn add_governance_time(waited: Duration) {
+    with(|scope| {
+        if let Some(scope) = scope {
+            let total = scope.governance_time.get().saturating_add(waited);
+            scope.governance_time.set(total);
+        }
+    });
+}
+
+/// Records, on the current task's scope, that a call made there was
+/// degraded at `level` (the highest level met is kept; outside a scope,
+/// nothing is recorded).
+pub(crate) fn mark_degraded(level: u8) {
+    with(|scope| {
+        if let Some(scope) = scope {
+            scope.degraded.fetch_max(level, Ordering::Relaxed);
+        }
+    });
+}
+
 /// The service of type `T` that the layer of the current task lends it, if
 /// any (cloned: services are reference counts).
 pub(crate) fn lent<T: Clone + Send + Sync + 'static>() -> Option<T> {
@@ -275,12 +348,17 @@ pub(crate) fn resuming<F: IntoFuture>(
     resume_token: HeaderValue,
     future: F,
 ) -> Scoped<F::IntoFuture> {
-    let (current, lent) = with(|scope| {
-        scope
-            .map(|scope| (scope.session(), scope.lent.clone()))
-            .unwrap_or_default()
+    let (current, lent, degraded) = with(|scope| match scope {
+        Some(scope) => (
+            scope.session(),
+            scope.lent.clone(),
+            Some(scope.degraded.clone()),
+        ),
+        None => (None, None, None),
     });
-    Scope::new(session.or(current), None, lent, Some(resume_token)).enter(future.into_future())
+    Scope::new(session.or(current), None, lent, Some(resume_token))
+        .marking(degraded)
+        .enter(future.into_future())
 }
 
 /// The session of the current task, or `None` outside a session.
@@ -313,12 +391,17 @@ pub fn current_session() -> Option<Session> {
 /// # }
 /// ```
 pub fn scope<F: IntoFuture>(session: Session, future: F) -> impl Future<Output = F::Output> {
-    let (lent, token) = with(|scope| {
-        scope
-            .map(|scope| (scope.lent.clone(), scope.resume_token.clone()))
-            .unwrap_or_default()
+    let (lent, token, degraded) = with(|scope| match scope {
+        Some(scope) => (
+            scope.lent.clone(),
+            scope.resume_token.clone(),
+            Some(scope.degraded.clone()),
+        ),
+        None => (None, None, None),
     });
-    Scope::new(Some(session), None, lent, token).enter(future.into_future())
+    Scope::new(Some(session), None, lent, token)
+        .marking(degraded)
+        .enter(future.into_future())
 }
 
 #[cfg(test)]

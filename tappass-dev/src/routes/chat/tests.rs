@@ -431,3 +431,79 @@ async fn an_approved_prompt_passes_once_then_asks_again() {
     assert_eq!(row["state"], "approved");
     assert!(row["used_at"].is_string(), "{row}");
 }
+
+// ---- Capability tokens ---------------------------------------------------------
+
+#[tokio::test]
+async fn an_allowing_rule_mints_a_capability_token_for_the_holder_key_it_names() {
+    let h = Harness::new();
+    let agent = tappass::capability::SigningKey::from_bytes(&[5; 32]);
+    let chat = |holder: Option<&str>| {
+        let mut request = Harness::request(Method::POST, "/v1/chat/completions");
+        if let Some(holder) = holder {
+            request = request.header("x-tappass-holder-key", holder);
+        }
+        request
+            .body(Body::from(
+                json!({"messages": [{"role": "user", "content": "show me the quarterly report"}],
+                       "metadata": {"session_id": "ses_cap"}})
+                .to_string(),
+            ))
+            .unwrap()
+    };
+    let a = h.send(chat(Some(&agent.public_key().to_hex()))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let issued = &a.json()["tappass"]["capability_token"];
+    let token =
+        tappass::capability::CapabilityToken::decode(issued["token"].as_str().unwrap()).unwrap();
+    assert_eq!(token.holder(), Some(agent.public_key()));
+    assert_eq!(token.session_id(), Some("ses_cap"));
+    assert_eq!(issued["token_id"], token.id());
+    assert_eq!(issued["tools"], json!(["read_file", "search"]));
+    assert_eq!(issued["ttl"], 300);
+    assert_eq!(issued["expires_at"], token.expires_at());
+    let root = h.shared.capability_tokens().public_key();
+    let authorizer = tappass::capability::Authorizer::builder()
+        .trusted_root(root)
+        .build()
+        .unwrap();
+    assert!(authorizer
+        .validate(Some(issued["token"].as_str().unwrap()))
+        .is_ok());
+    let rows = h.shared.capability_tokens().issued();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].holder_from, rows[0].rule.as_str()),
+        ("header", "quarterly_report_reader")
+    );
+
+    // No holder key: no token, and a step that says why.
+    let a = h.send(chat(None)).await;
+    let t = &a.json()["tappass"];
+    assert!(t["capability_token"].is_null());
+    let steps = t["steps"].as_array().unwrap();
+    assert_eq!(steps.last().unwrap()["step"], "capability_token");
+    assert!(steps.last().unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .contains("X-TapPass-Holder-Key"));
+    // A header that is no key is a 400.
+    let a = h.send(chat(Some("not-a-key"))).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    // A prompt no token rule allows gets none.
+    let a = h.chat("hello").await;
+    assert!(a.json()["tappass"]["capability_token"].is_null());
+}
+
+#[tokio::test]
+async fn the_capability_key_is_published() {
+    let h = Harness::new();
+    let a = h.get("/v1/capability/public-key").await;
+    assert_eq!(a.status, StatusCode::OK);
+    let v = a.json();
+    assert_eq!(v["algorithm"], "Ed25519");
+    assert_eq!(
+        v["public_key"],
+        h.shared.capability_tokens().public_key().to_hex()
+    );
+}
