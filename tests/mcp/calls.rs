@@ -319,3 +319,45 @@ async fn what_a_tool_is_declared_to_need_holds_whatever_the_policy_says() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_call_let_through_while_tappass_is_down_says_so_in_its_meta() {
+    bounded(async {
+        let dev = DevServer::start().await.expect("the dev server starts");
+        let agent = tappass::Agent::builder(dev.url())
+            .api_key(super::KEY)
+            .max_retries(0)
+            .resilience(tappass::resilience::Resilience::fail_open_logged())
+            .build()
+            .unwrap();
+        let governance = tappass::mcp::Governance::builder()
+            .agent(agent)
+            .auto_open_session(true)
+            .build()
+            .expect("a governance");
+        let runs = Arc::new(super::example::Runs::default());
+        let app = super::example::app(&governance, runs.clone()).expect("governed");
+        let url = format!("{}/mcp", serve(app).await);
+        let raw = Raw::connect(&url).await;
+
+        let governed = raw
+            .call("lookup_invoice", json!({"number": "inv_1"}), json!({}))
+            .await;
+        let governed = governed.result();
+        assert_eq!(governed["isError"], false, "{governed}");
+        assert!(
+            governed["_meta"].get("tappass-degraded").is_none(),
+            "{governed}"
+        );
+
+        dev.set_available(false);
+        let degraded = raw
+            .call("lookup_invoice", json!({"number": "inv_1"}), json!({}))
+            .await;
+        let degraded = degraded.result();
+        assert_eq!(degraded["isError"], false, "{degraded}");
+        assert_eq!(degraded["_meta"]["tappass-degraded"], "ungoverned");
+        assert_eq!(runs.lookup_invoice.load(Ordering::SeqCst), 2);
+    })
+    .await;
+}

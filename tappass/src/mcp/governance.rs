@@ -299,6 +299,7 @@ impl GovernanceBuilder {
                 lent: Lent {
                     services: Arc::new(services),
                     problem_json: false,
+                    server_timing: false,
                 },
                 #[cfg(feature = "mandate")]
                 mandates: self.mandates,

@@ -100,6 +100,10 @@ struct Ended {
     decision: Cow<'static, str>,
     /// How long the tool itself ran, when it ran.
     ran: Option<Duration>,
+    /// Why the tool ran without TapPass's decision (`cached`,
+    /// `ungoverned`): TapPass was unavailable and the agent's resilience
+    /// let the call through.
+    degraded: Option<&'static str>,
 }
 
 impl Ended {
@@ -107,6 +111,7 @@ impl Ended {
         Ended {
             decision: Cow::Owned(error.code().to_owned()),
             response: Ok(CallToolResponse::Complete(refusal(error, tool, None))),
+            degraded: None,
             ran: None,
         }
     }
@@ -193,11 +198,20 @@ impl<H: ServerHandler> Governed<H> {
             opened.close(json!({"source": SOURCE, "tool": name, "is_error": is_error}));
         }
         let mut response = ended.response?;
-        if let (CallToolResponse::Complete(result), Some(session)) = (&mut response, &session) {
-            result.meta.get_or_insert_with(MetaObject::default).insert(
-                correlation::CORRELATION_KEY.to_owned(),
-                correlation::of_session(session),
-            );
+        if let CallToolResponse::Complete(result) = &mut response {
+            if let Some(session) = &session {
+                result.meta.get_or_insert_with(MetaObject::default).insert(
+                    correlation::CORRELATION_KEY.to_owned(),
+                    correlation::of_session(session),
+                );
+            }
+            // Never silent: the client learns the call was not governed.
+            if let Some(reason) = ended.degraded {
+                result
+                    .meta
+                    .get_or_insert_with(MetaObject::default)
+                    .insert(DEGRADED_KEY.to_owned(), Value::from(reason));
+            }
         }
         Ok(response)
     }
@@ -226,6 +240,7 @@ impl<H: ServerHandler> Governed<H> {
                 return Ended::refused(&refusal, name);
             }
         }
+        let mut degraded = None;
         let decision = match needs.decision() {
             Decision::AuditOnly => "audit_only",
             Decision::Policy | Decision::Approval => {
@@ -240,13 +255,19 @@ impl<H: ServerHandler> Governed<H> {
                                 name,
                             );
                         }
-                        "allowed"
+                        degraded = verdict.degraded().map(|reason| reason.as_str());
+                        if degraded.is_some() {
+                            "degraded"
+                        } else {
+                            "allowed"
+                        }
                     }
                     Err(Error::Governance(decision)) => {
                         return Ended {
                             decision: Cow::Owned(decision.code().to_owned()),
                             response: Ok(CallToolResponse::Complete(decided(&decision, name))),
                             ran: None,
+                            degraded: None,
                         }
                     }
                     Err(failure) => return Ended::refused(&failure, name),
@@ -259,6 +280,7 @@ impl<H: ServerHandler> Governed<H> {
             response,
             decision: Cow::Borrowed(decision),
             ran: Some(started.elapsed()),
+            degraded,
         }
     }
 
@@ -300,6 +322,11 @@ impl<H: ServerHandler> Governed<H> {
 
 /// The `source` of the events this module reports.
 const SOURCE: &str = "tappass::mcp";
+
+/// The member of a result's `_meta` that says the call ran while TapPass was
+/// unavailable (`cached` or `ungoverned`), as `X-TapPass-Degraded` does
+/// for an HTTP response.
+pub(crate) const DEGRADED_KEY: &str = "tappass-degraded";
 
 fn millis(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0
@@ -365,7 +392,7 @@ impl Drop for Opened {
 /// Whether a human approval stands behind an allowed call: it resumed one
 /// with its token, or TapPass's answer names the approval it honoured.
 fn approved(verdict: &ToolVerdict, resumed: bool) -> bool {
-    if verdict.degraded || verdict.audit_only {
+    if verdict.degraded.is_some() || verdict.audit_only {
         return false;
     }
     resumed
