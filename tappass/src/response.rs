@@ -483,6 +483,9 @@ mod tests {
         }
         // A passed instant is `0`: come back now.
         assert_eq!(UNIX_EPOCH.retry_after().unwrap(), "0");
+        // A `Timestamp` says what its instant says.
+        let stamp = crate::Timestamp::from(whole + Duration::from_millis(1));
+        assert_eq!(stamp.retry_after(), Some(date(next)));
     }
 
     /// A delay gives its whole seconds, a fraction rounded up.

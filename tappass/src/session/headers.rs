@@ -619,6 +619,38 @@ mod tests {
         }
     }
 
+    /// An empty agent, pipeline or audit-url header is absent (a service on
+    /// the Python SDK sends `""` for what it does not know); an empty
+    /// session id or resume token is malformed.
+    #[test]
+    fn empty_optional_headers_are_absent_and_an_empty_id_is_not() {
+        let session = from_headers(&headers(&[
+            ("x-tappass-session-id", "s"),
+            ("x-tappass-agent-uuid", ""),
+            ("x-tappass-pipeline-uuid", ""),
+            ("x-tappass-audit-url", ""),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (
+                session.agent_uuid(),
+                session.pipeline_uuid(),
+                session.audit_url()
+            ),
+            (None, None, None)
+        );
+        for (name, canonical) in [
+            ("x-tappass-session-id", "X-TapPass-Session-Id"),
+            ("x-tappass-resume-token", "X-TapPass-Resume-Token"),
+        ] {
+            assert_eq!(
+                refused(&[("x-tappass-session", "s"), (name, "")]),
+                (canonical, HeaderProblem::Empty)
+            );
+        }
+    }
+
     #[test]
     fn written_headers_carry_the_session_under_both_spellings() {
         let mut map = headers(&[("x-tappass-session-id", "old")]);
