@@ -563,6 +563,41 @@ mod tests {
         }
     }
 
+    /// `Problem<E>` is `E` as problem+json: the same text, the same source,
+    /// and the response `render_problem` gives.
+    #[test]
+    fn a_problem_is_its_error_answered_as_problem_json() {
+        #[derive(Debug)]
+        struct Cause;
+        impl fmt::Display for Cause {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("cause")
+            }
+        }
+        impl std::error::Error for Cause {}
+        #[derive(Debug)]
+        struct Wrapped(Cause);
+        impl fmt::Display for Wrapped {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("wrapped")
+            }
+        }
+        impl std::error::Error for Wrapped {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let problem = Problem(Wrapped(Cause));
+        assert_eq!(problem.to_string(), "wrapped");
+        let source = std::error::Error::source(&problem).expect("the inner error's source");
+        assert_eq!(source.to_string(), "cause");
+        let response = Problem(Busy).into_response();
+        let direct = render_problem(&Busy);
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers(), direct.headers());
+        assert_eq!(text(response), text(direct));
+    }
+
     /// Without a `headers` of its own, an error adds none: no `Retry-After`.
     #[test]
     fn an_error_without_headers_of_its_own_adds_none() {
