@@ -459,4 +459,153 @@ mod tests {
         assert_eq!(body["error"], "é \"x\"/y");
         assert_eq!(body["status"], 409);
     }
+
+    /// A `Retry-After` for an instant ahead names that instant when it is a
+    /// whole second, and the next whole second when it is not: a client must
+    /// not come back before the instant, nor be kept a second longer.
+    #[test]
+    fn retry_after_an_instant_rounds_a_fraction_up_and_keeps_a_whole_second() {
+        use std::time::{Duration, SystemTime, UNIX_EPOCH};
+        // An hour ahead, on a whole second: far enough that the clock
+        // never reaches it while the test runs.
+        let ahead = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 3600;
+        let whole = UNIX_EPOCH + Duration::from_secs(ahead);
+        let date = |t: SystemTime| HeaderValue::from_str(&httpdate::fmt_http_date(t)).unwrap();
+        assert_eq!(whole.retry_after(), Some(date(whole)));
+        let next = whole + Duration::from_secs(1);
+        for fraction in [1, 500_000_000, 999_999_999] {
+            let t = whole + Duration::from_nanos(fraction);
+            assert_eq!(t.retry_after(), Some(date(next)), "{fraction} ns past");
+        }
+        // A passed instant is `0`: come back now.
+        assert_eq!(UNIX_EPOCH.retry_after().unwrap(), "0");
+        // A `Timestamp` says what its instant says.
+        let stamp = crate::Timestamp::from(whole + Duration::from_millis(1));
+        assert_eq!(stamp.retry_after(), Some(date(next)));
+    }
+
+    /// A delay gives its whole seconds, a fraction rounded up.
+    #[test]
+    fn retry_after_a_delay_rounds_a_fraction_up_and_keeps_a_whole_second() {
+        use std::time::Duration;
+        assert_eq!(Duration::from_secs(2).retry_after().unwrap(), "2");
+        assert_eq!(Duration::ZERO.retry_after().unwrap(), "0");
+        assert_eq!(Duration::from_nanos(1).retry_after().unwrap(), "1");
+        assert_eq!(Duration::from_millis(2001).retry_after().unwrap(), "3");
+    }
+
+    /// A reference, and an `Option` of one, says what the value says (a
+    /// derived error's field may be either).
+    #[test]
+    fn retry_after_through_a_reference_or_an_option_is_the_values() {
+        use std::time::Duration;
+        fn said<T: RetryAfter>(value: T) -> Option<HeaderValue> {
+            value.retry_after()
+        }
+        let wait = Duration::from_secs(7);
+        // The borrow is the point: `RetryAfter for &T`.
+        assert_eq!(said::<&Duration>(&wait).unwrap(), "7");
+        assert_eq!(said(Some(&wait)).unwrap(), "7");
+        assert_eq!(said(None::<&Duration>), None);
+        let mut headers = HeaderMap::new();
+        set_retry_after(&mut headers, &&wait);
+        assert_eq!(headers[RETRY_AFTER], "7");
+    }
+
+    /// An error with headers of its own (`Retry-After`), for the box.
+    struct Busy;
+
+    impl fmt::Display for Busy {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("busy")
+        }
+    }
+
+    impl GovernanceError for Busy {
+        fn status(&self) -> StatusCode {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        fn code(&self) -> &str {
+            "busy"
+        }
+        fn public_message(&self) -> Option<&'static str> {
+            Some("try later")
+        }
+        fn field_names(&self) -> &'static [&'static str] {
+            &["reason"]
+        }
+        fn serialize_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+            map.serialize_entry("reason", "r")
+        }
+        fn headers(&self, headers: &mut HeaderMap) {
+            set_retry_after(headers, &std::time::Duration::from_secs(30));
+        }
+    }
+
+    /// A boxed error (`Box<dyn …>`-style error enums) answers exactly as the
+    /// error it holds: status, body and its own headers.
+    #[test]
+    fn a_boxed_error_answers_as_the_error_it_holds() {
+        let boxed: Box<Busy> = Box::new(Busy);
+        assert_eq!(boxed.field_names(), Busy.field_names());
+        for (response, plain) in [
+            (render(&boxed), render(&Busy)),
+            (render_problem(&boxed), render_problem(&Busy)),
+        ] {
+            assert_eq!(response.status(), plain.status());
+            assert_eq!(response.headers()[RETRY_AFTER], "30");
+            assert_eq!(response.headers(), plain.headers());
+            assert_eq!(text(response), text(plain));
+        }
+    }
+
+    /// `Problem<E>` is `E` as problem+json: the same text, the same source,
+    /// and the response `render_problem` gives.
+    #[test]
+    fn a_problem_is_its_error_answered_as_problem_json() {
+        #[derive(Debug)]
+        struct Cause;
+        impl fmt::Display for Cause {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("cause")
+            }
+        }
+        impl std::error::Error for Cause {}
+        #[derive(Debug)]
+        struct Wrapped(Cause);
+        impl fmt::Display for Wrapped {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("wrapped")
+            }
+        }
+        impl std::error::Error for Wrapped {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let problem = Problem(Wrapped(Cause));
+        assert_eq!(problem.to_string(), "wrapped");
+        let source = std::error::Error::source(&problem).expect("the inner error's source");
+        assert_eq!(source.to_string(), "cause");
+        let response = Problem(Busy).into_response();
+        let direct = render_problem(&Busy);
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers(), direct.headers());
+        assert_eq!(text(response), text(direct));
+    }
+
+    /// Without a `headers` of its own, an error adds none: no `Retry-After`.
+    #[test]
+    fn an_error_without_headers_of_its_own_adds_none() {
+        let case = Case {
+            status: 503,
+            code: "x",
+            message: "m",
+        };
+        assert!(render(&case).headers().get(RETRY_AFTER).is_none());
+    }
 }

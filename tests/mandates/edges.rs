@@ -229,3 +229,22 @@ async fn each_rejection_says_what_was_wrong() {
     })
     .await;
 }
+
+/// A key TapPass publishes whose coordinates are no point of P-256 (the
+/// right lengths, the wrong numbers) verifies nothing, and the rejection
+/// says so rather than calling the token malformed.
+#[tokio::test]
+async fn a_published_key_off_the_curve_is_named_as_such() {
+    bounded(async {
+        let server = keys_and_list().await;
+        let mut off = jwk("k_off");
+        off["y"] = json!(URL_SAFE_NO_PAD.encode([1u8; 32]));
+        server.always(JWKS_PATH, Reply::ok(json!({"keys": [jwk("k1"), off]})));
+        let verifier = verifier(&server).no_revocation().build().unwrap();
+        verifier.verify(&token("k1", "m_on")).await.unwrap();
+        let refused = verifier.verify(&token("k_off", "m_off")).await.unwrap_err();
+        assert_eq!(code(&refused), "mandate_invalid", "{refused}");
+        assert!(refused.to_string().contains("not a P-256 key"), "{refused}");
+    })
+    .await;
+}

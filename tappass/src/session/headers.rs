@@ -390,7 +390,7 @@ fn check_audit_url(value: &[u8], raw: Option<&HeaderValue>) -> Result<HeaderValu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::from_headers;
+    use crate::session::{from_headers, Session};
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -459,6 +459,217 @@ mod tests {
         ] {
             assert_eq!(super::row(other), None, "{other}");
         }
+    }
+
+    /// The problem `from_headers` finds in `pairs`, with the header it names.
+    fn refused(pairs: &[(&str, &str)]) -> (&'static str, HeaderProblem) {
+        let e = from_headers(&headers(pairs)).unwrap_err();
+        (e.header, e.problem)
+    }
+
+    #[test]
+    fn a_header_repeated_with_another_value_conflicts() {
+        for (name, canonical, value) in [
+            ("x-tappass-session-id", "X-TapPass-Session-Id", "s"),
+            ("x-tappass-session", "X-TapPass-Session", "s"),
+            ("x-tappass-agent-uuid", "X-TapPass-Agent-Uuid", "a"),
+            (
+                "x-tappass-audit-url",
+                "X-TapPass-Audit-Url",
+                "http://x.example/",
+            ),
+            ("x-tappass-resume-token", "X-TapPass-Resume-Token", "r"),
+        ] {
+            let other = format!("{value}2");
+            assert_eq!(
+                refused(&[("x-tappass-session-id", "s"), (name, value), (name, &other),]),
+                (canonical, HeaderProblem::Conflicting),
+                "{name}"
+            );
+        }
+        // The alias may repeat the id; then it is one session.
+        let same = [("x-tappass-session-id", "s1"), ("x-tappass-session", "s1")];
+        assert_eq!(from_headers(&headers(&same)).unwrap().unwrap().id(), "s1");
+    }
+
+    #[test]
+    fn ids_are_read_exactly_up_to_128_bytes_of_the_class() {
+        let longest = "a".repeat(MAX_ID_LEN);
+        let session = from_headers(&headers(&[("x-tappass-session-id", &longest)]));
+        assert_eq!(session.unwrap().unwrap().id(), longest);
+        let over = "a".repeat(MAX_ID_LEN + 1);
+        for (value, problem) in [
+            (over.as_str(), HeaderProblem::TooLong),
+            ("", HeaderProblem::Empty),
+            ("a b", HeaderProblem::InvalidCharacter),
+            ("a/b", HeaderProblem::InvalidCharacter),
+            (".", HeaderProblem::DotSegment),
+            ("..", HeaderProblem::DotSegment),
+        ] {
+            assert_eq!(
+                refused(&[("x-tappass-session-id", value)]),
+                ("X-TapPass-Session-Id", problem),
+                "{value:?}"
+            );
+            assert!(!is_id(value.as_bytes()), "{value:?}");
+        }
+        assert!(is_id(b"ses_1.a:b-C"));
+        assert!(is_id(b"..."));
+        assert!(!is_id("é".as_bytes()));
+    }
+
+    /// An audit URL of `len` bytes: `http://x.example/` and a path of `a`s.
+    fn audit_url_of(len: usize) -> String {
+        let base = "http://x.example/";
+        format!("{base}{}", "a".repeat(len - base.len()))
+    }
+
+    #[test]
+    fn audit_urls_are_read_up_to_2048_bytes_after_normalisation() {
+        let audit = |url: &str| {
+            from_headers(&headers(&[
+                ("x-tappass-session-id", "s"),
+                ("x-tappass-audit-url", url),
+            ]))
+        };
+        let longest = audit_url_of(MAX_AUDIT_URL_LEN);
+        let session = audit(&longest).unwrap().unwrap();
+        assert_eq!(session.audit_url(), Some(longest.as_str()));
+        let over = audit_url_of(MAX_AUDIT_URL_LEN + 1);
+        assert_eq!(audit(&over).unwrap_err().problem, HeaderProblem::TooLong);
+        // 2,048 bytes as sent, 2,049 once normalised (the path's `/`).
+        let grows = format!("http://x.example?{}", "a".repeat(MAX_AUDIT_URL_LEN - 17));
+        assert_eq!(grows.len(), MAX_AUDIT_URL_LEN);
+        assert_eq!(audit(&grows).unwrap_err().problem, HeaderProblem::TooLong);
+        // What is kept is the normalised form, never the raw one.
+        let session = audit("HTTP://X.Example").unwrap().unwrap();
+        assert_eq!(session.audit_url(), Some("http://x.example/"));
+        // User info, a user or a password alone, is refused.
+        for url in [
+            "http://user@x.example/",
+            "http://:pw@x.example/",
+            "http://u:p@x.example/",
+        ] {
+            assert_eq!(
+                audit(url).unwrap_err().problem,
+                HeaderProblem::UserInfo,
+                "{url}"
+            );
+        }
+        assert_eq!(
+            audit("http://x.example/a b").unwrap_err().problem,
+            HeaderProblem::NotHttpUrl
+        );
+    }
+
+    #[test]
+    fn a_built_session_checks_each_field_by_its_own_rule() {
+        let session = Session::builder("s")
+            .agent_uuid("a")
+            .audit_url("HTTPS://X.example/a/../b")
+            .build()
+            .unwrap();
+        assert_eq!(session.audit_url(), Some("https://x.example/b"));
+        let e = Session::builder("s")
+            .audit_url("ftp://x/")
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            (e.header, e.problem),
+            ("X-TapPass-Audit-Url", HeaderProblem::NotHttpUrl)
+        );
+        let e = Session::builder("s").agent_uuid("a/b").build().unwrap_err();
+        assert_eq!(
+            (e.header, e.problem),
+            ("X-TapPass-Agent-Uuid", HeaderProblem::InvalidCharacter)
+        );
+        let e = Session::builder("s").pipeline_uuid("").build().unwrap_err();
+        assert_eq!(
+            (e.header, e.problem),
+            ("X-TapPass-Pipeline-Uuid", HeaderProblem::Empty)
+        );
+        let e = Session::builder("..").build().unwrap_err();
+        assert_eq!(
+            (e.header, e.problem),
+            ("X-TapPass-Session-Id", HeaderProblem::DotSegment)
+        );
+    }
+
+    #[test]
+    fn a_refusal_names_the_header_and_says_what_is_wrong() {
+        let problems = [
+            HeaderProblem::Empty,
+            HeaderProblem::TooLong,
+            HeaderProblem::InvalidCharacter,
+            HeaderProblem::Conflicting,
+            HeaderProblem::NotHttpUrl,
+            HeaderProblem::UserInfo,
+            HeaderProblem::DotSegment,
+        ];
+        let said: std::collections::HashSet<_> = problems.iter().map(|p| p.describe()).collect();
+        assert_eq!(said.len(), problems.len(), "one description each");
+        for problem in problems {
+            assert!(!problem.describe().trim().is_empty());
+            let shown = HEADERS[AGENT].refused(problem).to_string();
+            assert!(
+                shown.starts_with("header `X-TapPass-Agent-Uuid` ")
+                    && shown.contains(problem.describe()),
+                "{shown}"
+            );
+        }
+    }
+
+    /// An empty agent, pipeline or audit-url header is absent (a service on
+    /// the Python SDK sends `""` for what it does not know); an empty
+    /// session id or resume token is malformed.
+    #[test]
+    fn empty_optional_headers_are_absent_and_an_empty_id_is_not() {
+        let session = from_headers(&headers(&[
+            ("x-tappass-session-id", "s"),
+            ("x-tappass-agent-uuid", ""),
+            ("x-tappass-pipeline-uuid", ""),
+            ("x-tappass-audit-url", ""),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (
+                session.agent_uuid(),
+                session.pipeline_uuid(),
+                session.audit_url()
+            ),
+            (None, None, None)
+        );
+        for (name, canonical) in [
+            ("x-tappass-session-id", "X-TapPass-Session-Id"),
+            ("x-tappass-resume-token", "X-TapPass-Resume-Token"),
+        ] {
+            assert_eq!(
+                refused(&[("x-tappass-session", "s"), (name, "")]),
+                (canonical, HeaderProblem::Empty)
+            );
+        }
+    }
+
+    #[test]
+    fn written_headers_carry_the_session_under_both_spellings() {
+        let mut map = headers(&[("x-tappass-session-id", "old")]);
+        let id = HeaderValue::from_static("s");
+        let audit = HeaderValue::from_static("http://x.example/");
+        write(
+            &mut map,
+            &id,
+            None,
+            Some(&HeaderValue::from_static("p")),
+            Some(&audit),
+        );
+        assert_eq!(map.get_all(SESSION_ID).iter().collect::<Vec<_>>(), [&id]);
+        assert_eq!(map[SESSION_ALIAS], id);
+        assert_eq!(map[PIPELINE_UUID], "p");
+        assert_eq!(map[AUDIT_URL], audit);
+        assert!(map.get(AGENT_UUID).is_none());
+        let session = from_headers(&map).unwrap().unwrap();
+        assert_eq!((session.id(), session.pipeline_uuid()), ("s", Some("p")));
     }
 
     #[test]
