@@ -13,6 +13,7 @@ use rmcp::ServerHandler;
 use super::handler::Governed;
 use super::http::McpService;
 use super::rules::{GovernedTools, ToolRules};
+pub(crate) use super::shared::Shared;
 use crate::agent::{Agent, AgentBuilder};
 use crate::error::Error;
 use crate::session::scope::Lent;
@@ -33,35 +34,6 @@ use crate::session::scope::Lent;
 #[derive(Clone)]
 pub struct Governance {
     pub(crate) shared: Arc<Shared>,
-}
-
-/// What [`Governance`] holds.
-pub(crate) struct Shared {
-    pub(crate) agent: Agent,
-    pub(crate) auto_open_session: bool,
-    /// What the scope of a call lends it: the agent, as a layer lends its own.
-    pub(crate) lent: Lent,
-    #[cfg(feature = "mandate")]
-    pub(crate) mandates: Option<crate::mandate::MandateVerifier>,
-    #[cfg(feature = "capability")]
-    pub(crate) authorizer: Option<crate::capability::Authorizer>,
-}
-
-impl Shared {
-    /// Whether grants can be verified at all.
-    fn verifies_grants(&self) -> bool {
-        #[allow(unused_mut)]
-        let mut any = false;
-        #[cfg(feature = "mandate")]
-        {
-            any |= self.mandates.is_some();
-        }
-        #[cfg(feature = "capability")]
-        {
-            any |= self.authorizer.is_some();
-        }
-        any
-    }
 }
 
 impl fmt::Debug for Governance {
@@ -377,7 +349,7 @@ mod tests {
 
     #[test]
     fn an_agent_and_its_settings_are_given_once() {
-        let agent = crate::Agent::new("http://127.0.0.1:9", "tp_unit").unwrap();
+        let agent = crate::agent::Agent::new("http://127.0.0.1:9", "tp_unit").unwrap();
         let both = Governance::builder()
             .agent(agent.clone())
             .api_key("tp_other")

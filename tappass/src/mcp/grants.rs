@@ -7,7 +7,7 @@ use http::HeaderMap;
 use serde::ser::SerializeMap;
 use serde_json::{Map, Value};
 
-use super::governance::Shared;
+use super::shared::Shared;
 
 /// Why a caller's grant does not let it call a tool: the mandate's
 /// rejection, the capability token's, or no grant at all.

@@ -26,10 +26,10 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{json, Map, Value};
 
 use super::correlation::{self, FromParams};
-use super::governance::Shared;
 use super::grants::{self, Listing};
 use super::http::ParamsCorrelation;
 use super::rules::{check_tool_name, shown, Decision, Needs, ToolRules};
+use super::shared::Shared;
 use crate::agent::{Agent, AuditEvent, ToolVerdict};
 use crate::decision::GovernanceDecision;
 use crate::error::Error;

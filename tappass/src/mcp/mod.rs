@@ -6,6 +6,7 @@ mod grants;
 mod handler;
 mod http;
 mod rules;
+mod shared;
 
 pub use correlation::{CORRELATION_KEY, RESUME_TOKEN_KEY};
 pub use governance::{Governance, GovernanceBuilder};
