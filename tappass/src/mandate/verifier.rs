@@ -574,3 +574,51 @@ fn env(name: &str) -> Result<Option<String>, crate::error::Error> {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mandate(exp: u64) -> Mandate {
+        Mandate::new(Claims::from_json(serde_json::json!({ "exp": exp })).expect("claims"))
+    }
+
+    /// The cache of verified tokens never grows past its bound: a full cache
+    /// drops its expired entries first and keeps the valid ones, and one
+    /// still full of valid entries starts over rather than grow.
+    #[test]
+    fn the_cache_of_verified_tokens_stays_bounded_dropping_expired_entries_first() {
+        let verifier = MandateVerifier::builder()
+            .jwks_url("http://127.0.0.1:9/.well-known/jwks.json")
+            .no_revocation()
+            .build()
+            .expect("a verifier");
+        let inner = &*verifier.inner;
+        let len = || inner.cache.read().unwrap().len();
+        let holds = |token: &str| inner.cache.read().unwrap().contains_key(token);
+        let now = jsonwebtoken::get_current_timestamp();
+        let later = now + 3_600;
+
+        inner.remember("expired", &mandate(now - 3_600));
+        for i in 0..CACHE_ENTRIES - 1 {
+            inner.remember(&format!("valid-{i}"), &mandate(later));
+        }
+        assert_eq!(len(), CACHE_ENTRIES, "filled to the bound, nothing dropped");
+        assert!(
+            holds("expired"),
+            "nothing is pruned before the cache is full"
+        );
+
+        inner.remember("one-more", &mandate(later));
+        assert_eq!(len(), CACHE_ENTRIES, "the expired entry made room");
+        assert!(!holds("expired"));
+        assert!(
+            holds("valid-0") && holds("one-more"),
+            "valid entries are kept"
+        );
+
+        inner.remember("overflow", &mandate(later));
+        assert_eq!(len(), 1, "full of valid entries: started over");
+        assert!(holds("overflow"));
+    }
+}
