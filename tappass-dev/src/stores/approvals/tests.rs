@@ -190,6 +190,34 @@ fn eviction_takes_settled_rows_before_anyones_pending_one() {
 }
 
 #[test]
+fn evicting_a_settled_approval_keeps_the_same_requests_newer_one() {
+    let mut a = Approvals::default();
+    // The request was approved and used, then asked again: a second row
+    // for the same request and session, pending.
+    let first = a.open(new("fp", 3600)).row.request_id;
+    assert!(a.decide(&first, ApprovalState::Approved));
+    assert!(matches!(
+        a.resume("fp", "ses_1", "key_a", None),
+        Resume::Found(_)
+    ));
+    assert!(matches!(
+        a.resume("fp", "ses_1", "key_a", None),
+        Resume::Ask
+    ));
+    let second = a.open(new("fp", 3600)).row.request_id;
+    for i in 0..MAX_APPROVALS - 2 {
+        a.open(new(&format!("fp{i}"), 3600));
+    }
+    // Full: the next one evicts the oldest settled row, the first approval.
+    a.open(new("one-more", 3600));
+    assert!(a.get(&first).is_none());
+    // The newer approval of the same request is still found and resumes
+    // once approved.
+    assert!(a.decide(&second, ApprovalState::Approved));
+    assert_eq!(found_id(a.resume("fp", "ses_1", "key_a", None)), second);
+}
+
+#[test]
 fn rows_serialize_as_the_protocol_says() {
     let mut a = Approvals::default();
     let row = a.open(new("fp", 60)).row;
