@@ -639,6 +639,123 @@ mod tests {
         v.as_object().unwrap().clone()
     }
 
+    /// `token` with its `iat` and `exp` replaced: a token the builder would
+    /// not mint, whose times are checked before its (now wrong) signature.
+    fn retimed(token: &CapabilityToken, iat: i64, exp: i64) -> String {
+        let mut json: serde_json::Value = serde_json::from_str(&token.to_json()).unwrap();
+        json["payload"]["iat"] = iat.into();
+        json["payload"]["exp"] = exp.into();
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            json.to_string(),
+        )
+    }
+
+    fn minted(iat: i64, exp: i64) -> String {
+        CapabilityToken::builder()
+            .id("tp_ct_times")
+            .holder(key(2).public_key())
+            .tool("read_file", ConstraintSet::new())
+            .issued_at(iat)
+            .expires_at(exp)
+            .sign(&key(1))
+            .unwrap()
+            .encode()
+    }
+
+    #[test]
+    fn the_size_limit_holds_at_its_boundary_and_by_default_is_16_kib() {
+        let too_large = |a: &Authorizer, len: usize| {
+            matches!(
+                a.validate_at(Some(&"A".repeat(len)), NOW),
+                Err(Rejection::TooLarge { .. })
+            )
+        };
+        let default = authorizer();
+        assert!(!too_large(&default, 16 * 1024), "16 KiB is read");
+        assert!(too_large(&default, 16 * 1024 + 1), "one byte more is not");
+        let small = Authorizer::builder()
+            .trusted_root(key(1).public_key())
+            .max_token_bytes(600)
+            .build()
+            .unwrap();
+        assert!(!too_large(&small, 600));
+        assert!(too_large(&small, 601));
+    }
+
+    #[test]
+    fn times_are_checked_at_their_boundaries() {
+        let a = authorizer();
+        let day = 24 * 60 * 60;
+        // Issued up to the clock skew ahead of now: accepted; a second more: not.
+        assert!(a
+            .validate_at(Some(&minted(NOW + MAX_CLOCK_SKEW_SECS, NOW + day)), NOW)
+            .is_ok());
+        assert!(matches!(
+            a.validate_at(Some(&minted(NOW + MAX_CLOCK_SKEW_SECS + 1, NOW + day)), NOW),
+            Err(Rejection::NotYetValid { .. })
+        ));
+        // Expired from its `exp` second on.
+        assert!(a.validate_at(Some(&minted(NOW - 10, NOW + 1)), NOW).is_ok());
+        assert!(matches!(
+            a.validate_at(Some(&minted(NOW - 10, NOW)), NOW),
+            Err(Rejection::Expired { .. })
+        ));
+        // A lifetime of exactly the most a token may have: accepted; one
+        // second more, none, or a negative one: refused for its lifetime.
+        let t = token();
+        assert!(a
+            .validate_at(Some(&minted(NOW - 10, NOW - 10 + MAX_TOKEN_TTL_SECS)), NOW)
+            .is_ok());
+        for (iat, exp) in [
+            (NOW - 10, NOW - 10 + MAX_TOKEN_TTL_SECS + 1),
+            (NOW + 30, NOW + 30),
+            (NOW + 40, NOW + 30),
+        ] {
+            assert!(
+                matches!(
+                    a.validate_at(Some(&retimed(&t, iat, exp)), NOW),
+                    Err(Rejection::Lifetime { .. })
+                ),
+                "{iat} {exp}: {:?}",
+                a.validate_at(Some(&retimed(&t, iat, exp)), NOW)
+            );
+        }
+    }
+
+    #[test]
+    fn a_chain_as_deep_as_the_authorizer_accepts_is_accepted_and_one_deeper_is_not() {
+        let root = CapabilityToken::builder()
+            .id("tp_ct_root")
+            .holder(key(2).public_key())
+            .tool("read_file", ConstraintSet::new())
+            .issued_at(NOW - 5)
+            .max_depth(4)
+            .sign(&key(1))
+            .unwrap();
+        let once = root
+            .delegate(key(3).public_key())
+            .issued_at(NOW - 4)
+            .sign(&key(2))
+            .unwrap();
+        let twice = once
+            .delegate(key(4).public_key())
+            .issued_at(NOW - 3)
+            .sign(&key(3))
+            .unwrap();
+        let a = Authorizer::builder()
+            .trusted_root(key(1).public_key())
+            .max_delegation_depth(1)
+            .build()
+            .unwrap();
+        assert!(a.validate_at(Some(&once.encode()), NOW).is_ok());
+        assert!(matches!(
+            a.validate_at(Some(&twice.encode()), NOW),
+            Err(Rejection::BrokenChain { depth: 2, .. })
+        ));
+        assert!(authorizer().validate_at(Some(&twice.encode()), NOW).is_ok());
+    }
+
     #[test]
     fn an_authorizer_is_cheap_to_clone_and_shared_across_threads() {
         fn assert_shared<T: Clone + Send + Sync + 'static>() {}
