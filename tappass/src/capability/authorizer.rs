@@ -757,6 +757,99 @@ mod tests {
     }
 
     #[test]
+    fn the_builder_takes_each_limit_up_to_its_bound() {
+        let root = || Authorizer::builder().trusted_root(key(1).public_key());
+        assert!(root()
+            .max_token_bytes(MAX_TOKEN_BYTES_LIMIT)
+            .build()
+            .is_ok());
+        assert!(root()
+            .max_token_bytes(MAX_TOKEN_BYTES_LIMIT + 1)
+            .build()
+            .is_err());
+        assert!(root().pop_window_tolerance(2).build().is_ok());
+        assert!(root()
+            .max_delegation_depth(MAX_DELEGATION_DEPTH)
+            .build()
+            .is_ok());
+        assert!(root().cache_capacity(1 << 20).build().is_ok());
+        assert!(root().cache_capacity((1 << 20) + 1).build().is_err());
+        // The memory of presented tokens is on by default, off at 0.
+        assert!(format!("{:?}", authorizer()).contains("cache: true"));
+        let forgetful = root().cache_capacity(0).build().unwrap();
+        assert!(format!("{forgetful:?}").contains("cache: false"));
+        // Every root of a rotation is trusted.
+        let rotating = Authorizer::builder()
+            .trusted_roots([key(9).public_key(), key(1).public_key()])
+            .build()
+            .unwrap();
+        assert_eq!(
+            rotating.trusted_roots(),
+            [key(9).public_key(), key(1).public_key()]
+        );
+        assert!(rotating.validate_at(Some(&token().encode()), NOW).is_ok());
+    }
+
+    #[test]
+    fn a_diagnosis_says_whether_the_token_expired_and_what_to_do() {
+        let a = authorizer();
+        let t = token().encode();
+        let args = args(json!({"path": "/data/x"}));
+        let fresh = a.why_denied_at(Some(&t), None, "read_file", &args, NOW);
+        assert_eq!(fresh.expired, Some(false));
+        assert_eq!(fresh.token_id.as_deref(), Some("tp_ct_unit"));
+        let late = a.why_denied_at(Some(&t), None, "read_file", &args, NOW - 5 + 300);
+        assert_eq!(late.expired, Some(true), "expired from its exp second on");
+        assert_eq!(late.suggestion, Some("mint a new token"));
+        let missing = a.why_denied_at(None, None, "read_file", &args, NOW);
+        assert_eq!(
+            missing.suggestion,
+            Some("send the token in X-TapPass-Token")
+        );
+    }
+
+    #[test]
+    fn an_accepted_delegated_call_reads_every_claim_and_checks_clearance() {
+        let root = CapabilityToken::builder()
+            .id("tp_ct_root")
+            .holder(key(2).public_key())
+            .tool("read_file", ConstraintSet::new())
+            .issued_at(NOW - 5)
+            .max_depth(2)
+            .clearance(Clearance::Partner)
+            .trust_score(70)
+            .session_id("ses_claims")
+            .agent_id("agt_claims")
+            .sign(&key(1))
+            .unwrap();
+        let child = root
+            .delegate(key(3).public_key())
+            .issued_at(NOW - 4)
+            .sign(&key(2))
+            .unwrap();
+        let a = args(json!({}));
+        let pop = Pop::sign_at(&child, &key(3), "read_file", &a, NOW).unwrap();
+        let ok = authorizer()
+            .check_at(
+                Some(&child.encode()),
+                Some(&pop.encode()),
+                "read_file",
+                &a,
+                NOW,
+            )
+            .unwrap();
+        assert_eq!((ok.depth(), ok.trust_score()), (1, 70));
+        assert_eq!(ok.clearance(), Clearance::Partner);
+        assert_eq!(ok.session_id(), Some("ses_claims"));
+        assert_eq!(ok.agent_id(), Some("agt_claims"));
+        assert_eq!(ok.require_clearance(Clearance::Partner), Ok(()));
+        assert!(matches!(
+            ok.require_clearance(Clearance::Internal),
+            Err(Rejection::Clearance { .. })
+        ));
+    }
+
+    #[test]
     fn an_authorizer_is_cheap_to_clone_and_shared_across_threads() {
         fn assert_shared<T: Clone + Send + Sync + 'static>() {}
         assert_shared::<Authorizer>();
@@ -837,6 +930,7 @@ mod tests {
             .check_at(Some(&t.encode()), Some(&pop.encode()), "read_file", &a, NOW)
             .unwrap();
         assert_eq!(ok.token(), &t);
+        assert_eq!(ok.token_id(), "tp_ct_unit");
         assert_eq!(ok.tool(), "read_file");
         assert_eq!(ok.holder(), key(2).public_key());
         assert_eq!(
