@@ -154,6 +154,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn a_pop_is_its_64_bytes_and_debug_shows_none_of_them() {
+        let bytes: [u8; 64] = std::array::from_fn(|i| i as u8);
+        let pop = Pop::from_bytes(bytes);
+        assert_eq!(pop.to_bytes(), bytes);
+        assert_eq!(Pop::decode(&pop.encode()).unwrap(), pop);
+        assert_eq!(format!("{pop:?}"), "Pop(..)");
+    }
+
     fn token(holder: &SigningKey) -> CapabilityToken {
         CapabilityToken::builder()
             .id("tp_ct_pop")
