@@ -35,16 +35,15 @@ pub(crate) fn request_span<B>(
     // The route the router matched (axum's `matched-path`, which the `otel`
     // feature turns on); the path without it.
     #[cfg(feature = "otel")]
-    let route = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map(axum::extract::MatchedPath::as_str);
+    let target = match request.extensions().get::<axum::extract::MatchedPath>() {
+        Some(route) => {
+            span.record("http.route", route.as_str());
+            route.as_str()
+        }
+        None => request.uri().path(),
+    };
     #[cfg(not(feature = "otel"))]
-    let route: Option<&str> = None;
-    if let Some(route) = route {
-        span.record("http.route", route);
-    }
-    let target = route.unwrap_or_else(|| request.uri().path());
+    let target = request.uri().path();
     span.record(
         "otel.name",
         format!("{} {target}", request.method().as_str()).as_str(),
