@@ -185,3 +185,70 @@ pub(crate) fn capability_grants(granted: &str, required: &str) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mandate_reads_each_claim_it_names() {
+        let raw = serde_json::json!({
+            "mandate_id": "m_1",
+            "capabilities": [{"id": "tool:call:search"}, {"id": "tool:call:send_email"}],
+            "exp": 2_000_000_000u64,
+            "session_id": "ses_1",
+            "sub": "agt_1",
+            "extra": true,
+        });
+        let mandate = Mandate::new(Claims::from_json(raw.clone()).expect("a mandate's claims"));
+        assert_eq!(mandate.id(), Some("m_1"));
+        assert_eq!(
+            mandate.capabilities(),
+            [
+                Capability::new("tool:call:search"),
+                Capability::new("tool:call:send_email")
+            ]
+        );
+        assert!(mandate.grants("tool:call:send_email"));
+        assert!(!mandate.grants("tool:call:delete_database"));
+        assert_eq!(mandate.session_id(), Some("ses_1"));
+        assert_eq!(mandate.agent(), Some("agt_1"));
+        assert_eq!(mandate.claims(), &raw);
+        assert_eq!(mandate.exp(), 2_000_000_000);
+
+        let bare = Mandate::new(
+            Claims::from_json(serde_json::json!({"exp": 2_000_000_000u64})).expect("claims"),
+        );
+        assert_eq!(
+            (bare.id(), bare.session_id(), bare.agent()),
+            (None, None, None)
+        );
+        assert!(bare.capabilities().is_empty());
+        assert!(!bare.grants("tool:call:search"));
+        // Debug names the claims and nothing else (no signature, no token).
+        assert!(format!("{mandate:?}").contains("m_1"));
+    }
+
+    #[test]
+    fn a_capability_grants_by_whole_segments_and_a_whole_star() {
+        for (granted, required, grants) in [
+            ("tool:call:search", "tool:call:search", true),
+            ("tool:call:*", "tool:call:search", true),
+            ("*:*:*", "tool:call:search", true),
+            ("tool:call:search", "tool:call:admin", false),
+            ("tool:call:*", "tool:call:search:deep", false),
+            ("tool:call:*", "tool:call", false),
+            ("tool:call:*", "tool:call:", false),
+            ("tool:call:", "tool:call:", false),
+            ("tool::search", "tool::search", false),
+            ("tool:call:sea*", "tool:call:search", false),
+            ("", "", false),
+        ] {
+            assert_eq!(
+                Capability::new(granted).grants(required),
+                grants,
+                "{granted} for {required}"
+            );
+        }
+    }
+}
